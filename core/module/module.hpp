@@ -1,0 +1,136 @@
+// The module API: what every DSP unit implements, and the views of its signals that the engine
+// hands it for each block.
+//
+// Lifecycle (STYLE.md §4): construct (UI thread, may allocate) → prepare(sampleRate, maxFrames)
+// (UI thread, allocates the rest) → process(ctx) for each block (audio thread: never allocates,
+// locks, blocks, logs or throws) → reset() (clears state, keeps params). A module instance outlives
+// the plans that run it: its state (phase, delay lines, envelopes) survives every edit of the patch.
+//
+// Signals: every port carries 1..kMaxChannels channels (polyphony), each a block of `frames`
+// floats; channel c of a port starts at data + c * stride. Channel counts are fixed per plan: the
+// compiler asks each module, via outputChannels(), how many channels each output carries given the
+// channel counts of its inputs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/module/descriptor.hpp"
+
+namespace kabel {
+
+/// One input port for one block. Audio thread, read-only.
+struct InputPort {
+    const float* data = nullptr;   // channel c at data + c * stride, `frames` floats each
+    const float* zeros = nullptr;  // a block of silence (for channels this input does not carry)
+    int channels = 1;              // 1..kMaxChannels
+    int stride = 0;
+    bool connected = false;        // false: every frame holds the port's default value
+    float constant = 0.0f;         // the default value (meaningful when !connected)
+
+    /// Polyphonic read with VCV-style broadcast: a mono input feeds every channel; channels beyond
+    /// a poly input's count read silence.
+    const float* channel(int c) const noexcept {
+        if (channels == 1) return data;
+        return c < channels ? data + static_cast<std::ptrdiff_t>(c) * stride : zeros;
+    }
+};
+
+/// One output port for one block. Audio thread; the module must write every frame of every
+/// channel (the buffer holds another signal's leftovers otherwise).
+struct OutputPort {
+    float* data = nullptr;
+    int channels = 1;
+    int stride = 0;
+
+    float* channel(int c) const noexcept { return data + static_cast<std::ptrdiff_t>(c) * stride; }
+};
+
+/// The audio device's buffers for the current block, for the audio I/O modules. Output channels
+/// are cleared by the engine before each block; output modules add into them.
+struct HostBuffers {
+    float* const* out = nullptr;
+    int outChannels = 0;
+    const float* const* in = nullptr;
+    int inChannels = 0;
+};
+
+/// Everything a module needs for one block. Built by the compiler; valid only during process().
+struct ProcessContext {
+    int frames = 0;                    // frames in this block, 1..maxFrames passed to prepare()
+    std::uint64_t blockStart = 0;      // engine frame count at this block's first frame
+    std::span<const InputPort> in;     // one per descriptor input, in descriptor order
+    std::span<const OutputPort> out;   // one per descriptor output
+    const HostBuffers* host = nullptr; // device buffers; never null
+};
+
+class Module {
+public:
+    /// UI thread. Allocates one atomic per parameter, each at its default value.
+    explicit Module(const ModuleDescriptor& descriptor);
+    virtual ~Module();
+    Module(const Module&) = delete;
+    Module& operator=(const Module&) = delete;
+
+    const ModuleDescriptor& descriptor() const noexcept { return *descriptor_; }
+
+    /// UI thread, before the module enters any plan (and again if the sample rate or the maximum
+    /// block size change while it is in none). Allocate buffers here. Overrides must call this base.
+    virtual void prepare(double sampleRate, int maxFrames);
+
+    /// Audio thread. Processes ctx.frames frames. Never allocates, locks, blocks, logs or throws.
+    virtual void process(const ProcessContext& ctx) noexcept = 0;
+
+    /// Clears the signal state (phases, delay lines, envelopes) and keeps the params. Called on
+    /// the audio thread before process() after requestReset(), or on the UI thread while the
+    /// module is in no plan.
+    virtual void reset() noexcept {}
+
+    /// UI thread, at compile time: channels carried by output `output`, given the channel count of
+    /// every input (1 for unconnected inputs). Default: the largest input count (1 with no inputs).
+    virtual int outputChannels(int output, std::span<const int> inputChannels) const;
+
+    /// UI thread, at compile time, before a plan is submitted in which this module's ports carry
+    /// these channel counts. Per-channel memory (delay lines, voices) may be allocated here, but
+    /// only *added*: the previous plan may still be running this module on the audio thread with
+    /// its old channel counts, so nothing it uses may move or be freed. Default: nothing.
+    virtual void prepareChannels(std::span<const int> inputChannels, std::span<const int> outputChannels);
+
+    /// UI thread: optional per-instance state saved in the patch (e.g. a sequencer's steps).
+    /// loadState throws InputError-compatible std::exceptions with a clear message on bad data.
+    virtual void saveState(nlohmann::json& state) const;
+    virtual void loadState(const nlohmann::json& state);
+    virtual bool hasState() const noexcept { return false; }
+
+    /// Any thread. Parameter values are in the param's own unit (Hz, s, ...), clamped to its range.
+    float param(int index) const noexcept { return params_[index].load(std::memory_order_relaxed); }
+    void setParam(int index, float value) noexcept;
+    int paramCount() const noexcept { return static_cast<int>(descriptor_->params.size()); }
+
+    /// Any thread: asks the engine to call reset() on the audio thread before the next process().
+    void requestReset() noexcept { resetRequested_.store(true, std::memory_order_release); }
+
+    /// Audio thread (engine only): reset() if requested, then process().
+    void run(const ProcessContext& ctx) noexcept {
+        if (resetRequested_.load(std::memory_order_relaxed) &&
+            resetRequested_.exchange(false, std::memory_order_acquire))
+            reset();
+        process(ctx);
+    }
+
+    double sampleRate() const noexcept { return sampleRate_; }
+    int maxFrames() const noexcept { return maxFrames_; }
+
+private:
+    const ModuleDescriptor* descriptor_;
+    std::unique_ptr<std::atomic<float>[]> params_;
+    std::atomic<bool> resetRequested_{false};
+    double sampleRate_ = 48000.0;
+    int maxFrames_ = 64;
+};
+
+}  // namespace kabel

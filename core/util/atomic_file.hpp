@@ -1,0 +1,40 @@
+// Atomic file replacement: the user's file is either the old version or the complete new one,
+// never a half-written mix, even if the program or the machine dies during the save.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace kabel {
+
+/// UI/loader thread. Writes `contents` to a temporary file beside `path`, fsyncs it, renames it
+/// over `path` and fsyncs the directory. Throws std::system_error naming the path on failure, in
+/// which case `path` is untouched and the temporary file is removed.
+void writeFileAtomically(const std::filesystem::path& path, std::string_view contents);
+
+/// Like writeFileAtomically, for producers that write the file themselves (e.g. libsndfile):
+/// `write` receives the temporary path and must create it completely; then the file is fsynced
+/// and renamed over `path`. If `write` throws, the temporary file is removed and `path` is
+/// untouched.
+template <typename WriteFn>
+void replaceFileAtomically(const std::filesystem::path& path, WriteFn&& write);
+
+namespace detail {
+std::filesystem::path makeTempPathBeside(const std::filesystem::path& path);
+void commitTempFile(const std::filesystem::path& temp, const std::filesystem::path& path);
+void discardTempFile(const std::filesystem::path& temp) noexcept;
+}  // namespace detail
+
+template <typename WriteFn>
+void replaceFileAtomically(const std::filesystem::path& path, WriteFn&& write) {
+    const std::filesystem::path temp = detail::makeTempPathBeside(path);
+    try {
+        write(temp);
+        detail::commitTempFile(temp, path);
+    } catch (...) {
+        detail::discardTempFile(temp);
+        throw;
+    }
+}
+
+}  // namespace kabel
