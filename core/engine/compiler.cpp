@@ -1,0 +1,533 @@
+#include "core/engine/compiler.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <map>
+#include <queue>
+#include <set>
+#include <stdexcept>
+
+namespace kabel {
+
+struct Compiler::Memory {
+    std::map<EdgeKey, std::shared_ptr<CableState>> cables;
+    std::map<EdgeKey, float> targets;  // each cable's target in the last compile
+    std::set<EdgeKey> delayed;         // cables read one block late in the last compile
+    std::map<std::pair<std::uint64_t, int>, std::shared_ptr<FeedbackLine>> lines;
+    std::vector<std::pair<std::shared_ptr<CableState>, float>> fading;  // mid-fade at the last compile
+};
+
+Compiler::Compiler(CompileOptions options) : memory_(std::make_unique<Memory>()), options_(options) {
+    if (options_.maxFrames < 1) throw std::invalid_argument("Compiler: maxFrames must be >= 1");
+}
+
+Compiler::~Compiler() = default;
+
+float Compiler::cableGain(const EdgeKey& key) const {
+    const auto it = memory_->cables.find(key);
+    return it == memory_->cables.end() ? -1.0f : it->second->gain.load(std::memory_order_relaxed);
+}
+
+bool Compiler::fadesSettled() const {
+    if (memory_->fading.empty()) return false;
+    return std::all_of(memory_->fading.begin(), memory_->fading.end(), [](const auto& f) {
+        return f.first->gain.load(std::memory_order_relaxed) == f.second;
+    });
+}
+
+void Compiler::forgetHistory() {
+    memory_->targets.clear();
+    memory_->delayed.clear();
+}
+
+namespace {
+
+// Depth-first walk from the sinks along input cables; the post-order is a topological order of
+// the cables not marked delayed. A cable reaching a node still on the walk's stack closes a cycle
+// and is marked delayed.
+std::vector<int> pullOrder(const Graph& g, std::vector<char>& delayed) {
+    const int nodeCount = static_cast<int>(g.nodes.size());
+    std::vector<std::vector<int>> incoming(static_cast<std::size_t>(nodeCount));
+    std::vector<char> hasOutgoing(static_cast<std::size_t>(nodeCount), 0);
+    for (std::size_t e = 0; e < g.edges.size(); ++e) {
+        hasOutgoing[static_cast<std::size_t>(g.edges[e].from)] = 1;
+        if (!delayed[e]) incoming[static_cast<std::size_t>(g.edges[e].to)].push_back(static_cast<int>(e));
+    }
+    for (auto& list : incoming)
+        std::stable_sort(list.begin(), list.end(), [&](int a, int b) {
+            return g.edges[static_cast<std::size_t>(a)].toPort < g.edges[static_cast<std::size_t>(b)].toPort;
+        });
+
+    std::vector<int> roots;
+    for (int v = 0; v < nodeCount; ++v)
+        if (!hasOutgoing[static_cast<std::size_t>(v)]) roots.push_back(v);
+    for (int v = 0; v < nodeCount; ++v)
+        if (hasOutgoing[static_cast<std::size_t>(v)]) roots.push_back(v);
+
+    enum : char { kUnvisited, kOnStack, kDone };
+    std::vector<char> state(static_cast<std::size_t>(nodeCount), kUnvisited);
+    std::vector<int> order;
+    order.reserve(static_cast<std::size_t>(nodeCount));
+    std::vector<std::pair<int, std::size_t>> stack;
+    for (int root : roots) {
+        if (state[static_cast<std::size_t>(root)] != kUnvisited) continue;
+        stack.emplace_back(root, 0);
+        state[static_cast<std::size_t>(root)] = kOnStack;
+        while (!stack.empty()) {
+            auto& [v, next] = stack.back();
+            const auto& in = incoming[static_cast<std::size_t>(v)];
+            if (next < in.size()) {
+                const int e = in[next++];
+                const int u = g.edges[static_cast<std::size_t>(e)].from;
+                if (state[static_cast<std::size_t>(u)] == kUnvisited) {
+                    state[static_cast<std::size_t>(u)] = kOnStack;
+                    stack.emplace_back(u, 0);
+                } else if (state[static_cast<std::size_t>(u)] == kOnStack) {
+                    delayed[static_cast<std::size_t>(e)] = 1;
+                }
+            } else {
+                state[static_cast<std::size_t>(v)] = kDone;
+                order.push_back(v);
+                stack.pop_back();
+            }
+        }
+    }
+    return order;
+}
+
+// Marks cables delayed so that the rest is acyclic, keeping earlier choices: cables delayed last
+// time stay delayed, cables compiled last time stay direct, and a new cable that would close a
+// cycle is delayed.
+void keepEarlierChoices(const Graph& g, const std::vector<EdgeKey>& keys, const std::map<EdgeKey, float>& previous,
+                        const std::set<EdgeKey>& previouslyDelayed, std::vector<char>& delayed) {
+    const std::size_t nodeCount = g.nodes.size();
+    std::vector<std::vector<int>> outgoing(nodeCount);
+    std::vector<int> fresh;
+    for (std::size_t e = 0; e < g.edges.size(); ++e) {
+        if (previouslyDelayed.count(keys[e])) {
+            delayed[e] = 1;
+        } else if (previous.count(keys[e])) {
+            outgoing[static_cast<std::size_t>(g.edges[e].from)].push_back(g.edges[e].to);
+        } else {
+            fresh.push_back(static_cast<int>(e));
+        }
+    }
+    std::vector<unsigned> seen(nodeCount, 0);
+    unsigned stamp = 0;
+    std::vector<int> stack;
+    auto reaches = [&](int from, int to) {
+        ++stamp;
+        stack.assign(1, from);
+        seen[static_cast<std::size_t>(from)] = stamp;
+        while (!stack.empty()) {
+            const int v = stack.back();
+            stack.pop_back();
+            if (v == to) return true;
+            for (int w : outgoing[static_cast<std::size_t>(v)])
+                if (seen[static_cast<std::size_t>(w)] != stamp) {
+                    seen[static_cast<std::size_t>(w)] = stamp;
+                    stack.push_back(w);
+                }
+        }
+        return false;
+    };
+    for (int e : fresh) {
+        const GraphEdge& edge = g.edges[static_cast<std::size_t>(e)];
+        if (reaches(edge.to, edge.from)) {
+            delayed[static_cast<std::size_t>(e)] = 1;
+        } else {
+            outgoing[static_cast<std::size_t>(edge.from)].push_back(edge.to);
+        }
+    }
+}
+
+// A signal before buffer assignment: written first at step `def`, read last at step `lastUse`.
+struct Signal {
+    int channels;
+    int def;
+    int lastUse;
+    std::size_t offset = 0;  // into the plan's pool, once assigned
+};
+
+// An input port's source before pointers exist.
+struct PortSource {
+    enum Kind { Constant, SignalBuffer, Line } kind = Constant;
+    int signal = -1;                   // SignalBuffer
+    FeedbackLine* line = nullptr;      // Line
+    float constant = 0.0f;             // Constant
+    int channels = 1;
+};
+
+struct PendingMixSource {
+    PortSource source;
+    CableState* state;
+    float target;
+};
+
+std::string portLabel(const GraphNode& node, bool output, int port) {
+    const auto& ports = output ? node.module->descriptor().outputs : node.module->descriptor().inputs;
+    return node.label + "." + ports[static_cast<std::size_t>(port)].id;
+}
+
+}  // namespace
+
+std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileReport* report) {
+    const auto startTime = std::chrono::steady_clock::now();
+    const std::size_t nodeCount = g.nodes.size();
+    const std::size_t edgeCount = g.edges.size();
+    for (const GraphEdge& e : g.edges) {
+        const auto valid = [&](int node, int port, bool output) {
+            if (node < 0 || static_cast<std::size_t>(node) >= nodeCount) return false;
+            const auto& d = g.nodes[static_cast<std::size_t>(node)].module->descriptor();
+            return port >= 0 && static_cast<std::size_t>(port) < (output ? d.outputs.size() : d.inputs.size());
+        };
+        if (!valid(e.from, e.fromPort, true) || !valid(e.to, e.toPort, false))
+            throw std::invalid_argument("Compiler: a graph edge names a missing node or port");
+    }
+
+    std::vector<EdgeKey> keys(edgeCount);
+    for (std::size_t e = 0; e < edgeCount; ++e) {
+        const GraphEdge& edge = g.edges[e];
+        keys[e] = EdgeKey{g.nodes[static_cast<std::size_t>(edge.from)].key, edge.fromPort,
+                          g.nodes[static_cast<std::size_t>(edge.to)].key, edge.toPort};
+    }
+
+    // 1. Order, breaking cycles.
+    std::vector<char> delayed(edgeCount, 0);
+    if (!memory_->targets.empty()) keepEarlierChoices(g, keys, memory_->targets, memory_->delayed, delayed);
+    const std::vector<int> order = pullOrder(g, delayed);
+    std::vector<int> stepOf(nodeCount);
+    for (std::size_t s = 0; s < order.size(); ++s) stepOf[static_cast<std::size_t>(order[s])] = static_cast<int>(s);
+
+    // Edges into each input port, in graph order.
+    std::vector<std::vector<std::vector<int>>> into(nodeCount);
+    for (std::size_t v = 0; v < nodeCount; ++v) into[v].resize(g.nodes[v].module->descriptor().inputs.size());
+    for (std::size_t e = 0; e < edgeCount; ++e)
+        into[static_cast<std::size_t>(g.edges[e].to)][static_cast<std::size_t>(g.edges[e].toPort)].push_back(static_cast<int>(e));
+
+    // 2. Channel counts, iterated until the feedback cables agree.
+    std::vector<std::vector<int>> inChannels(nodeCount), outChannels(nodeCount);
+    for (std::size_t v = 0; v < nodeCount; ++v) {
+        inChannels[v].assign(into[v].size(), 1);
+        outChannels[v].assign(g.nodes[v].module->descriptor().outputs.size(), 1);
+    }
+    for (int pass = 0; pass <= kMaxChannels; ++pass) {
+        bool changed = false;
+        for (int v : order) {
+            auto& in = inChannels[static_cast<std::size_t>(v)];
+            for (std::size_t p = 0; p < in.size(); ++p) {
+                int channels = 1;
+                for (int e : into[static_cast<std::size_t>(v)][p]) {
+                    const GraphEdge& edge = g.edges[static_cast<std::size_t>(e)];
+                    channels = std::max(channels, outChannels[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)]);
+                }
+                in[p] = channels;
+            }
+            auto& out = outChannels[static_cast<std::size_t>(v)];
+            for (std::size_t o = 0; o < out.size(); ++o) {
+                const int channels =
+                    std::clamp(g.nodes[static_cast<std::size_t>(v)].module->outputChannels(static_cast<int>(o), in), 1, kMaxChannels);
+                changed |= channels != out[o];
+                out[o] = channels;
+            }
+        }
+        if (!changed) break;
+    }
+
+    // Cable states (persistent) and which cables are settled.
+    std::map<EdgeKey, std::shared_ptr<CableState>> cables;
+    std::map<EdgeKey, float> targets;
+    std::vector<CableState*> states(edgeCount);
+    std::vector<char> settled(edgeCount, 0);
+    auto plan = std::unique_ptr<Plan>(new Plan());
+    memory_->fading.clear();
+    for (std::size_t e = 0; e < edgeCount; ++e) {
+        const float target = g.edges[e].target;
+        std::shared_ptr<CableState>& state = cables[keys[e]];
+        if (!state) {
+            const auto it = memory_->cables.find(keys[e]);
+            if (it != memory_->cables.end()) {
+                state = it->second;
+            } else {
+                state = std::make_shared<CableState>();
+                state->gain.store(instant ? target : 0.0f, std::memory_order_relaxed);
+            }
+            plan->cableStates_.push_back(state);
+        }
+        states[e] = state.get();
+        const auto previous = memory_->targets.find(keys[e]);
+        const bool wasTarget = previous != memory_->targets.end() ? previous->second == target : instant;
+        settled[e] = wasTarget && state->gain.load(std::memory_order_relaxed) == target;
+        if (!settled[e]) memory_->fading.emplace_back(state, target);
+        targets[keys[e]] = target;
+    }
+
+    // Feedback lines (persistent) for outputs read by delayed cables.
+    const int stride = alignedStride(options_.maxFrames);
+    std::map<std::pair<std::uint64_t, int>, std::shared_ptr<FeedbackLine>> lines;
+    std::vector<FeedbackLine*> lineOf(edgeCount, nullptr);
+    for (std::size_t e = 0; e < edgeCount; ++e) {
+        if (!delayed[e]) continue;
+        const GraphEdge& edge = g.edges[e];
+        const int channels = outChannels[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)];
+        const auto lineKey = std::make_pair(keys[e].from, edge.fromPort);
+        std::shared_ptr<FeedbackLine>& line = lines[lineKey];
+        if (!line) {
+            const auto it = memory_->lines.find(lineKey);
+            if (it != memory_->lines.end() && it->second->channels == channels) line = it->second;
+            else line = std::make_shared<FeedbackLine>(channels, stride);
+            plan->feedbackLines_.push_back(line);
+        }
+        lineOf[e] = line.get();
+    }
+
+    // 3. Signals and operations, in step order (pointers are filled in after buffer assignment).
+    std::vector<Signal> signals;
+    std::vector<std::vector<int>> outSignal(nodeCount);
+    for (int v : order) {
+        const int s = stepOf[static_cast<std::size_t>(v)];
+        for (int channels : outChannels[static_cast<std::size_t>(v)]) {
+            outSignal[static_cast<std::size_t>(v)].push_back(static_cast<int>(signals.size()));
+            signals.push_back(Signal{channels, s, s});
+        }
+    }
+    auto sourceOf = [&](int e, int step) {
+        const GraphEdge& edge = g.edges[static_cast<std::size_t>(e)];
+        PortSource src;
+        if (delayed[static_cast<std::size_t>(e)]) {
+            src.kind = PortSource::Line;
+            src.line = lineOf[static_cast<std::size_t>(e)];
+            src.channels = src.line->channels;
+        } else {
+            src.kind = PortSource::SignalBuffer;
+            src.signal = outSignal[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)];
+            src.channels = signals[static_cast<std::size_t>(src.signal)].channels;
+            Signal& sig = signals[static_cast<std::size_t>(src.signal)];
+            sig.lastUse = std::max(sig.lastUse, step);
+        }
+        return src;
+    };
+
+    struct PendingStep {
+        int node;
+        std::vector<PortSource> inputs;
+        std::vector<int> mixes;   // indices into pendingMixes
+        std::vector<std::pair<int, FeedbackLine*>> copies;  // signal -> line
+    };
+    struct PendingMix {
+        int dstSignal;
+        float defaultValue;
+        std::vector<PendingMixSource> sources;
+    };
+    std::vector<PendingStep> pendingSteps;
+    std::vector<PendingMix> pendingMixes;
+    std::size_t mixSourceCount = 0;
+    pendingSteps.reserve(order.size());
+    for (int v : order) {
+        const int s = stepOf[static_cast<std::size_t>(v)];
+        const auto& descriptor = g.nodes[static_cast<std::size_t>(v)].module->descriptor();
+        PendingStep step{v, {}, {}, {}};
+        for (std::size_t p = 0; p < descriptor.inputs.size(); ++p) {
+            const auto& edges = into[static_cast<std::size_t>(v)][p];
+            const float defaultValue = descriptor.inputs[p].defaultValue;
+            PortSource input;
+            if (edges.empty()) {
+                input.kind = PortSource::Constant;
+                input.constant = defaultValue;
+            } else if (edges.size() == 1 && settled[static_cast<std::size_t>(edges[0])] &&
+                       g.edges[static_cast<std::size_t>(edges[0])].target == 1.0f) {
+                input = sourceOf(edges[0], s);
+            } else {
+                PendingMix mix{-1, defaultValue, {}};
+                int channels = 1;
+                for (int e : edges) {
+                    mix.sources.push_back(PendingMixSource{sourceOf(e, s), states[static_cast<std::size_t>(e)],
+                                                           g.edges[static_cast<std::size_t>(e)].target});
+                    channels = std::max(channels, mix.sources.back().source.channels);
+                }
+                mix.dstSignal = static_cast<int>(signals.size());
+                signals.push_back(Signal{channels, s, s});
+                input.kind = PortSource::SignalBuffer;
+                input.signal = mix.dstSignal;
+                input.channels = channels;
+                mixSourceCount += mix.sources.size();
+                step.mixes.push_back(static_cast<int>(pendingMixes.size()));
+                pendingMixes.push_back(std::move(mix));
+            }
+            step.inputs.push_back(input);
+        }
+        pendingSteps.push_back(std::move(step));
+    }
+    // Outputs read by delayed cables are copied to their lines right after their step.
+    for (std::size_t e = 0; e < edgeCount; ++e) {
+        if (!delayed[e]) continue;
+        const GraphEdge& edge = g.edges[e];
+        const int signal = outSignal[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)];
+        auto& step = pendingSteps[static_cast<std::size_t>(stepOf[static_cast<std::size_t>(edge.from)])];
+        const bool already = std::any_of(step.copies.begin(), step.copies.end(), [&](const auto& c) { return c.second == lineOf[e]; });
+        if (!already) step.copies.emplace_back(signal, lineOf[e]);
+    }
+
+    // 4. Buffers by liveness: signals in order of first write; a buffer is free again after the
+    // last read of its signal, for a later signal with the same channel count.
+    std::vector<int> byDef(signals.size());
+    for (std::size_t i = 0; i < byDef.size(); ++i) byDef[i] = static_cast<int>(i);
+    std::stable_sort(byDef.begin(), byDef.end(), [&](int a, int b) {
+        return signals[static_cast<std::size_t>(a)].def < signals[static_cast<std::size_t>(b)].def;
+    });
+    std::set<float> constantValues;
+    for (const auto& step : pendingSteps)
+        for (const auto& in : step.inputs)
+            if (in.kind == PortSource::Constant) constantValues.insert(in.constant);
+    std::size_t poolFloats = static_cast<std::size_t>(stride) * (1 + constantValues.size());
+    std::map<float, std::size_t> constantOffset;
+    {
+        std::size_t offset = static_cast<std::size_t>(stride);
+        for (float value : constantValues) {
+            constantOffset[value] = offset;
+            offset += static_cast<std::size_t>(stride);
+        }
+    }
+    std::map<int, std::vector<std::size_t>> freeBuffers;  // channels -> offsets
+    using Live = std::pair<int, int>;                     // (lastUse, signal)
+    std::priority_queue<Live, std::vector<Live>, std::greater<>> live;
+    std::size_t physicalBuffers = 0;
+    for (int i : byDef) {
+        Signal& sig = signals[static_cast<std::size_t>(i)];
+        while (!live.empty() && live.top().first < sig.def) {
+            const Signal& done = signals[static_cast<std::size_t>(live.top().second)];
+            freeBuffers[done.channels].push_back(done.offset);
+            live.pop();
+        }
+        auto& pool = freeBuffers[sig.channels];
+        if (!pool.empty()) {
+            sig.offset = pool.back();
+            pool.pop_back();
+        } else {
+            sig.offset = poolFloats;
+            poolFloats += static_cast<std::size_t>(sig.channels) * static_cast<std::size_t>(stride);
+            ++physicalBuffers;
+        }
+        live.emplace(sig.lastUse, i);
+    }
+
+    // 5. The plan itself.
+    plan->generation_ = ++generation_;
+    plan->maxFrames_ = options_.maxFrames;
+    plan->stride_ = stride;
+    plan->fadeStepPerFrame_ =
+        options_.fadeMs > 0.0f ? static_cast<float>(1000.0 / (options_.fadeMs * options_.sampleRate)) : 1.0f;
+    plan->pool_ = AlignedFloats(poolFloats);
+    plan->gainScratch_ = AlignedFloats(static_cast<std::size_t>(stride));
+    float* const pool = plan->pool_.data();
+    for (const auto& [value, offset] : constantOffset) std::fill_n(pool + offset, stride, value);
+
+    auto pointerOf = [&](const PortSource& src) -> float* {
+        switch (src.kind) {
+            case PortSource::Constant: return pool + constantOffset.at(src.constant);
+            case PortSource::Line: return src.line->data.data();
+            case PortSource::SignalBuffer: break;
+        }
+        return pool + signals[static_cast<std::size_t>(src.signal)].offset;
+    };
+
+    std::size_t inputCount = 0, outputCount = 0;
+    for (const auto& step : pendingSteps) {
+        inputCount += step.inputs.size();
+        outputCount += outSignal[static_cast<std::size_t>(step.node)].size();
+    }
+    plan->inputs_.reserve(inputCount);
+    plan->outputs_.reserve(outputCount);
+    plan->mixes_.reserve(pendingMixes.size());
+    plan->mixSources_.reserve(mixSourceCount);
+    plan->steps_.reserve(pendingSteps.size());
+    plan->modules_.reserve(pendingSteps.size());
+
+    for (const auto& pending : pendingSteps) {
+        const std::size_t v = static_cast<std::size_t>(pending.node);
+        const GraphNode& node = g.nodes[v];
+        plan::Step step{};
+        step.module = node.module.get();
+        plan->modules_.push_back(node.module);
+
+        step.firstMix = static_cast<std::uint32_t>(plan->mixes_.size());
+        for (int m : pending.mixes) {
+            const PendingMix& mix = pendingMixes[static_cast<std::size_t>(m)];
+            plan::MixOp op{};
+            op.dst = pool + signals[static_cast<std::size_t>(mix.dstSignal)].offset;
+            op.channels = signals[static_cast<std::size_t>(mix.dstSignal)].channels;
+            op.defaultValue = mix.defaultValue;
+            op.firstSource = static_cast<std::uint32_t>(plan->mixSources_.size());
+            op.sourceCount = static_cast<std::uint32_t>(mix.sources.size());
+            for (const auto& src : mix.sources)
+                plan->mixSources_.push_back(plan::MixSource{pointerOf(src.source), src.source.channels, src.state, src.target});
+            plan->mixes_.push_back(op);
+        }
+        step.mixCount = static_cast<std::uint32_t>(pending.mixes.size());
+
+        const std::size_t firstInput = plan->inputs_.size();
+        std::vector<int> actualIn;
+        const auto& descriptor = node.module->descriptor();
+        for (std::size_t p = 0; p < pending.inputs.size(); ++p) {
+            const PortSource& src = pending.inputs[p];
+            InputPort port;
+            port.data = pointerOf(src);
+            port.zeros = pool;
+            port.channels = src.channels;
+            port.stride = stride;
+            port.connected = src.kind != PortSource::Constant;
+            port.constant = descriptor.inputs[p].defaultValue;
+            plan->inputs_.push_back(port);
+            actualIn.push_back(src.channels);
+        }
+        const std::size_t firstOutput = plan->outputs_.size();
+        for (int signal : outSignal[v]) {
+            const Signal& sig = signals[static_cast<std::size_t>(signal)];
+            plan->outputs_.push_back(OutputPort{pool + sig.offset, sig.channels, stride});
+        }
+        node.module->prepareChannels(actualIn, outChannels[v]);
+
+        step.firstCopy = static_cast<std::uint32_t>(plan->copies_.size());
+        for (const auto& [signal, line] : pending.copies) {
+            const Signal& sig = signals[static_cast<std::size_t>(signal)];
+            plan->copies_.push_back(plan::CopyOp{pool + sig.offset, line->data.data(),
+                                                 static_cast<std::uint32_t>(sig.channels * stride)});
+        }
+        step.copyCount = static_cast<std::uint32_t>(pending.copies.size());
+
+        step.ctx.in = std::span<const InputPort>(plan->inputs_.data() + firstInput, pending.inputs.size());
+        step.ctx.out = std::span<const OutputPort>(plan->outputs_.data() + firstOutput, outSignal[v].size());
+        step.ctx.host = &plan->host_;
+        plan->steps_.push_back(step);
+    }
+
+    // Remember what later compiles need; drop what no cable uses any more.
+    std::set<EdgeKey> delayedKeys;
+    for (std::size_t e = 0; e < edgeCount; ++e)
+        if (delayed[e]) delayedKeys.insert(keys[e]);
+    if (report) {
+        report->feedback.clear();
+        for (std::size_t e = 0; e < edgeCount; ++e) {
+            if (!delayed[e] || g.edges[e].target == 0.0f) continue;
+            const GraphEdge& edge = g.edges[e];
+            report->feedback.push_back(FeedbackCable{portLabel(g.nodes[static_cast<std::size_t>(edge.from)], true, edge.fromPort),
+                                                     portLabel(g.nodes[static_cast<std::size_t>(edge.to)], false, edge.toPort),
+                                                     options_.maxFrames});
+        }
+        report->steps = plan->steps_.size();
+        report->signals = signals.size();
+        report->buffers = physicalBuffers;
+        report->bufferBytes = poolFloats * sizeof(float);
+        report->fading = !memory_->fading.empty();
+        report->milliseconds =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - startTime).count();
+    }
+    memory_->cables = std::move(cables);
+    memory_->targets = std::move(targets);
+    memory_->delayed = std::move(delayedKeys);
+    memory_->lines = std::move(lines);
+    return plan;
+}
+
+}  // namespace kabel

@@ -1,0 +1,115 @@
+// Compiler: turns a graph of live module instances into a Plan (UI thread).
+//
+// Design note.
+// - Order: a depth-first walk from the sinks along input cables ("pull" order) gives a
+//   topological order in which each producer runs just before its first consumer, so buffers
+//   live briefly and are reused. Every cycle is broken by reading one cable a block late: on a
+//   fresh compile the cable that closes the cycle in pull order (the return path of a feedback
+//   loop); on later compiles the compiler keeps its earlier choices and delays a *new* cable that
+//   closes a cycle, so editing never moves a delay onto a cable that had none (which would jump
+//   that signal in time). A delayed cable that no longer closes a cycle keeps its delay until the
+//   history is forgotten (loading a patch), for the same reason.
+// - Channels: each module says how many channels its outputs carry given its inputs'
+//   (Module::outputChannels); counts are propagated in order, iterating for feedback cables.
+// - Inputs: no cable → a shared constant buffer with the port's default; one settled cable → the
+//   producer's buffer itself (no copy); several cables or a fading cable → a MixOp.
+// - Buffers: one pool per plan; each signal gets a buffer for its live range (first write to last
+//   read) and buffers are reused by later signals of the same channel count.
+// - Cable gains and feedback lines persist across compiles (shared with running plans), so
+//   recompiling never restarts a fade or forgets a feedback block.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/plan.hpp"
+
+namespace kabel {
+
+/// A module instance in the graph. `key` identifies the instance across compiles.
+struct GraphNode {
+    std::uint64_t key = 0;
+    std::shared_ptr<Module> module;
+    std::string label;  // the patch module id, for reports
+};
+
+/// A cable between an output and an input, by node index and port index.
+struct GraphEdge {
+    int from = 0;
+    int fromPort = 0;
+    int to = 0;
+    int toPort = 0;
+    float target = 1.0f;  // 1: in the patch; 0: fading out before removal
+};
+
+struct Graph {
+    std::vector<GraphNode> nodes;
+    std::vector<GraphEdge> edges;
+};
+
+/// Identifies a cable across compiles by the instance keys and port indices of its ends.
+struct EdgeKey {
+    std::uint64_t from = 0;
+    int fromPort = 0;
+    std::uint64_t to = 0;
+    int toPort = 0;
+    auto operator<=>(const EdgeKey&) const = default;
+};
+
+struct FeedbackCable {
+    std::string from;  // "module.port"
+    std::string to;
+    int delayFrames = 0;
+};
+
+struct CompileReport {
+    std::vector<FeedbackCable> feedback;  // cables read one block late to break cycles
+    std::size_t steps = 0;
+    std::size_t buffers = 0;              // physical signal buffers after reuse
+    std::size_t signals = 0;              // signals before reuse
+    std::size_t bufferBytes = 0;
+    bool fading = false;                  // a cable is mid-fade: compile again when fadesSettled()
+    double milliseconds = 0.0;
+};
+
+struct CompileOptions {
+    double sampleRate = 48000.0;
+    int maxFrames = 64;   // the engine block
+    float fadeMs = 10.0f; // cable fade-in/fade-out time
+};
+
+class Compiler {
+public:
+    explicit Compiler(CompileOptions options);
+    ~Compiler();
+    Compiler(const Compiler&) = delete;
+    Compiler& operator=(const Compiler&) = delete;
+
+    const CompileOptions& options() const noexcept { return options_; }
+
+    /// UI thread. Builds a plan for `graph` (every edge must name valid ports). Calls each
+    /// module's prepareChannels(). With `instant`, cables new to this compiler start at their
+    /// target gain (loading a patch); otherwise they fade in.
+    std::unique_ptr<Plan> compile(const Graph& graph, bool instant, CompileReport* report = nullptr);
+
+    /// UI thread: the audio thread's current gain of a cable in the last compile; -1 if unknown.
+    float cableGain(const EdgeKey& key) const;
+
+    /// UI thread: true when every cable that was mid-fade at the last compile has reached its
+    /// target, so compiling again would let those inputs read their sources directly.
+    bool fadesSettled() const;
+
+    /// UI thread: the next compile chooses feedback cables afresh.
+    void forgetHistory();
+
+private:
+    struct Memory;
+    std::unique_ptr<Memory> memory_;
+    CompileOptions options_;
+    std::uint64_t generation_ = 0;
+};
+
+}  // namespace kabel

@@ -1,0 +1,156 @@
+#include "core/engine/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "core/util/denormals.hpp"
+
+namespace kabel {
+namespace {
+
+constexpr float kGuardThreshold = 0.9f;
+constexpr std::size_t kRetiredCapacity = 64;
+
+// Identity up to the threshold, then a tanh knee approaching ±1 (continuous slope at the knee).
+inline float softClip(float x) noexcept {
+    const float a = std::fabs(x);
+    if (a <= kGuardThreshold) return x;
+    const float room = 1.0f - kGuardThreshold;
+    return std::copysign(kGuardThreshold + room * std::tanh((a - kGuardThreshold) / room), x);
+}
+
+}  // namespace
+
+Engine::Engine(EngineConfig config)
+    : config_(config), retired_(kRetiredCapacity), blockPosition_(config.blockFrames) {
+    if (config_.blockFrames < 1 || config_.blockFrames > 8192) throw std::invalid_argument("engine block must be 1..8192 frames");
+    if (config_.outputChannels < 0 || config_.outputChannels > 64) throw std::invalid_argument("engine outputs must be 0..64");
+    if (!(config_.sampleRate >= 1000.0 && config_.sampleRate <= 768000.0)) throw std::invalid_argument("sample rate must be 1 kHz..768 kHz");
+    const int stride = alignedStride(config_.blockFrames);
+    outBlock_ = AlignedFloats(static_cast<std::size_t>(std::max(1, config_.outputChannels) * stride));
+    for (int c = 0; c < config_.outputChannels; ++c) outPointers_.push_back(outBlock_.data() + c * stride);
+    host_.out = outPointers_.data();
+    host_.outChannels = config_.outputChannels;
+}
+
+Engine::~Engine() {
+    delete pending_.exchange(nullptr);
+    delete current_;
+    collectGarbage();
+}
+
+void Engine::submit(std::unique_ptr<Plan> plan) {
+    if (plan && plan->maxFrames() < config_.blockFrames)
+        throw std::invalid_argument("Engine::submit: plan compiled for a smaller block than the engine's");
+    delete pending_.exchange(plan.release(), std::memory_order_acq_rel);
+}
+
+int Engine::collectGarbage() {
+    int freed = 0;
+    Plan* plan = nullptr;
+    while (retired_.pop(plan)) {
+        delete plan;
+        ++freed;
+    }
+    return freed;
+}
+
+EngineStats Engine::stats() const noexcept {
+    EngineStats s;
+    s.blocks = blocks_.load(std::memory_order_relaxed);
+    s.planSwaps = planSwaps_.load(std::memory_order_relaxed);
+    s.nonFiniteSamples = nonFinite_.load(std::memory_order_relaxed);
+    s.guardedSamples = guarded_.load(std::memory_order_relaxed);
+    s.activeGeneration = activeGeneration_.load(std::memory_order_relaxed);
+    return s;
+}
+
+void Engine::takePendingPlan() noexcept {
+    // Only take a plan when the old one can be handed back; otherwise try again next block.
+    if (pending_.load(std::memory_order_relaxed) == nullptr || retired_.full()) return;
+    Plan* next = pending_.exchange(nullptr, std::memory_order_acq_rel);
+    if (!next) return;
+    if (current_) retired_.push(std::move(current_));
+    current_ = next;
+    activeGeneration_.store(next->generation(), std::memory_order_release);
+    planSwaps_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Engine::processBlock() noexcept {
+    ScopedFlushDenormals noDenormals;
+    takePendingPlan();
+    const int frames = config_.blockFrames;
+    for (float* channel : outPointers_) std::memset(channel, 0, static_cast<std::size_t>(frames) * sizeof(float));
+    if (current_) current_->run(frames, frameCount_, host_);
+    guardOutput();
+    frameCount_ += static_cast<std::uint64_t>(frames);
+    blocks_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Engine::guardOutput() noexcept {
+    const int frames = config_.blockFrames;
+    std::uint64_t nonFinite = 0, guarded = 0;
+    for (float* x : outPointers_) {
+        // Cheap screening: x*0 is NaN only for NaN/Inf; the peak decides whether to clip.
+        float probe = 0.0f, peak = 0.0f;
+        for (int n = 0; n < frames; ++n) {
+            probe += x[n] * 0.0f;
+            peak = std::max(peak, std::fabs(x[n]));
+        }
+        if (probe != probe) {
+            for (int n = 0; n < frames; ++n)
+                if (!std::isfinite(x[n])) {
+                    x[n] = 0.0f;
+                    ++nonFinite;
+                }
+            peak = 0.0f;
+            for (int n = 0; n < frames; ++n) peak = std::max(peak, std::fabs(x[n]));
+        }
+        if (config_.outputGuard && peak > kGuardThreshold) {
+            for (int n = 0; n < frames; ++n) {
+                if (std::fabs(x[n]) > kGuardThreshold) ++guarded;
+                x[n] = softClip(x[n]);
+            }
+        }
+    }
+    if (nonFinite) nonFinite_.fetch_add(nonFinite, std::memory_order_relaxed);
+    if (guarded) guarded_.fetch_add(guarded, std::memory_order_relaxed);
+}
+
+void Engine::process(float* const* out, int channels, int frames) noexcept {
+    const int block = config_.blockFrames;
+    for (int done = 0; done < frames;) {
+        if (blockPosition_ == block) {
+            processBlock();
+            blockPosition_ = 0;
+        }
+        const int n = std::min(frames - done, block - blockPosition_);
+        for (int c = 0; c < channels; ++c) {
+            if (c < config_.outputChannels) std::memcpy(out[c] + done, outPointers_[static_cast<std::size_t>(c)] + blockPosition_, static_cast<std::size_t>(n) * sizeof(float));
+            else std::memset(out[c] + done, 0, static_cast<std::size_t>(n) * sizeof(float));
+        }
+        blockPosition_ += n;
+        done += n;
+    }
+}
+
+void Engine::processInterleaved(float* out, int channels, int frames) noexcept {
+    const int block = config_.blockFrames;
+    for (int done = 0; done < frames;) {
+        if (blockPosition_ == block) {
+            processBlock();
+            blockPosition_ = 0;
+        }
+        const int n = std::min(frames - done, block - blockPosition_);
+        for (int i = 0; i < n; ++i)
+            for (int c = 0; c < channels; ++c)
+                out[(done + i) * channels + c] =
+                    c < config_.outputChannels ? outPointers_[static_cast<std::size_t>(c)][blockPosition_ + i] : 0.0f;
+        blockPosition_ += n;
+        done += n;
+    }
+}
+
+}  // namespace kabel

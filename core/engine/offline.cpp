@@ -1,0 +1,72 @@
+#include "core/engine/offline.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "core/engine/session.hpp"
+#include "core/util/atomic_file.hpp"
+
+namespace kabel {
+
+RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path, const RenderOptions& options) {
+    if (!(options.seconds > 0.0) || options.seconds > 24.0 * 3600.0) throw std::invalid_argument("--seconds must be in (0, 86400]");
+    if (options.channels < 1 || options.channels > 64) throw std::invalid_argument("--channels must be 1..64");
+    const auto start = std::chrono::steady_clock::now();
+
+    Engine engine(EngineConfig{options.sampleRate, options.blockFrames, options.channels, options.outputGuard});
+    Session session(engine);
+    session.load(patch);
+
+    RenderSummary summary;
+    summary.report = session.report();
+    summary.notes = session.notes();
+    const auto total = static_cast<std::uint64_t>(std::llround(options.seconds * options.sampleRate));
+    const int block = options.blockFrames;
+    const int channels = options.channels;
+    // Write in chunks of whole blocks (~4096 frames): few libsndfile calls, small memory.
+    const int blocksPerChunk = std::max(1, 4096 / block);
+    std::vector<float> chunk(static_cast<std::size_t>(blocksPerChunk) * static_cast<std::size_t>(block) * static_cast<std::size_t>(channels));
+
+    replaceFileAtomically(path, [&](const std::filesystem::path& temp) {
+        SoundFileWriter writer(temp, channels, options.sampleRate, options.format);
+        std::uint64_t done = 0;
+        double lastReport = -1.0;
+        float peak = 0.0f;
+        while (done < total) {
+            std::size_t frames = 0;
+            for (int b = 0; b < blocksPerChunk && done + frames < total; ++b) {
+                engine.processBlock();
+                const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(block), total - done - frames));
+                float* dst = chunk.data() + frames * static_cast<std::size_t>(channels);
+                for (int c = 0; c < channels; ++c) {
+                    const float* src = engine.blockOutput(c);
+                    for (std::size_t i = 0; i < n; ++i) {
+                        dst[i * static_cast<std::size_t>(channels) + static_cast<std::size_t>(c)] = src[i];
+                        peak = std::max(peak, std::fabs(src[i]));
+                    }
+                }
+                frames += n;
+            }
+            writer.write(chunk.data(), static_cast<std::int64_t>(frames));
+            done += frames;
+            session.poll();
+            if (options.progress) {
+                const double fraction = static_cast<double>(done) / static_cast<double>(total);
+                if (fraction - lastReport >= 0.01 || done == total) {
+                    options.progress(fraction);
+                    lastReport = fraction;
+                }
+            }
+        }
+        writer.close();
+        summary.frames = done;
+        summary.peak = peak;
+    });
+    summary.stats = engine.stats();
+    summary.renderSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return summary;
+}
+
+}  // namespace kabel

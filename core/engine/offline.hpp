@@ -1,0 +1,42 @@
+// Offline rendering: the same Engine and Plan as live playback, driven by a loop instead of a
+// device, as fast as the CPU allows.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/engine/compiler.hpp"
+#include "core/engine/engine.hpp"
+#include "core/io/sound_file.hpp"
+#include "core/patch/patch.hpp"
+
+namespace kabel {
+
+struct RenderOptions {
+    double seconds = 10.0;
+    double sampleRate = 48000.0;
+    int blockFrames = 64;
+    int channels = 2;
+    SampleFormat format = SampleFormat::Float32;
+    bool outputGuard = true;
+    /// Called now and then with the fraction done (0..1), from the rendering thread.
+    std::function<void(double)> progress;
+};
+
+struct RenderSummary {
+    std::uint64_t frames = 0;
+    double renderSeconds = 0.0;  // wall time of the render loop (compile and file writing included)
+    float peak = 0.0f;           // largest |sample| written
+    EngineStats stats;
+    CompileReport report;
+    std::vector<std::string> notes;  // from the session: placeholders, unconnected cables
+};
+
+/// Renders `patch` into a WAV file, replacing `path` atomically (temp file + rename): on any error
+/// an existing file is untouched. Throws std::runtime_error / std::invalid_argument.
+RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path, const RenderOptions& options);
+
+}  // namespace kabel

@@ -1,0 +1,197 @@
+#include "core/engine/session.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+namespace kabel {
+
+Session::Session(Engine& engine, const Registry& registry, float fadeMs)
+    : engine_(engine),
+      registry_(registry),
+      compiler_(CompileOptions{engine.config().sampleRate, engine.config().blockFrames, fadeMs}) {}
+
+Session::~Session() = default;
+
+void Session::load(Patch patch) {
+    document_ = std::move(patch);
+    sync(true);
+}
+
+void Session::setPatch(Patch patch) {
+    document_ = std::move(patch);
+    sync(false);
+}
+
+bool Session::setParam(std::string_view moduleId, std::string_view paramId, double value) {
+    ModuleSpec* spec = document_.findModule(moduleId);
+    if (!spec) return false;
+    const auto it = live_.find(std::string(moduleId));
+    if (it == live_.end()) {  // placeholder: keep the value in the document only
+        spec->params[std::string(paramId)] = value;
+        return true;
+    }
+    const ModuleDescriptor& d = it->second.module->descriptor();
+    const int index = d.paramIndex(paramId);
+    if (index < 0) return false;
+    spec->params[std::string(paramId)] = value;
+    const float before = it->second.module->param(index);
+    it->second.module->setParam(index, static_cast<float>(value));
+    if (d.params[static_cast<std::size_t>(index)].structural && it->second.module->param(index) != before) sync(false);
+    return true;
+}
+
+Session::Instance Session::create(const ModuleSpec& spec, const ModuleDescriptor& descriptor) {
+    Instance instance{spec.id, spec.type, std::shared_ptr<Module>(descriptor.create()), nextKey_++};
+    instance.module->prepare(engine_.config().sampleRate, engine_.config().blockFrames);
+    if (!spec.stateJson.empty()) {
+        try {
+            instance.module->loadState(nlohmann::json::parse(spec.stateJson));
+        } catch (const std::exception& e) {
+            notes_.push_back("module '" + spec.id + "': state not loaded: " + e.what());
+        }
+    }
+    return instance;
+}
+
+void Session::sync(bool instant) {
+    notes_.clear();
+
+    // Modules: keep, revive or create the document's; the rest become ghosts.
+    std::map<std::string, Instance> live;
+    std::vector<std::uint64_t> order;  // node order: the document's, then ghosts
+    for (const ModuleSpec& spec : document_.modules) {
+        const ModuleDescriptor* d = registry_.find(spec.type);
+        if (!d) {
+            notes_.push_back("module '" + spec.id + "': unknown type '" + spec.type + "' (kept as a placeholder)");
+            continue;
+        }
+        if (live.count(spec.id)) continue;  // duplicate id: the loader rejects these; keep the first
+        Instance instance;
+        const auto it = live_.find(spec.id);
+        const auto ghost = std::find_if(ghosts_.begin(), ghosts_.end(),
+                                        [&](const Instance& g) { return g.id == spec.id && g.type == spec.type; });
+        if (it != live_.end() && it->second.type == spec.type) {
+            instance = std::move(it->second);
+            live_.erase(it);
+        } else if (!instant && ghost != ghosts_.end()) {
+            instance = std::move(*ghost);
+            ghosts_.erase(ghost);
+        } else {
+            instance = create(spec, *d);
+        }
+        for (std::size_t p = 0; p < d->params.size(); ++p) {
+            const auto value = spec.params.find(d->params[p].id);
+            instance.module->setParam(static_cast<int>(p),
+                                      value != spec.params.end() ? static_cast<float>(value->second) : d->params[p].defaultValue);
+        }
+        order.push_back(instance.key);
+        live.emplace(spec.id, std::move(instance));
+    }
+    if (instant) {
+        ghosts_.clear();
+        edges_.clear();
+        compiler_.forgetHistory();
+    } else {
+        for (auto& [id, instance] : live_) ghosts_.push_back(std::move(instance));
+    }
+    live_ = std::move(live);
+
+    // Cables: the document's, plus cables of the last compile still fading out.
+    std::unordered_map<std::uint64_t, const Instance*> byKey;
+    for (const auto& [id, instance] : live_) byKey[instance.key] = &instance;
+    for (const Instance& g : ghosts_) byKey[g.key] = &g;
+
+    std::map<EdgeKey, EdgeInfo> edges;
+    for (const CableSpec& cable : document_.cables) {
+        const auto from = live_.find(cable.from.module);
+        const auto to = live_.find(cable.to.module);
+        if (from == live_.end() || to == live_.end()) continue;  // a placeholder end: kept in the document only
+        const int fromPort = from->second.module->descriptor().outputIndex(cable.from.port);
+        const int toPort = to->second.module->descriptor().inputIndex(cable.to.port);
+        if (fromPort < 0 || toPort < 0) {
+            notes_.push_back("cable " + cable.from.str() + " -> " + cable.to.str() + ": no such port (kept in the patch, not connected)");
+            continue;
+        }
+        edges[EdgeKey{from->second.key, fromPort, to->second.key, toPort}] = EdgeInfo{1.0f};
+    }
+    if (!instant) retireEdges(edges, byKey);
+    edges_ = std::move(edges);
+    for (const Instance& g : ghosts_) order.push_back(g.key);
+
+    // The graph, in document order.
+    byKey.clear();
+    for (const auto& [id, instance] : live_) byKey[instance.key] = &instance;
+    for (const Instance& g : ghosts_) byKey[g.key] = &g;
+    Graph graph;
+    std::unordered_map<std::uint64_t, int> index;
+    for (std::uint64_t key : order) {
+        const Instance* instance = byKey.at(key);
+        index[key] = static_cast<int>(graph.nodes.size());
+        graph.nodes.push_back(GraphNode{key, instance->module, instance->id});
+    }
+    for (const auto& [key, info] : edges_)
+        graph.edges.push_back(GraphEdge{index.at(key.from), key.fromPort, index.at(key.to), key.toPort, info.target});
+
+    engine_.submit(compiler_.compile(graph, instant, &report_));
+    ++compiles_;
+}
+
+// Cables of the last compile that the document no longer has: those feeding live modules (or a
+// removed sink) fade out; those inside a removed group keep full gain, so the group's output fades
+// once, linearly. A removed module is dropped when nothing it feeds is still fading.
+void Session::retireEdges(std::map<EdgeKey, EdgeInfo>& edges,
+                          const std::unordered_map<std::uint64_t, const Instance*>& byKey) {
+    std::map<EdgeKey, EdgeInfo> old;
+    for (const auto& [key, info] : edges_)
+        if (!edges.count(key) && byKey.count(key.from) && byKey.count(key.to)) old[key] = info;
+    std::unordered_map<std::uint64_t, Instance*> ghostByKey;
+    for (Instance& g : ghosts_) ghostByKey[g.key] = &g;
+    for (const auto& [key, info] : old)
+        if (const auto g = ghostByKey.find(key.from); g != ghostByKey.end() && !g->second->hadOutputs && info.target > 0.0f)
+            g->second->hadOutputs = true;  // newly removed with cables out
+
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::unordered_set<std::uint64_t> feeding;  // modules with a cable out
+        for (const auto& entry : old) feeding.insert(entry.first.from);
+        for (auto it = old.begin(); it != old.end();) {
+            const auto ghost = ghostByKey.find(it->first.to);
+            const bool inner = ghost != ghostByKey.end() && ghost->second->hadOutputs;
+            it->second.target = inner ? 1.0f : 0.0f;
+            const bool done = inner ? !feeding.count(it->first.to) : compiler_.cableGain(it->first) <= 0.0f;
+            if (done) {
+                it = old.erase(it);
+                changed = true;
+            } else {
+                ++it;
+            }
+        }
+    }
+    edges.insert(old.begin(), old.end());
+    std::erase_if(ghosts_, [&](const Instance& g) {
+        return std::none_of(old.begin(), old.end(), [&](const auto& e) { return e.first.from == g.key || e.first.to == g.key; });
+    });
+}
+
+void Session::poll() {
+    engine_.collectGarbage();
+    bool recompile = compiler_.fadesSettled();
+    for (const auto& [key, info] : edges_)
+        if (info.target == 0.0f && compiler_.cableGain(key) <= 0.0f) recompile = true;
+    if (recompile) sync(false);
+}
+
+bool Session::transitioning() const noexcept {
+    return report_.fading || !ghosts_.empty() ||
+           std::any_of(edges_.begin(), edges_.end(), [](const auto& e) { return e.second.target == 0.0f; });
+}
+
+Module* Session::instance(std::string_view moduleId) const {
+    const auto it = live_.find(std::string(moduleId));
+    return it == live_.end() ? nullptr : it->second.module.get();
+}
+
+}  // namespace kabel

@@ -1,0 +1,99 @@
+// Session: the UI thread's owner of a running patch. It keeps the patch document, the live module
+// instances and the compiler, and turns every edit into a new plan for the engine.
+//
+// Design note. Any edit goes through one path: change the document, then sync(), which diffs the
+// document against the live state. New modules are created and prepared here (never on the audio
+// thread). A removed module becomes a "ghost": it keeps running, with its cables fading out over
+// the fade time, and is dropped (by poll()) once they are silent — so deleting a sounding module
+// never clicks. Cables new to the running patch fade in. Because the document is plain data,
+// undo/redo is just setPatch(previousDocument); a module that comes back while its ghost is still
+// fading is revived with its state. Parameter changes write atomics and recompile nothing unless
+// the parameter is structural (changes channel counts).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/engine/compiler.hpp"
+#include "core/engine/engine.hpp"
+#include "core/module/registry.hpp"
+#include "core/patch/patch.hpp"
+
+namespace kabel {
+
+class Session {
+public:
+    /// UI thread. Module instances are prepared for the engine's sample rate and block.
+    explicit Session(Engine& engine, const Registry& registry = Registry::global(), float fadeMs = 10.0f);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    /// Replaces everything at once, with no fades: new instances, feedback cables chosen afresh.
+    void load(Patch patch);
+
+    /// Changes the document and brings the engine in line (crossfading what changed).
+    template <typename Change>
+    void edit(Change&& change) {
+        change(document_);
+        sync(false);
+    }
+    /// Replaces the document as an edit (undo/redo): only what differs changes, with fades.
+    void setPatch(Patch patch);
+
+    const Patch& patch() const noexcept { return document_; }
+
+    /// Sets one parameter (knob, MIDI, automation) in the document and on the instance. Recompiles
+    /// only for structural params. False when the module or param does not exist.
+    bool setParam(std::string_view moduleId, std::string_view paramId, double value);
+
+    /// UI thread, regularly (every UI frame; between blocks offline): frees retired plans, drops
+    /// cables and ghosts whose fade-out has finished, and recompiles once fades settle.
+    void poll();
+
+    /// True while cables fade or removed modules are still fading out.
+    bool transitioning() const noexcept;
+
+    /// The live instance of a document module; nullptr for an unknown id or a placeholder.
+    Module* instance(std::string_view moduleId) const;
+
+    const CompileReport& report() const noexcept { return report_; }
+    /// What the engine could not honour: placeholders, cables to ports a module lacks, bad state.
+    const std::vector<std::string>& notes() const noexcept { return notes_; }
+    std::uint64_t compileCount() const noexcept { return compiles_; }
+    std::size_t ghostCount() const noexcept { return ghosts_.size(); }
+
+private:
+    struct Instance {
+        std::string id;
+        std::string type;
+        std::shared_ptr<Module> module;
+        std::uint64_t key = 0;
+        bool hadOutputs = false;  // ghosts: had cables out when removed (else a sink that fades its inputs)
+    };
+    struct EdgeInfo {
+        float target = 1.0f;  // 0: fading out before removal
+    };
+
+    void sync(bool instant);
+    void retireEdges(std::map<EdgeKey, EdgeInfo>& edges, const std::unordered_map<std::uint64_t, const Instance*>& byKey);
+    Instance create(const ModuleSpec& spec, const ModuleDescriptor& descriptor);
+
+    Engine& engine_;
+    const Registry& registry_;
+    Compiler compiler_;
+    Patch document_;
+    std::map<std::string, Instance> live_;
+    std::vector<Instance> ghosts_;
+    std::map<EdgeKey, EdgeInfo> edges_;  // the edges of the last compile
+    CompileReport report_;
+    std::vector<std::string> notes_;
+    std::uint64_t nextKey_ = 1;
+    std::uint64_t compiles_ = 0;
+};
+
+}  // namespace kabel

@@ -1,0 +1,33 @@
+// Tiny modules with exactly predictable output, in a private Registry, for testing the compiler,
+// engine and session independently of the real module library.
+//
+//   tconst  out = value                      (param value; output channels = param channels)
+//   tgain   out = in * gain                  (in defaults to 0; channel count follows in)
+//   tsum    out = a + b                      (a defaults to 0, b defaults to 1)
+//   tcount  out = in + 1                     (in defaults to 0: with a feedback cable to itself it counts blocks)
+//   tramp   out = frame index * slope        (a signal with known steps, for discontinuity checks)
+//   tsine   out = sin(2 pi freq t)           (double-precision phase)
+//   tnan    out = NaN                        (for the output guard)
+//   tout    adds `in` to host channel 0 (and 1)
+//   tprobe  records the channel count and first sample of its input (readable from the test)
+#pragma once
+
+#include <atomic>
+
+#include "core/module/module.hpp"
+#include "core/module/registry.hpp"
+
+namespace kabel::test {
+
+/// A registry holding only the test modules above.
+const Registry& testRegistry();
+
+/// Last values seen by a `tprobe` instance (audio thread writes, test reads).
+struct ProbeReadings {
+    std::atomic<int> channels{0};
+    std::atomic<float> first{0.0f};
+    std::atomic<long> blocks{0};
+};
+ProbeReadings& probeReadings(Module& probe);
+
+}  // namespace kabel::test
