@@ -95,7 +95,7 @@ StressResult runEditStress(const StressOptions& options) {
         ++result.edits;
         // Let the audio thread take this plan before the next edit replaces it (on a loaded
         // machine the audio thread can be descheduled for milliseconds).
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
         while (engine.activeGeneration() < session.compileCount() && std::chrono::steady_clock::now() < deadline)
             std::this_thread::yield();
         session.poll();
