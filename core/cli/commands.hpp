@@ -1,9 +1,56 @@
 // The kabel command-line tools. Each returns the process exit code; errors go to stderr.
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace kabel::cli {
 
 /// `kabel modules [-v]`: every registered module type by category; -v adds help, ports and params.
 int listModules(bool verbose);
+
+/// `kabel validate PATCH`: loads and checks a patch; prints "PATH: ok (...)" or the error.
+int validatePatch(const std::string& path);
+
+struct RenderCommand {
+    std::string patch;
+    std::string output;
+    double seconds = 10.0;
+    double sampleRate = 48000.0;
+    int blockFrames = 64;
+    int channels = 2;
+    std::string format = "float";
+    bool progress = true;  // a progress bar when stderr is a terminal
+    bool quiet = false;
+};
+/// `kabel render PATCH -o out.wav --seconds N ...`
+int renderCommand(const RenderCommand& options);
+
+struct PlayCommand {
+    std::string patch;
+    double seconds = 0.0;  // 0: until Ctrl-C / SIGTERM
+    std::string device;    // substring of a device name; empty: the default output
+    int bufferFrames = 0;  // device buffer; 0: the device's default
+    int blockFrames = 64;
+    bool quiet = false;
+};
+/// `kabel play PATCH`: runs a patch live on the audio device without the editor.
+int playCommand(const PlayCommand& options);
+
+/// `kabel devices`: the audio devices PortAudio sees.
+int listDevices();
+
+struct BenchCommand {
+    std::vector<std::string> workloads;  // empty: W1..W4
+    double seconds = 60.0;
+    int runs = 5;
+    bool peers = false;
+    std::vector<std::string> peerEngines;  // empty: pd, supercollider, csound
+    std::string peersDir;                  // empty: ../shared/bench/peers found from the executable
+    std::string json;                      // write results as JSON here
+    std::string self;                      // path of the kabel executable (for timing whole processes)
+};
+/// `kabel bench`: real-time factors of the standard workloads (and the peers, side by side).
+int benchCommand(const BenchCommand& options);
 
 }  // namespace kabel::cli
