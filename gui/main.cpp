@@ -1,15 +1,132 @@
 // kabel: the editor (with a display) and the command-line tools.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
 #include <CLI/CLI.hpp>
 
 #include "core/cli/commands.hpp"
 
+namespace {
+
+std::filesystem::path executableDir() {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::filesystem::path(".") : exe.parent_path();
+}
+
+// patches/default.kabel beside the build directory, else in the source tree this was built from.
+std::string defaultPatch() {
+    for (const auto& candidate : {executableDir() / "../patches/default.kabel", executableDir() / "../share/kabel/patches/default.kabel",
+                                  std::filesystem::path(KABEL_SOURCE_DIR) / "patches/default.kabel"}) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(candidate, ec)) return std::filesystem::weakly_canonical(candidate).string();
+    }
+    return (std::filesystem::path(KABEL_SOURCE_DIR) / "patches/default.kabel").string();
+}
+
+// `kabel [PATCH]`: the editor arrives with issue 6. Until then — and on any machine without a
+// display — do the most useful thing possible: render the patch to a WAV file, saying so.
+int openPatch(const std::string& patch) {
+    const bool display = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
+    std::printf("Kabel: %s, so %s is rendered to a WAV file instead of opened in the editor.\n",
+                display ? "this build has no editor yet" : "no display found (DISPLAY is not set)", patch.c_str());
+    kabel::cli::RenderCommand render;
+    render.patch = patch;
+    render.output = std::filesystem::path(patch).stem().string() + ".wav";
+    render.seconds = 30.0;
+    const int rc = kabel::cli::renderCommand(render);
+    if (rc == 0) std::printf("Listen to it with any audio player, e.g. `aplay %s`, or play it live with `kabel play %s`.\n",
+                             render.output.c_str(), patch.c_str());
+    return rc;
+}
+
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> items;
+    std::string item;
+    for (char c : text + ",") {
+        if (c == ',') {
+            if (!item.empty()) items.push_back(item);
+            item.clear();
+        } else {
+            item += c;
+        }
+    }
+    return items;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{"Kabel: a live-performance modular patching environment"};
+    CLI::App app{"Kabel: a live-performance modular patching environment.\n"
+                 "Without a subcommand, opens PATCH (default: patches/default.kabel) in the editor."};
     app.require_subcommand(0, 1);
+    std::string patch;
+    app.add_option("patch", patch, "Patch file to open");
+
     bool verbose = false;
-    auto* modules = app.add_subcommand("modules", "List every module type (-v: with help, ports and params)");
+    auto* modules = app.add_subcommand("modules", "List every module type");
     modules->add_flag("-v,--verbose", verbose, "Show help text, ports and params");
+
+    std::string validatePath;
+    auto* validate = app.add_subcommand("validate", "Check a patch file and report problems with file, line and place");
+    validate->add_option("patch", validatePath, "Patch file")->required();
+
+    kabel::cli::RenderCommand render;
+    auto* renderCmd = app.add_subcommand("render", "Render a patch offline to a WAV file, faster than real time");
+    renderCmd->add_option("patch", render.patch, "Patch file")->required();
+    renderCmd->add_option("-o,--output", render.output, "Output WAV file")->required();
+    renderCmd->add_option("-s,--seconds", render.seconds, "Length in seconds")->capture_default_str();
+    renderCmd->add_option("-r,--sample-rate", render.sampleRate, "Sample rate in Hz")->capture_default_str();
+    renderCmd->add_option("-b,--block", render.blockFrames, "Engine block in frames")->capture_default_str()->check(CLI::Range(1, 8192));
+    renderCmd->add_option("-c,--channels", render.channels, "Output channels")->capture_default_str()->check(CLI::Range(1, 64));
+    renderCmd->add_option("-f,--format", render.format, "Sample format: float, s16 or s24")->capture_default_str();
+    renderCmd->add_flag("-q,--quiet", render.quiet, "Print nothing but errors");
+
+    kabel::cli::PlayCommand play;
+    auto* playCmd = app.add_subcommand("play", "Run a patch live on the audio device, without the editor");
+    playCmd->add_option("patch", play.patch, "Patch file")->required();
+    playCmd->add_option("-s,--seconds", play.seconds, "Stop after this many seconds (default: until Ctrl-C)");
+    playCmd->add_option("-d,--device", play.device, "Output device (a part of its name)");
+    playCmd->add_option("--buffer", play.bufferFrames, "Device buffer in frames (default: the device's)");
+    playCmd->add_option("-b,--block", play.blockFrames, "Engine block in frames")->capture_default_str()->check(CLI::Range(1, 8192));
+    playCmd->add_flag("-q,--quiet", play.quiet, "No periodic status line");
+
+    auto* devices = app.add_subcommand("devices", "List audio devices");
+
+    kabel::cli::BenchCommand bench;
+    std::string workloads, peerEngines;
+    auto* benchCmd = app.add_subcommand("bench", "Real-time factors of the standard workloads W1-W4 (and the peer engines)");
+    benchCmd->add_option("-w,--workloads", workloads, "Comma-separated subset of W1,W2,W3,W4");
+    benchCmd->add_option("-s,--seconds", bench.seconds, "Seconds of audio per render")->capture_default_str();
+    benchCmd->add_option("-n,--runs", bench.runs, "Timed runs per workload (the median is reported)")->capture_default_str()->check(CLI::Range(1, 100));
+    benchCmd->add_flag("--peers", bench.peers, "Also time the peer engines installed (../shared/bench/peers), side by side");
+    benchCmd->add_option("--peer-engines", peerEngines, "Comma-separated peers (default: pd,supercollider,csound; chuck is 10-20x slower)");
+    benchCmd->add_option("--peers-dir", bench.peersDir, "The peers' folder (default: ../shared/bench/peers of the source tree)");
+    benchCmd->add_option("--json", bench.json, "Write the results as JSON to this file");
+
     CLI11_PARSE(app, argc, argv);
+
     if (modules->parsed()) return kabel::cli::listModules(verbose);
-    return kabel::cli::listModules(false);
+    if (validate->parsed()) return kabel::cli::validatePatch(validatePath);
+    if (renderCmd->parsed()) {
+        render.progress = true;
+        return kabel::cli::renderCommand(render);
+    }
+    if (benchCmd->parsed()) {
+        bench.workloads = splitList(workloads);
+        bench.peerEngines = splitList(peerEngines);
+        bench.self = (executableDir() / "kabel").string();
+        if (bench.peersDir.empty()) bench.peersDir = (std::filesystem::path(KABEL_SOURCE_DIR) / "../shared/bench/peers").lexically_normal().string();
+        return kabel::cli::benchCommand(bench);
+    }
+    if (playCmd->parsed() || devices->parsed()) {
+        std::fprintf(stderr, "kabel: this command is being built\n");
+        return 2;
+    }
+    return openPatch(patch.empty() ? defaultPatch() : patch);
 }

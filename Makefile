@@ -1,0 +1,64 @@
+# Kabel. `make run` and `make test` do all the set-up on a fresh Debian 12 machine: install the
+# missing Debian packages (apt-get, through sudo when not root), configure and build Release, then
+# run the editor / every test.
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+PATCH ?= patches/default.kabel
+
+# Everything the build, the tests and the end-to-end checks need (see README: Dependencies).
+PACKAGES := build-essential cmake ninja-build pkg-config \
+	libimgui-dev libglfw3-dev portaudio19-dev librtmidi-dev libjack-jackd2-dev libasound2-dev \
+	catch2 libsndfile1-dev nlohmann-json3-dev libcli11-dev libfftw3-dev \
+	jackd2 jack-capture sox python3 xvfb xauth xdotool libgl1-mesa-dri
+
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test test-sanitizers bench peers clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/kabel $(PATCH)
+
+# The core and the modules again under AddressSanitizer+UndefinedBehaviorSanitizer (every unit
+# test) and ThreadSanitizer (the engine and the two-thread plan-swap tests).
+test-sanitizers: deps
+	cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKABEL_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-asan -j $(JOBS) --target kabel_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ./$(BUILD)-asan/kabel_tests "~[.]" --reporter compact --order lex
+	cmake -S . -B $(BUILD)-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKABEL_SANITIZE=thread $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target kabel_tests
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ./$(BUILD)-tsan/kabel_tests "[engine],[threads],[session]" --reporter compact --order lex
+
+test: build test-sanitizers
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+bench: build
+	./$(BUILD)/kabel bench --peers
+
+# The peer engines for `kabel bench --peers` (not needed to build or test Kabel).
+peers: deps
+	@sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends puredata-core supercollider-server csound chuck
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
