@@ -1,0 +1,316 @@
+// Filters: the zero-delay-feedback state-variable filter.
+//
+// Design note. `svf` is the trapezoidal ("topology-preserving transform") state-variable filter
+// in the form Andrew Simper published ("Linear Trapezoidal Integrated SVF", Cytomic 2013;
+// Zavalishin's "The Art of VA Filter Design" derives the same structure). With the prewarped
+// integrator gain g = tan(pi fc / fs) and damping k = 1/q, the two integrator states advance as
+//
+//     s1' = s1 + e1 s1 - e2 s2 + e2 x        e1 = -2 g (g + k) / d
+//     s2' = s2 + e2 s1 - e3 s2 + e3 x        e2 =  2 g / d,  e3 = 2 g^2 / d,  d = 1 + g (g + k)
+//
+// and the outputs of the sample are bp = (s1 + s1')/2, lp = (s2 + s2')/2, hp = x - k bp - lp,
+// notch = x - k bp: the bilinear transform of 1/(s^2 + k s + 1) (lp), s/(...) (bp), s^2/(...)
+// (hp). The states are advanced by *increments* (s + e s ...) rather than by a 2x2 matrix whose
+// diagonal is 1 - 2g^2/d, which float cannot hold precisely at low cutoffs.
+//
+// Why three passes per block: the recursion is the only serial part, and one step of it is a
+// chain of two dependent FMA-adds (~7 cycles). So (1) coefficients for every sample are computed
+// in a vectorised pass (g from a rational tan, one division per sample for all of e1, e2, e3);
+// (2) the recursion advances two samples per loop-carried step through the product of two
+// steps' matrices, which halves the chain, the in-between state being computed off the chain;
+// (3) the four outputs are formed from the stored states in a vectorised pass.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numbers>
+
+#include "core/dsp/filter_math.hpp"
+#include "core/module/module.hpp"
+#include "core/module/registry.hpp"
+#include "core/module/smoothing.hpp"
+
+namespace kabel {
+namespace {
+
+using dsp::mulAdd;
+
+constexpr int kChunk = 64;  // frames per pass; blocks longer than this are split
+
+enum SvfInputs { kSvfIn, kSvfCutoffIn, kSvfFmIn };
+enum SvfOutputs { kSvfLp, kSvfBp, kSvfHp, kSvfNotch };
+enum SvfParams { kSvfCutoff, kSvfQ, kSvfFmDepth };
+
+constexpr float kMinCutoffHz = 5.0f;
+constexpr float kMaxCutoffRatio = 0.45f;  // of the sample rate
+
+/// Per-sample increments of one chunk (see the design note).
+struct SvfCoefficients {
+    alignas(64) float e1[kChunk];
+    alignas(64) float e2[kChunk];
+    alignas(64) float e3[kChunk];
+};
+
+/// e1, e2, e3 for cutoff `hz` (already clamped) and damping k; one division.
+struct SvfStep {
+    float e1, e2, e3;
+};
+inline SvfStep svfStep(float hz, float piOverFs, float k) noexcept {
+    const dsp::TanRatio t = dsp::tanRatio(hz * piOverFs);
+    const float pq = t.num * t.den;
+    const float pp = t.num * t.num;
+    const float inv = 1.0f / (t.den * t.den + k * pq + pp);
+    const float e2 = 2.0f * pq * inv;
+    const float e3 = 2.0f * pp * inv;
+    return {-(e3 + k * e2), e2, e3};
+}
+
+/// NaN-safe clamp (a NaN cutoff becomes the minimum).
+inline float clampCutoff(float hz, float maxHz) noexcept {
+    hz = hz > kMinCutoffHz ? hz : kMinCutoffHz;
+    return hz < maxHz ? hz : maxHz;
+}
+
+/// Channel c of a patched input from frame `start`; null for an unpatched one (never read).
+inline const float* signal(const InputPort& port, int c, int start) noexcept {
+    return port.connected ? port.channel(c) + start : nullptr;
+}
+
+/// What the per-sample cutoff is made of.
+enum class CutoffSource { Constant, Glide, Cv };
+
+/// Pass 1 for a modulated cutoff: fc[n] = 2^(octaves[n] + cv[n]) + fm[n] * depth[n].
+template <CutoffSource kSource, bool kFm>
+void modulatedCoefficients(SvfCoefficients& out, int frames, float constantHz, Ramp octaves, const float* cv,
+                           const float* fm, Ramp depth, Ramp k, float piOverFs, float maxHz) noexcept {
+    for (int n = 0; n < frames; ++n) {
+        float hz;
+        if constexpr (kSource == CutoffSource::Constant) {
+            hz = constantHz;
+        } else {
+            float o = octaves.at(n);
+            if constexpr (kSource == CutoffSource::Cv) o += cv[n];
+            o = o > -30.0f ? o : -30.0f;  // 2^-30 Hz .. 2^30 Hz before the clamp; NaN -> low
+            o = o < 30.0f ? o : 30.0f;
+            hz = dsp::fastExp2(o);
+        }
+        if constexpr (kFm) hz += fm[n] * depth.at(n);
+        const SvfStep s = svfStep(clampCutoff(hz, maxHz), piOverFs, k.at(n));
+        out.e1[n] = s.e1;
+        out.e2[n] = s.e2;
+        out.e3[n] = s.e3;
+    }
+}
+
+using CoefficientKernel = void (*)(SvfCoefficients&, int, float, Ramp, const float*, const float*, Ramp, Ramp,
+                                   float, float) noexcept;
+
+template <CutoffSource kSource>
+CoefficientKernel pickKernel(bool fm) noexcept {
+    return fm ? &modulatedCoefficients<kSource, true> : &modulatedCoefficients<kSource, false>;
+}
+
+/// Passes 2 and 3 for one channel and one chunk: advances (s1, s2) over x[0..frames) and writes
+/// the four outputs.
+void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float& state1, float& state2, float* lp,
+            float* bp, float* hp, float* notch) noexcept {
+    // Two-step matrices: s(n+2) = s(n) + G s(n) + h, with G = E0 + E1 + E1 E0 and
+    // h = (I + E1) F0 x0 + F1 x1, where E = [[e1, -e2], [e2, -e3]] and F = [e2, e3].
+    constexpr int kPairs = kChunk / 2;
+    alignas(64) float g11[kPairs], g12[kPairs], g21[kPairs], g22[kPairs], h1[kPairs], h2[kPairs];
+    const int pairs = frames / 2;
+    for (int m = 0; m < pairs; ++m) {
+        const int n = 2 * m;
+        const float a1 = c.e1[n], a2 = c.e2[n], a3 = c.e3[n];
+        const float b1 = c.e1[n + 1], b2 = c.e2[n + 1], b3 = c.e3[n + 1];
+        const float f1 = a2 * x[n], f2 = a3 * x[n];
+        g11[m] = a1 + b1 + (b1 * a1 - b2 * a2);
+        g12[m] = -a2 - b2 + (b2 * a3 - b1 * a2);
+        g21[m] = a2 + b2 + (b2 * a1 - b3 * a2);
+        g22[m] = -a3 - b3 + (b3 * a3 - b2 * a2);
+        h1[m] = f1 + (b1 * f1 - b2 * f2) + b2 * x[n + 1];
+        h2[m] = f2 + (b2 * f1 - b3 * f2) + b3 * x[n + 1];
+    }
+
+    alignas(64) float st1[kChunk + 1], st2[kChunk + 1];
+    float s1 = state1, s2 = state2;
+    st1[0] = s1;
+    st2[0] = s2;
+    for (int m = 0; m < pairs; ++m) {
+        const int n = 2 * m;
+        // The state between the two steps: needed for the outputs, not for the next step.
+        st1[n + 1] = mulAdd(-c.e2[n], s2, s1) + mulAdd(c.e1[n], s1, c.e2[n] * x[n]);
+        st2[n + 1] = mulAdd(c.e2[n], s1, s2) + mulAdd(-c.e3[n], s2, c.e3[n] * x[n]);
+        const float t1 = mulAdd(g12[m], s2, s1) + mulAdd(g11[m], s1, h1[m]);
+        const float t2 = mulAdd(g21[m], s1, s2) + mulAdd(g22[m], s2, h2[m]);
+        s1 = t1;
+        s2 = t2;
+        st1[n + 2] = s1;
+        st2[n + 2] = s2;
+    }
+    if (frames & 1) {
+        const int n = frames - 1;
+        const float t1 = mulAdd(-c.e2[n], s2, s1) + mulAdd(c.e1[n], s1, c.e2[n] * x[n]);
+        const float t2 = mulAdd(c.e2[n], s1, s2) + mulAdd(-c.e3[n], s2, c.e3[n] * x[n]);
+        s1 = t1;
+        s2 = t2;
+        st1[n + 1] = s1;
+        st2[n + 1] = s2;
+    }
+    state1 = s1;
+    state2 = s2;
+
+    for (int n = 0; n < frames; ++n) {
+        const float b = 0.5f * (st1[n] + st1[n + 1]);
+        const float l = 0.5f * (st2[n] + st2[n + 1]);
+        const float nt = x[n] - k.at(n) * b;
+        bp[n] = b;
+        lp[n] = l;
+        notch[n] = nt;
+        hp[n] = nt - l;
+    }
+}
+
+class Svf final : public Module {
+public:
+    using Module::Module;
+
+    void prepare(double sampleRate, int maxFrames) override {
+        Module::prepare(sampleRate, maxFrames);
+        octaves_.prepare(sampleRate);
+        damping_.prepare(sampleRate);
+        depth_.prepare(sampleRate);
+        piOverFs_ = static_cast<float>(std::numbers::pi / sampleRate);
+        maxHz_ = static_cast<float>(kMaxCutoffRatio * sampleRate);
+    }
+
+    void reset() noexcept override {
+        s1_.fill(0.0f);
+        s2_.fill(0.0f);
+    }
+
+    void process(const ProcessContext& ctx) noexcept override {
+        const int frames = ctx.frames;
+        const float cutoff = param(kSvfCutoff);
+        if (cutoff != cachedCutoff_) {
+            cachedCutoff_ = cutoff;
+            cachedOctaves_ = std::log2(cutoff);
+        }
+        // The cutoff glides in octaves, so a sweep sounds even across the range; q glides as the
+        // damping k = 1/q, which the outputs use directly (hp = x - k bp - lp), so k changes
+        // sample by sample and a q jump cannot step the high-pass or notch output.
+        const Ramp octaves = octaves_.next(cachedOctaves_, frames);
+        const Ramp k = damping_.next(1.0f / param(kSvfQ), frames);
+        const Ramp depth = depth_.next(param(kSvfFmDepth), frames);
+
+        const InputPort& in = ctx.in[kSvfIn];
+        const InputPort& cv = ctx.in[kSvfCutoffIn];
+        const InputPort& fm = ctx.in[kSvfFmIn];
+        const int channels = ctx.out[kSvfLp].channels;
+
+        // Choose the coefficient kernel once per block: per sample while modulated or while a
+        // param glides, else once per block.
+        const float cvOffset = cv.connected ? 0.0f : cv.constant;
+        const bool perSample = cv.connected || fm.connected || !octaves.constant() || !k.constant() ||
+                               (!depth.constant() && fm.connected);
+        CoefficientKernel kernel = nullptr;
+        float constantHz = 0.0f;
+        if (cv.connected) {
+            kernel = pickKernel<CutoffSource::Cv>(fm.connected);
+        } else if (!octaves.constant()) {
+            kernel = pickKernel<CutoffSource::Glide>(fm.connected);
+        } else {
+            kernel = pickKernel<CutoffSource::Constant>(fm.connected);
+            constantHz = std::exp2(octaves.start + cvOffset);
+        }
+        const Ramp shiftedOctaves{octaves.start + cvOffset, octaves.step};
+        // Mono modulation feeding a poly filter: one set of coefficients serves every channel.
+        const bool shared = (!cv.connected || cv.channels == 1) && (!fm.connected || fm.channels == 1);
+
+        SvfCoefficients coefficients;
+        if (!perSample) {
+            const SvfStep s = svfStep(clampCutoff(constantHz, maxHz_), piOverFs_, k.start);
+            const int n = std::min(frames, kChunk);
+            std::fill_n(coefficients.e1, n, s.e1);
+            std::fill_n(coefficients.e2, n, s.e2);
+            std::fill_n(coefficients.e3, n, s.e3);
+        }
+
+        for (int start = 0; start < frames; start += kChunk) {
+            const int n = std::min(kChunk, frames - start);
+            const Ramp chunkOctaves{shiftedOctaves.at(start), shiftedOctaves.step};
+            const Ramp chunkDepth{depth.at(start), depth.step};
+            const Ramp chunkK{k.at(start), k.step};
+            if (perSample && shared)
+                kernel(coefficients, n, constantHz, chunkOctaves, signal(cv, 0, start), signal(fm, 0, start), chunkDepth,
+                       chunkK, piOverFs_, maxHz_);
+            for (int c = 0; c < channels; ++c) {
+                float* lp = ctx.out[kSvfLp].channel(c) + start;
+                float* bp = ctx.out[kSvfBp].channel(c) + start;
+                float* hp = ctx.out[kSvfHp].channel(c) + start;
+                float* notch = ctx.out[kSvfNotch].channel(c) + start;
+                if (!in.connected && in.constant == 0.0f && s1_[c] == 0.0f && s2_[c] == 0.0f) {
+                    std::fill_n(lp, n, 0.0f);
+                    std::fill_n(bp, n, 0.0f);
+                    std::fill_n(hp, n, 0.0f);
+                    std::fill_n(notch, n, 0.0f);
+                    continue;
+                }
+                if (perSample && !shared)
+                    kernel(coefficients, n, constantHz, chunkOctaves, signal(cv, c, start), signal(fm, c, start),
+                           chunkDepth, chunkK, piOverFs_, maxHz_);
+                runSvf(coefficients, in.channel(c) + start, n, chunkK, s1_[c], s2_[c], lp, bp, hp, notch);
+            }
+        }
+
+        // Degrade instead of propagating: a NaN or Inf that got in (from a NaN input) is dropped.
+        for (int c = 0; c < channels; ++c) {
+            if (!std::isfinite(s1_[c]) || !std::isfinite(s2_[c])) {
+                s1_[c] = 0.0f;
+                s2_[c] = 0.0f;
+            }
+        }
+    }
+
+private:
+    ParamSmoother octaves_, damping_, depth_;
+    float cachedCutoff_ = -1.0f;
+    float cachedOctaves_ = 0.0f;
+    float piOverFs_ = 0.0f;
+    float maxHz_ = 0.0f;
+    std::array<float, kMaxChannels> s1_{};
+    std::array<float, kMaxChannels> s2_{};
+};
+
+const ModuleDescriptor kSvf{
+    .id = "svf",
+    .name = "State-Variable Filter",
+    .category = "Filters",
+    .help = "A resonant 12 dB/octave filter with four outputs at once: low-pass, band-pass, high-pass "
+            "and notch. It is a zero-delay-feedback (trapezoidal) design, so the cutoff stays exact up to "
+            "the top of the range and it stays stable while the cutoff is swept at audio rate. At the "
+            "cutoff, low-pass and high-pass have a gain of Q (0.707 gives the flat Butterworth response, "
+            "-3 dB at the cutoff) and band-pass peaks at Q; high Q rings but never self-oscillates. "
+            "Patch a pitch into Cutoff for 1 V/oct tracking (the knob times 2^cv), or an audio-rate "
+            "signal into FM for linear FM (FM depth Hz per unit). The cutoff is kept between 5 Hz and "
+            "0.45 x the sample rate. Polyphonic: one filter per channel.",
+    .inputs = {{.id = "in", .name = "In", .kind = SignalKind::Audio, .help = "signal to filter"},
+               {.id = "cutoff", .name = "Cutoff", .kind = SignalKind::Pitch,
+                .help = "octaves added to the Cutoff knob (1 V/oct): cutoff = knob x 2^cv"},
+               {.id = "fm", .name = "FM", .kind = SignalKind::Audio,
+                .help = "linear FM: adds fm x FM depth Hz to the cutoff"}},
+    .outputs = {{.id = "lp", .name = "LP", .kind = SignalKind::Audio, .help = "low-pass"},
+                {.id = "bp", .name = "BP", .kind = SignalKind::Audio, .help = "band-pass (peak gain Q at the cutoff)"},
+                {.id = "hp", .name = "HP", .kind = SignalKind::Audio, .help = "high-pass"},
+                {.id = "notch", .name = "Notch", .kind = SignalKind::Audio, .help = "band-reject (zero at the cutoff)"}},
+    .params = {{.id = "cutoff", .name = "Cutoff", .min = 20.0f, .max = 20000.0f, .defaultValue = 1000.0f, .unit = "Hz",
+                .curve = ParamCurve::Exponential, .help = "cutoff frequency with the Cutoff input at 0"},
+               {.id = "q", .name = "Q", .min = 0.5f, .max = 40.0f, .defaultValue = 0.70710678f, .unit = "",
+                .curve = ParamCurve::Exponential, .help = "resonance: gain at the cutoff (0.707 = Butterworth)"},
+               {.id = "fm_depth", .name = "FM depth", .min = 0.0f, .max = 20000.0f, .defaultValue = 0.0f, .unit = "Hz",
+                .curve = ParamCurve::Linear, .help = "cutoff change in Hz per unit of the FM input"}},
+    .create = [] { return std::unique_ptr<Module>(new Svf(kSvf)); },
+};
+const RegisterModule registerSvf{kSvf};
+
+}  // namespace
+}  // namespace kabel
