@@ -91,6 +91,15 @@ public:
         return ns / (double(blocks) * frames_);
     }
 
+    /// Runs the next block (for timing many instances in turn). Call build() first.
+    void step() { runBlock(static_cast<int>((position_ / static_cast<std::uint64_t>(frames_)) % static_cast<std::uint64_t>(blocks_))); }
+
+    void build() {
+        if (built_) return;
+        built_ = true;
+        buildPorts();
+    }
+
     int outputChannels(int port) const { return outChannels_[static_cast<std::size_t>(port)]; }
 
 private:
@@ -101,9 +110,7 @@ private:
         float constant = 0.0f;
     };
 
-    void build() {
-        if (built_) return;
-        built_ = true;
+    void buildPorts() {
         const auto& d = module_->descriptor();
         zeros_ = AlignedFloats(static_cast<std::size_t>(stride_));
         std::vector<int> inChannels;
