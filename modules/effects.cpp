@@ -1,0 +1,536 @@
+// Effects: a feedback delay and a Freeverb-family stereo reverb.
+//
+// Design note (delay). Each channel owns a line of a power-of-two size (>= 10 s + a margin)
+// followed by a mirror of its first kGuard samples, so the four taps of a Hermite read are always
+// contiguous and a whole chunk reads without a mask. Per channel and block:
+//   * settled (the time neither glides nor is modulated, D >= the chunk): a vectorised pass reads
+//     the chunk at a constant offset (one tap for integer D, so integer delays are sample-exact)
+//     and writes x + feedback * d back;
+//   * otherwise a per-sample pass moves the delay toward its target with a 2 ms one-pole (the
+//     time param has already glided over ~50 ms), so time changes sound like tape: the pitch bends,
+//     nothing steps. D may be shorter than a block there.
+// Lines are allocated on the UI thread in prepareChannels() and never freed or moved while the
+// module lives (a running plan may still use them). Instead of clearing a line on the audio thread
+// (megabytes), reset() and a channel that comes back into use set the channel's count of samples
+// written since to 0, and reads older than that count read silence.
+//
+// Design note (reverb). Freeverb's structure and published tuning (Jezar at Dreampoint, 2000, as
+// described in J. O. Smith's "Physical Audio Signal Processing"): per side 8 parallel
+// lowpass-feedback combs (1116..1617 samples at 44.1 kHz) into 4 series allpasses (556, 441, 341,
+// 225; feedback 0.5); the right side's delays are 23 samples longer; input gain 0.015; comb
+// feedback 0.7 + 0.28 room; damping 0.4 damp. Every delay is longer than a chunk, so each comb and
+// allpass runs a whole chunk at a time on contiguous memory: the allpasses vectorise over time,
+// the combs of a side run interleaved (8 independent recursions per sample, which hides the
+// latency of each one's lowpass).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+
+#include "core/dsp/filter_math.hpp"
+#include "core/module/module.hpp"
+#include "core/module/registry.hpp"
+#include "core/module/smoothing.hpp"
+#include "core/util/aligned_buffer.hpp"
+#include "core/util/denormals.hpp"
+
+namespace kabel {
+namespace {
+
+constexpr int kChunk = 64;  // frames per pass; longer blocks are split
+
+// ---------------------------------------------------------------------------------------------
+// delay
+
+enum DelayInputs { kDelayIn, kDelayTimeIn };
+enum DelayOutputs { kDelayOut };
+enum DelayParams { kDelayTime, kDelayFeedback, kDelayDry, kDelayWet };
+
+constexpr float kMinDelayTime = 0.001f;
+constexpr float kMaxDelayTime = 10.0f;
+constexpr int kGuard = kChunk + 8;      // mirrored samples after a line's end
+constexpr double kMinDelaySamples = 2.0;  // the newest Hermite tap is one sample newer than D
+
+/// 4-point, 3rd-order Hermite (Catmull-Rom) between y0 (t = 0) and y1 (t = 1); ym1 and y2 are
+/// the outer neighbours. t = 0 returns y0 exactly.
+inline float hermite(float ym1, float y0, float y1, float y2, float t) noexcept {
+    const float c1 = 0.5f * (y1 - ym1);
+    const float c2 = ym1 - 2.5f * y0 + 2.0f * y1 - 0.5f * y2;
+    const float c3 = 0.5f * (y2 - ym1) + 1.5f * (y0 - y1);
+    return ((c3 * t + c2) * t + c1) * t + y0;
+}
+
+class Delay final : public Module {
+public:
+    using Module::Module;
+
+    void prepare(double sampleRate, int maxFrames) override {
+        Module::prepare(sampleRate, maxFrames);
+        time_.prepare(sampleRate, 50.0f);  // tape-like glide of the time knob
+        feedback_.prepare(sampleRate);
+        dry_.prepare(sampleRate);
+        wet_.prepare(sampleRate);
+        glide_ = 1.0 - std::exp(-1.0 / (0.002 * sampleRate));
+        fs_ = sampleRate;
+        const double needed = std::ceil(kMaxDelayTime * sampleRate) + 2 * kChunk + 8;
+        std::size_t size = 1;
+        while (static_cast<double>(size) < needed) size *= 2;
+        if (size != size_) {
+            // Not in any plan now (prepare's contract), so existing lines may be replaced.
+            size_ = size;
+            mask_ = size - 1;
+            for (int c = 0; c < kMaxChannels; ++c)
+                if (storage_[c].data()) allocateLine(c);
+        }
+        reset();
+    }
+
+    void prepareChannels(std::span<const int>, std::span<const int> outputChannels) override {
+        const int channels = outputChannels.empty() ? 1 : outputChannels[0];
+        for (int c = 0; c < channels && c < kMaxChannels; ++c)
+            if (!storage_[c].data()) allocateLine(c);
+    }
+
+    void reset() noexcept override {
+        for (int c = 0; c < kMaxChannels; ++c) {
+            fresh_[c] = 0;
+            delay_[c] = -1.0;  // jump to the target
+        }
+    }
+
+    void process(const ProcessContext& ctx) noexcept override {
+        ScopedFlushDenormals noDenormals;  // feedback tails decay into subnormals
+        const int frames = ctx.frames;
+        const Ramp time = time_.next(param(kDelayTime), frames);
+        const Ramp feedback = feedback_.next(param(kDelayFeedback), frames);
+        const Ramp dry = dry_.next(param(kDelayDry), frames);
+        const Ramp wet = wet_.next(param(kDelayWet), frames);
+        const InputPort& in = ctx.in[kDelayIn];
+        const InputPort& timeIn = ctx.in[kDelayTimeIn];
+        const OutputPort& out = ctx.out[kDelayOut];
+        const int channels = out.channels;
+
+        // A channel that was not running holds old audio: forget it (reads before `fresh_` are 0).
+        for (int c = activeChannels_; c < channels; ++c) {
+            fresh_[c] = 0;
+            delay_[c] = -1.0;
+        }
+        activeChannels_ = channels;
+
+        const Params p{time, feedback, dry, wet, timeIn.connected ? 0.0f : timeIn.constant};
+        for (int c = 0; c < channels; ++c) {
+            float* y = out.channel(c);
+            float* line = lines_[c].load(std::memory_order_acquire);
+            if (!line) {  // no line yet (prepareChannels has not run for it): silence
+                std::fill_n(y, frames, 0.0f);
+                continue;
+            }
+            const float* x = in.channel(c);
+            const float* cv = timeIn.connected ? timeIn.channel(c) : nullptr;
+            runChannel(c, line, x, cv, y, frames, p);
+        }
+        write_ = (write_ + static_cast<std::size_t>(frames)) & mask_;
+    }
+
+private:
+    struct Params {
+        Ramp time, feedback, dry, wet;
+        float cvConstant;
+    };
+
+    void allocateLine(int c) {
+        storage_[c] = AlignedFloats(size_ + kGuard);
+        lines_[c].store(storage_[c].data(), std::memory_order_release);
+    }
+
+    double targetSamples(float seconds) const noexcept {
+        seconds = seconds > kMinDelayTime ? seconds : kMinDelayTime;  // NaN -> minimum
+        seconds = seconds < kMaxDelayTime ? seconds : kMaxDelayTime;
+        const double d = std::max(kMinDelaySamples, static_cast<double>(seconds) * fs_);
+        // A time in float seconds is off by up to ~1e-7 relative: 0.01f s is 479.99999 samples.
+        // Within that of a whole number of samples, the delay is that number, exactly.
+        const auto whole = static_cast<double>(static_cast<std::int64_t>(d + 0.5));
+        return std::fabs(d - whole) <= d * 2.5e-7 ? whole : d;
+    }
+
+    void store(float* line, std::size_t j, float v) const noexcept {
+        line[j] = v;
+        if (j < static_cast<std::size_t>(kGuard)) line[size_ + j] = v;
+    }
+
+    void runChannel(int c, float* line, const float* x, const float* cv, float* y, int frames, const Params& p) noexcept {
+        double d = delay_[c];
+        const double settledTarget = targetSamples(p.time.start + p.cvConstant);
+        if (d < 0.0) d = cv ? targetSamples(p.time.start + cv[0]) : settledTarget;
+        const auto whole = static_cast<std::uint64_t>(d);
+        const bool settled = !cv && p.time.constant() && d == settledTarget &&
+                             whole >= static_cast<std::uint64_t>(kChunk) + 1 && fresh_[c] >= whole + 3;
+        if (settled)
+            runSettled(line, x, y, frames, d, p);
+        else
+            d = runGliding(c, line, x, cv, y, frames, d, p);
+        delay_[c] = d;
+        fresh_[c] = std::min<std::uint64_t>(fresh_[c] + static_cast<std::uint64_t>(frames), size_);
+        // A NaN/Inf that reached the line would echo forever: forget the line instead.
+        if (!std::isfinite(line[(write_ + static_cast<std::size_t>(frames) - 1) & mask_])) fresh_[c] = 0;
+    }
+
+    /// Constant delay d >= kChunk + 1 samples, all taps written since the last reset.
+    void runSettled(float* line, const float* x, float* y, int frames, double d, const Params& p) const noexcept {
+        const auto whole = static_cast<std::size_t>(d);
+        const float t = static_cast<float>(d - static_cast<double>(whole));
+        // Hermite weights for the constant fraction (taps oldest .. newest).
+        const float w2 = t * t * (0.5f * t - 0.5f);
+        const float w1 = t * (0.5f + t * (2.0f - 1.5f * t));
+        const float w0 = 1.0f + t * t * (1.5f * t - 2.5f);
+        const float wm1 = t * (-0.5f + t * (1.0f - 0.5f * t));
+        alignas(64) float next[kChunk];
+        for (int start = 0; start < frames; start += kChunk) {
+            const int n = std::min(kChunk, frames - start);
+            const std::size_t w = (write_ + static_cast<std::size_t>(start)) & mask_;
+            const float* __restrict taps = line + ((w - whole - 2) & mask_);  // taps[k+2] is d samples old
+            const float* __restrict xs = x + start;
+            float* __restrict ys = y + start;
+            const Ramp fb{p.feedback.at(start), p.feedback.step};
+            const Ramp dr{p.dry.at(start), p.dry.step};
+            const Ramp wt{p.wet.at(start), p.wet.step};
+            if (t == 0.0f) {
+                for (int k = 0; k < n; ++k) {
+                    const float e = taps[k + 2];
+                    ys[k] = dr.at(k) * xs[k] + wt.at(k) * e;
+                    next[k] = xs[k] + fb.at(k) * e;
+                }
+            } else {
+                for (int k = 0; k < n; ++k) {
+                    const float e = w2 * taps[k] + w1 * taps[k + 1] + w0 * taps[k + 2] + wm1 * taps[k + 3];
+                    ys[k] = dr.at(k) * xs[k] + wt.at(k) * e;
+                    next[k] = xs[k] + fb.at(k) * e;
+                }
+            }
+            const int first = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(n), size_ - w));
+            std::copy_n(next, first, line + w);
+            std::copy_n(next + first, n - first, line);
+            // Keep the mirror of the line's start.
+            if (w < static_cast<std::size_t>(kGuard)) {
+                const int m = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(n), kGuard - w));
+                std::copy_n(next, m, line + size_ + w);
+            }
+            if (first < n) std::copy_n(next + first, std::min(n - first, kGuard), line + size_);
+        }
+    }
+
+    /// Per-sample delay (gliding, modulated, shorter than a chunk, or reading near the start of
+    /// the line's history). Returns the delay reached.
+    double runGliding(int c, float* line, const float* x, const float* cv, float* y, int frames, double d,
+                      const Params& p) const noexcept {
+        const std::uint64_t fresh = fresh_[c];
+        const double keep = 1.0 - glide_;
+        for (int n = 0; n < frames; ++n) {
+            const double target = targetSamples(p.time.at(n) + (cv ? cv[n] : p.cvConstant));
+            d = d * keep + target * glide_;  // one FMA on the loop-carried path
+            if (std::fabs(target - d) < 1e-4) d = target;  // lands exactly, so integer D is exact again
+            const auto whole = static_cast<std::uint64_t>(static_cast<std::int64_t>(d));
+            const float t = static_cast<float>(d - static_cast<double>(whole));
+            const std::size_t j = (write_ + static_cast<std::size_t>(n)) & mask_;
+            const float* taps = line + ((j - whole - 2) & mask_);
+            float a = taps[0], b = taps[1], e = taps[2], f = taps[3];  // ages whole+2 .. whole-1
+            const std::uint64_t written = fresh + static_cast<std::uint64_t>(n);
+            if (whole + 2 > written) {  // some taps predate the last reset: they read silence
+                a = whole + 2 <= written ? a : 0.0f;
+                b = whole + 1 <= written ? b : 0.0f;
+                e = whole <= written ? e : 0.0f;
+                f = whole - 1 <= written ? f : 0.0f;
+            }
+            const float echo = hermite(f, e, b, a, t);
+            y[n] = p.dry.at(n) * x[n] + p.wet.at(n) * echo;
+            store(line, j, x[n] + p.feedback.at(n) * echo);
+        }
+        return d;
+    }
+
+    ParamSmoother time_, feedback_, dry_, wet_;
+    double fs_ = 48000.0;
+    double glide_ = 0.0;
+    std::size_t size_ = 0, mask_ = 0;
+    std::size_t write_ = 0;  // shared by all channels
+    int activeChannels_ = 0;
+    std::array<double, kMaxChannels> delay_{};          // current delay in samples, < 0: jump
+    std::array<std::uint64_t, kMaxChannels> fresh_{};   // samples written since the line was forgotten
+    std::array<AlignedFloats, kMaxChannels> storage_;   // UI thread: owns the lines
+    std::array<std::atomic<float*>, kMaxChannels> lines_{};  // audio thread reads these
+};
+
+const ModuleDescriptor kDelay{
+    .id = "delay",
+    .name = "Delay",
+    .category = "Effects",
+    .help = "A feedback delay (echo) of up to 10 seconds. Each echo is the input from Time seconds ago "
+            "plus the previous echo times Feedback; the output is Dry x input + Wet x echoes. Whole-sample "
+            "times are exact, fractional ones interpolated. Turning Time glides like tape (the echoes bend "
+            "in pitch, never click); patch the Time input to modulate it (seconds added to the knob) for "
+            "chorus, flanging or vibrato. Feedback 1 repeats forever. Polyphonic: one delay line per channel.",
+    .inputs = {{.id = "in", .name = "In", .kind = SignalKind::Audio, .help = "signal to delay"},
+               {.id = "time", .name = "Time", .kind = SignalKind::Control,
+                .help = "seconds added to the Time knob (the sum is kept within 1 ms..10 s)"}},
+    .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "dry + wet mix"}},
+    .params = {{.id = "time", .name = "Time", .min = kMinDelayTime, .max = kMaxDelayTime, .defaultValue = 0.375f,
+                .unit = "s", .curve = ParamCurve::Exponential, .help = "delay time"},
+               {.id = "feedback", .name = "Feedback", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
+                .curve = ParamCurve::Linear, .help = "share of each echo fed back into the line"},
+               {.id = "dry", .name = "Dry", .min = 0.0f, .max = 1.0f, .defaultValue = 1.0f, .unit = "",
+                .curve = ParamCurve::Linear, .help = "level of the input in the output"},
+               {.id = "wet", .name = "Wet", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
+                .curve = ParamCurve::Linear, .help = "level of the echoes in the output"}},
+    .create = [] { return std::unique_ptr<Module>(new Delay(kDelay)); },
+};
+const RegisterModule registerDelay{kDelay};
+
+// ---------------------------------------------------------------------------------------------
+// reverb
+
+enum ReverbInputs { kReverbInLeft, kReverbInRight };
+enum ReverbOutputs { kReverbOutLeft, kReverbOutRight };
+enum ReverbParams { kReverbRoom, kReverbDamp, kReverbMix, kReverbWidth };
+
+// Freeverb's published tuning, in samples at 44.1 kHz.
+constexpr int kCombs = 8;
+constexpr int kAllpasses = 4;
+constexpr std::array<int, kCombs> kCombTuning{1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617};
+constexpr std::array<int, kAllpasses> kAllpassTuning{556, 441, 341, 225};
+constexpr int kStereoSpread = 23;
+constexpr float kFixedGain = 0.015f;
+constexpr float kScaleRoom = 0.28f, kOffsetRoom = 0.7f;
+constexpr float kScaleDamp = 0.4f;
+constexpr float kAllpassFeedback = 0.5f;
+constexpr double kTuningRate = 44100.0;
+
+/// A delay line read and written at the same index (Freeverb's buffers): `length` samples.
+struct Line {
+    float* data = nullptr;
+    int length = 0;
+    int index = 0;
+};
+
+/// One side: 8 lowpass-feedback combs in parallel, then 4 allpasses in series.
+struct ReverbSide {
+    std::array<Line, kCombs> combs;
+    std::array<float, kCombs> lowpass{};  // each comb's damping filter state
+    std::array<Line, kAllpasses> allpasses;
+
+    /// acc = sum of the combs' outputs for in[0..frames); frames <= every comb's length.
+    void runCombs(const float* in, float* acc, int frames, float feedback, float damp1, float damp2) noexcept {
+        for (int done = 0; done < frames;) {
+            // The longest run in which no comb wraps.
+            int n = frames - done;
+            for (const Line& l : combs) n = std::min(n, l.length - l.index);
+            float* p[kCombs];
+            float s[kCombs];
+#pragma GCC unroll 8
+            for (int k = 0; k < kCombs; ++k) {
+                p[k] = combs[k].data + combs[k].index;
+                s[k] = lowpass[k];
+            }
+            const float* x = in + done;
+            float* a = acc + done;
+            for (int i = 0; i < n; ++i) {
+                float o[kCombs];
+#pragma GCC unroll 8
+                for (int k = 0; k < kCombs; ++k) o[k] = p[k][i];
+#pragma GCC unroll 8
+                for (int k = 0; k < kCombs; ++k) {
+                    s[k] = dsp::mulAdd(s[k], damp1, o[k] * damp2);
+                    p[k][i] = dsp::mulAdd(s[k], feedback, x[i]);
+                }
+                a[i] = ((o[0] + o[1]) + (o[2] + o[3])) + ((o[4] + o[5]) + (o[6] + o[7]));
+            }
+#pragma GCC unroll 8
+            for (int k = 0; k < kCombs; ++k) {
+                lowpass[k] = s[k];
+                combs[k].index += n;
+                if (combs[k].index == combs[k].length) combs[k].index = 0;
+            }
+            done += n;
+        }
+    }
+
+    /// The allpass chain, in place over x[0..frames); frames <= every allpass's length.
+    void runAllpasses(float* x, int frames) noexcept {
+        for (Line& l : allpasses) {
+            for (int done = 0; done < frames;) {
+                const int n = std::min(frames - done, l.length - l.index);
+                float* __restrict buf = l.data + l.index;
+                float* __restrict v = x + done;
+                for (int i = 0; i < n; ++i) {
+                    const float delayed = buf[i];
+                    buf[i] = dsp::mulAdd(delayed, kAllpassFeedback, v[i]);
+                    v[i] = delayed - v[i];
+                }
+                l.index += n;
+                if (l.index == l.length) l.index = 0;
+                done += n;
+            }
+        }
+    }
+
+    void clear() noexcept {
+        lowpass.fill(0.0f);
+        for (Line& l : combs) {
+            std::fill_n(l.data, l.length, 0.0f);
+            l.index = 0;
+        }
+        for (Line& l : allpasses) {
+            std::fill_n(l.data, l.length, 0.0f);
+            l.index = 0;
+        }
+    }
+};
+
+class Reverb final : public Module {
+public:
+    using Module::Module;
+
+    int outputChannels(int, std::span<const int>) const override { return 1; }
+
+    void prepare(double sampleRate, int maxFrames) override {
+        Module::prepare(sampleRate, maxFrames);
+        room_.prepare(sampleRate, 50.0f);
+        damp_.prepare(sampleRate, 50.0f);
+        mix_.prepare(sampleRate);
+        width_.prepare(sampleRate);
+        dampExponent_ = static_cast<float>(kTuningRate / sampleRate);
+
+        const double scale = sampleRate / kTuningRate;
+        auto scaled = [&](int samples) { return std::max(1, static_cast<int>(std::lround(samples * scale))); };
+        std::size_t total = 0;
+        for (int side = 0; side < 2; ++side) {
+            for (int k = 0; k < kCombs; ++k) total += static_cast<std::size_t>(scaled(kCombTuning[k] + side * kStereoSpread));
+            for (int k = 0; k < kAllpasses; ++k)
+                total += static_cast<std::size_t>(scaled(kAllpassTuning[k] + side * kStereoSpread));
+        }
+        memory_ = AlignedFloats(total);
+        float* next = memory_.data();
+        minLength_ = kChunk;
+        for (int side = 0; side < 2; ++side) {
+            for (int k = 0; k < kCombs; ++k) {
+                Line& l = sides_[side].combs[k];
+                l = {next, scaled(kCombTuning[k] + side * kStereoSpread), 0};
+                next += l.length;
+                minLength_ = std::min(minLength_, l.length);
+            }
+            for (int k = 0; k < kAllpasses; ++k) {
+                Line& l = sides_[side].allpasses[k];
+                l = {next, scaled(kAllpassTuning[k] + side * kStereoSpread), 0};
+                next += l.length;
+                minLength_ = std::min(minLength_, l.length);
+            }
+        }
+        reset();
+    }
+
+    void reset() noexcept override {
+        for (ReverbSide& s : sides_) s.clear();
+    }
+
+    void process(const ProcessContext& ctx) noexcept override {
+        ScopedFlushDenormals noDenormals;  // the tail decays into subnormals
+        const int frames = ctx.frames;
+        const Ramp room = room_.next(param(kReverbRoom), frames);
+        const Ramp damp = damp_.next(param(kReverbDamp), frames);
+        const Ramp mix = mix_.next(param(kReverbMix), frames);
+        const Ramp width = width_.next(param(kReverbWidth), frames);
+        // The comb coefficients follow the smoothed params once per block (a per-block step of a
+        // 50 ms glide is far below audibility); the output gains glide per sample.
+        const float feedback = kOffsetRoom + kScaleRoom * room.end(frames);
+        // Freeverb's damping is a one-pole coefficient at 44.1 kHz; d^(44100/fs) keeps its corner
+        // frequency at other rates.
+        const float damp1 = std::pow(kScaleDamp * damp.end(frames), dampExponent_);
+        const float damp2 = 1.0f - damp1;
+
+        const InputPort& left = ctx.in[kReverbInLeft];
+        const InputPort& right = ctx.in[kReverbInRight];
+        float* outLeft = ctx.out[kReverbOutLeft].channel(0);
+        float* outRight = ctx.out[kReverbOutRight].channel(0);
+
+        const int chunk = std::min(kChunk, minLength_);
+        for (int start = 0; start < frames; start += chunk) {
+            const int n = std::min(chunk, frames - start);
+            alignas(64) float inL[kChunk], inR[kChunk], mono[kChunk], accL[kChunk], accR[kChunk];
+            sumChannels(left, start, n, inL);
+            if (right.connected)
+                sumChannels(right, start, n, inR);
+            else
+                std::copy_n(inL, n, inR);
+            for (int i = 0; i < n; ++i) mono[i] = (inL[i] + inR[i]) * kFixedGain;
+
+            sides_[0].runCombs(mono, accL, n, feedback, damp1, damp2);
+            sides_[1].runCombs(mono, accR, n, feedback, damp1, damp2);
+            sides_[0].runAllpasses(accL, n);
+            sides_[1].runAllpasses(accR, n);
+
+            // Freeverb's stereo mix: wet1 = wet (1 + width)/2, wet2 = wet (1 - width)/2; wet = mix,
+            // dry = 1 - mix.
+            float* yl = outLeft + start;
+            float* yr = outRight + start;
+            for (int i = 0; i < n; ++i) {
+                const float m = mix.at(start + i);
+                const float w = width.at(start + i);
+                const float wet1 = m * (0.5f + 0.5f * w);
+                const float wet2 = m * (0.5f - 0.5f * w);
+                const float dry = 1.0f - m;
+                yl[i] = wet1 * accL[i] + wet2 * accR[i] + dry * inL[i];
+                yr[i] = wet1 * accR[i] + wet2 * accL[i] + dry * inR[i];
+            }
+        }
+    }
+
+private:
+    /// dst = the sum of every channel of `port` over [start, start + frames).
+    static void sumChannels(const InputPort& port, int start, int frames, float* dst) noexcept {
+        if (!port.connected) {
+            std::fill_n(dst, frames, port.constant);
+            return;
+        }
+        std::copy_n(port.channel(0) + start, frames, dst);
+        for (int c = 1; c < port.channels; ++c) {
+            const float* src = port.channel(c) + start;
+            for (int i = 0; i < frames; ++i) dst[i] += src[i];
+        }
+    }
+
+    ParamSmoother room_, damp_, mix_, width_;
+    float dampExponent_ = 1.0f;
+    int minLength_ = kChunk;
+    AlignedFloats memory_;
+    std::array<ReverbSide, 2> sides_;
+};
+
+const ModuleDescriptor kReverb{
+    .id = "reverb",
+    .name = "Reverb",
+    .category = "Effects",
+    .help = "A stereo room reverb of the Freeverb family (8 damped comb filters and 4 allpasses per "
+            "side, with Freeverb's published tuning). Room sets the decay time (about 0.6 s to 10 s), "
+            "Damp how much faster the highs die away, Mix the balance (wet = mix, dry = 1 - mix; 0 passes "
+            "the input unchanged) and Width the stereo spread of the tail (0 = mono). Patch only Left for a "
+            "mono source: it feeds both sides. Polyphonic inputs are summed first; the outputs are one "
+            "channel each.",
+    .inputs = {{.id = "left", .name = "Left", .kind = SignalKind::Audio, .help = "left input (both, when Right is unpatched)"},
+               {.id = "right", .name = "Right", .kind = SignalKind::Audio, .help = "right input"}},
+    .outputs = {{.id = "left", .name = "Left", .kind = SignalKind::Audio, .help = "left output"},
+                {.id = "right", .name = "Right", .kind = SignalKind::Audio, .help = "right output"}},
+    .params = {{.id = "room", .name = "Room", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
+                .curve = ParamCurve::Linear, .help = "room size: the decay time"},
+               {.id = "damp", .name = "Damp", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
+                .curve = ParamCurve::Linear, .help = "high-frequency damping of the tail"},
+               {.id = "mix", .name = "Mix", .min = 0.0f, .max = 1.0f, .defaultValue = 0.33f, .unit = "",
+                .curve = ParamCurve::Linear, .help = "wet level (the dry level is 1 - mix)"},
+               {.id = "width", .name = "Width", .min = 0.0f, .max = 1.0f, .defaultValue = 1.0f, .unit = "",
+                .curve = ParamCurve::Linear, .help = "stereo width of the reverb (0 = mono)"}},
+    .create = [] { return std::unique_ptr<Module>(new Reverb(kReverb)); },
+};
+const RegisterModule registerReverb{kReverb};
+
+}  // namespace
+}  // namespace kabel

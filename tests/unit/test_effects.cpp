@@ -1,0 +1,527 @@
+// Tests for modules/effects.cpp: delay timing to the sample, interpolation, glides, polyphony,
+// memory lifecycle; reverb decay, damping, levels, stereo, denormal safety, speed.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+#include <random>
+#include <vector>
+
+#include "core/module/registry.hpp"
+#include "core/util/aligned_buffer.hpp"
+#include "tests/support/measure.hpp"
+#include "tests/support/module_harness.hpp"
+#include "tests/unit/module_bench.hpp"
+
+namespace {
+
+using kabel::test::ModuleHarness;
+using kabel::test::Signal;
+
+constexpr double kFs = 48000.0;
+
+std::vector<float> sine(double hz, int frames, double amplitude = 1.0) {
+    std::vector<float> x(static_cast<std::size_t>(frames));
+    for (int n = 0; n < frames; ++n)
+        x[static_cast<std::size_t>(n)] = static_cast<float>(amplitude * std::sin(2.0 * std::numbers::pi * hz * n / kFs));
+    return x;
+}
+
+std::vector<float> impulse(int frames, int at = 0) {
+    std::vector<float> x(static_cast<std::size_t>(frames), 0.0f);
+    x[static_cast<std::size_t>(at)] = 1.0f;
+    return x;
+}
+
+std::vector<float> constant(float value, int frames) { return std::vector<float>(static_cast<std::size_t>(frames), value); }
+
+std::vector<float> noise(int frames, unsigned seed, int burst = -1) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> x(static_cast<std::size_t>(frames), 0.0f);
+    const int n = burst < 0 ? frames : burst;
+    for (int i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = u(rng);
+    return x;
+}
+
+bool allFinite(std::span<const float> x) {
+    for (float v : x)
+        if (!std::isfinite(v)) return false;
+    return true;
+}
+
+/// Indices and values of the non-zero samples.
+std::vector<std::pair<int, float>> nonZero(const std::vector<float>& x) {
+    std::vector<std::pair<int, float>> r;
+    for (std::size_t i = 0; i < x.size(); ++i)
+        if (x[i] != 0.0f) r.emplace_back(static_cast<int>(i), x[i]);
+    return r;
+}
+
+/// RT60 from the Schroeder energy decay curve: twice the time from -5 dB to -35 dB (T30).
+double rt60(std::span<const float> h, double sampleRate) {
+    std::vector<double> edc(h.size() + 1, 0.0);
+    for (std::size_t i = h.size(); i-- > 0;) edc[i] = edc[i + 1] + double(h[i]) * h[i];
+    const double total = edc[0];
+    double t5 = -1.0, t35 = -1.0;
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const double db = 10.0 * std::log10(edc[i] / total);
+        if (t5 < 0.0 && db <= -5.0) t5 = double(i) / sampleRate;
+        if (t35 < 0.0 && db <= -35.0) {
+            t35 = double(i) / sampleRate;
+            break;
+        }
+    }
+    return (t5 < 0.0 || t35 < 0.0) ? -1.0 : 2.0 * (t35 - t5);
+}
+
+double correlation(std::span<const float> a, std::span<const float> b) {
+    double ab = 0.0, aa = 0.0, bb = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        ab += double(a[i]) * b[i];
+        aa += double(a[i]) * a[i];
+        bb += double(b[i]) * b[i];
+    }
+    return ab / std::sqrt(aa * bb);
+}
+
+/// Drives a module by hand with changing channel counts (the harness fixes them at build time).
+class ManualRig {
+public:
+    explicit ManualRig(std::string_view type, int frames = 64) : frames_(frames), stride_(kabel::alignedStride(frames)) {
+        module_ = kabel::Registry::global().find(type)->create();
+        module_->prepare(kFs, frames);
+        zeros_ = kabel::AlignedFloats(static_cast<std::size_t>(stride_));
+        for (auto& b : in_) b = kabel::AlignedFloats(static_cast<std::size_t>(kabel::kMaxChannels * stride_));
+        out_ = kabel::AlignedFloats(static_cast<std::size_t>(kabel::kMaxChannels * stride_));
+    }
+    kabel::Module& module() { return *module_; }
+    /// Input 0 carries `channels` channels, filled by value(channel, frame in block).
+    template <class F>
+    const float* run(int channels, F value) {
+        for (int c = 0; c < channels; ++c)
+            for (int n = 0; n < frames_; ++n) in_[0][static_cast<std::size_t>(c * stride_ + n)] = value(c, n);
+        for (int i = 0; i < kabel::kMaxChannels * stride_; ++i) out_[static_cast<std::size_t>(i)] = 12345.0f;  // garbage
+        kabel::InputPort ports[2];
+        for (int i = 0; i < 2; ++i) {
+            ports[i].data = in_[i].data();
+            ports[i].zeros = zeros_.data();
+            ports[i].stride = stride_;
+            ports[i].channels = i == 0 ? channels : 1;
+            ports[i].connected = i == 0;
+        }
+        kabel::OutputPort out{out_.data(), channels, stride_};
+        kabel::HostBuffers host;
+        kabel::ProcessContext ctx;
+        ctx.frames = frames_;
+        ctx.in = std::span<const kabel::InputPort>(ports, 2);
+        ctx.out = std::span<const kabel::OutputPort>(&out, 1);
+        ctx.host = &host;
+        module_->run(ctx);
+        return out_.data();
+    }
+    int stride() const { return stride_; }
+
+private:
+    std::unique_ptr<kabel::Module> module_;
+    int frames_, stride_;
+    kabel::AlignedFloats zeros_, out_;
+    kabel::AlignedFloats in_[2];
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// delay
+
+TEST_CASE("delay: an integer delay is sample-exact and each repeat is scaled by feedback", "[effects]") {
+    SECTION("480 samples, feedback 0.5, wet only") {
+        ModuleHarness h("delay", kFs);
+        h.setParam("time", 0.01f);
+        h.setParam("feedback", 0.5f);
+        h.setParam("dry", 0.0f);
+        h.setParam("wet", 1.0f);
+        h.connect("in", impulse(2000));
+        const auto hits = nonZero(h.run(2000)[0][0]);
+        REQUIRE(hits.size() == 4);
+        CHECK(hits[0] == std::pair<int, float>{480, 1.0f});
+        CHECK(hits[1] == std::pair<int, float>{960, 0.5f});
+        CHECK(hits[2] == std::pair<int, float>{1440, 0.25f});
+        CHECK(hits[3] == std::pair<int, float>{1920, 0.125f});
+    }
+    SECTION("benchmark W3's setting: 375 ms, feedback 0.6, dry 1, wet 1 gives x + d") {
+        ModuleHarness h("delay", kFs);
+        h.setParam("time", 0.375f);
+        h.setParam("feedback", 0.6f);
+        h.setParam("wet", 1.0f);
+        h.connect("in", impulse(60000));
+        const auto hits = nonZero(h.run(60000)[0][0]);
+        REQUIRE(hits.size() == 4);
+        CHECK(hits[0] == std::pair<int, float>{0, 1.0f});
+        CHECK(hits[1] == std::pair<int, float>{18000, 1.0f});
+        CHECK(hits[2] == std::pair<int, float>{36000, 0.6f});
+        CHECK(hits[3] == std::pair<int, float>{54000, 0.6f * 0.6f});
+    }
+    SECTION("a delay shorter than the block (1 ms = 48 samples, 64-frame blocks)") {
+        ModuleHarness h("delay", kFs);
+        h.setParam("time", 0.001f);
+        h.setParam("feedback", 0.5f);
+        h.setParam("dry", 0.0f);
+        h.setParam("wet", 1.0f);
+        h.connect("in", impulse(300, 5));
+        const auto hits = nonZero(h.run(300)[0][0]);
+        REQUIRE(hits.size() == 6);
+        for (int k = 0; k < 6; ++k) {
+            CHECK(hits[k].first == 5 + 48 * (k + 1));
+            CHECK(hits[k].second == std::ldexp(1.0f, -k));
+        }
+    }
+    SECTION("feedback 1 repeats forever, at full level") {
+        ModuleHarness h("delay", kFs);
+        h.setParam("time", 0.005f);
+        h.setParam("feedback", 1.0f);
+        h.setParam("dry", 0.0f);
+        h.setParam("wet", 1.0f);
+        h.connect("in", impulse(48000));
+        const auto hits = nonZero(h.run(48000)[0][0]);
+        REQUIRE(hits.size() == 199);
+        for (const auto& [n, v] : hits) {
+            CHECK(n % 240 == 0);
+            CHECK(v == 1.0f);
+        }
+    }
+}
+
+TEST_CASE("delay: fractional delays are interpolated", "[effects]") {
+    const int frames = 9600;
+    const double delaySamples = 100.37;
+    const double actual = double(static_cast<float>(delaySamples / kFs)) * kFs;  // the float param
+    for (double hz : {100.0, 1000.0, 5000.0}) {
+        ModuleHarness run("delay", kFs);
+        run.setParam("time", static_cast<float>(delaySamples / kFs));
+        run.setParam("feedback", 0.0f);
+        run.setParam("dry", 0.0f);
+        run.setParam("wet", 1.0f);
+        run.connect("in", sine(hz, frames));
+        const auto y = run.run(frames)[0][0];
+        double err = 0.0;
+        for (int n = 200; n < frames; ++n)
+            err = std::max(err, std::fabs(y[n] - std::sin(2.0 * std::numbers::pi * hz * (n - actual) / kFs)));
+        INFO(hz << " Hz: max error against the exactly delayed sine " << err);
+        // Cubic Hermite: ~1e-6 at 100 Hz, ~1e-4 at 1 kHz, ~1e-2 at 5 kHz (its high-frequency droop)
+        CHECK(err < (hz < 500 ? 1e-5 : hz < 2000 ? 2e-4 : 2e-2));
+    }
+}
+
+TEST_CASE("delay: time changes glide like tape, without clicks", "[effects]") {
+    const int frames = 96000;
+    ModuleHarness h("delay", kFs);
+    h.setParam("time", 0.3f);
+    h.setParam("feedback", 0.0f);
+    h.setParam("dry", 0.0f);
+    h.setParam("wet", 1.0f);
+    const auto x = sine(200.0, frames);
+    h.connect("in", x);
+    const auto before = h.run(48000)[0][0];
+    h.setParam("time", 0.2f);
+    const auto after = h.run(48000)[0][0];
+    const float own = kabel::test::maxStep(std::span<const float>(before).last(9600));
+    const float glide = kabel::test::maxStep(after);
+    INFO("max step of the 200 Hz sine " << own << ", while the time glides 0.3 -> 0.2 s " << glide);
+    // Reading faster bends the pitch up (~3x at the fastest), steps grow with it; a click would be
+    // a jump between unrelated phases, up to 2.
+    CHECK(glide < 4.0f * own);
+    REQUIRE(allFinite(after));
+    // Settled again (the 50 ms glide is within float precision after ~0.7 s): exactly the input
+    // 0.2 s ago.
+    float settledError = 0.0f;
+    for (int n = 36000; n < 48000; ++n) settledError = std::max(settledError, std::fabs(after[n] - x[48000 + n - 9600]));
+    CHECK(settledError == 0.0f);
+}
+
+TEST_CASE("delay: the time input adds seconds, per channel", "[effects]") {
+    const int frames = 2000;
+    Signal in, cv;
+    for (int c = 0; c < 4; ++c) {
+        in.push_back(impulse(frames, 10 * c));
+        cv.push_back(constant(0.001f * static_cast<float>(c), frames));
+    }
+    ModuleHarness h("delay", kFs);
+    h.setParam("time", 0.01f);
+    h.setParam("feedback", 0.0f);
+    h.setParam("dry", 0.0f);
+    h.setParam("wet", 1.0f);
+    h.connect("in", in);
+    h.connect("time", cv);
+    const auto out = h.run(frames);
+    REQUIRE(h.outputChannels(0) == 4);
+    for (int c = 0; c < 4; ++c) {
+        const auto hits = nonZero(out[0][c]);
+        REQUIRE(hits.size() == 1);
+        CHECK(hits[0].first == 10 * c + 480 + 48 * c);
+        CHECK(hits[0].second == Approx(1.0f).margin(1e-6));
+    }
+}
+
+TEST_CASE("delay: memory lifecycle", "[effects]") {
+    SECTION("a channel without a line outputs silence") {
+        ManualRig rig("delay");
+        // No prepareChannels(): no lines.
+        const float* y = rig.run(2, [](int, int n) { return n == 0 ? 1.0f : 0.5f; });
+        for (int c = 0; c < 2; ++c)
+            for (int n = 0; n < 64; ++n) REQUIRE(y[c * rig.stride() + n] == 0.0f);
+    }
+    SECTION("a channel that comes back does not replay its old audio") {
+        ManualRig rig("delay");
+        const int two[] = {2, 1};
+        const int outTwo[] = {2};
+        rig.module().prepareChannels(two, outTwo);
+        rig.module().setParam(2, 0.0f);  // dry
+        rig.module().setParam(3, 1.0f);  // wet
+        rig.module().setParam(0, 0.01f);  // 480 samples
+        // Loud audio on both channels for 2 blocks, then channel 1 stops existing for 3 blocks.
+        for (int b = 0; b < 2; ++b) rig.run(2, [](int, int) { return 1.0f; });
+        for (int b = 0; b < 3; ++b) rig.run(1, [](int, int) { return 0.0f; });
+        // Channel 1 is back with silence in: its line still holds the old blocks 480 samples back.
+        float loudest = 0.0f;
+        for (int b = 0; b < 10; ++b) {
+            const float* y = rig.run(2, [](int, int) { return 0.0f; });
+            for (int n = 0; n < 64; ++n) loudest = std::max(loudest, std::fabs(y[rig.stride() + n]));
+        }
+        CHECK(loudest == 0.0f);
+    }
+    SECTION("reset() forgets the line") {
+        ModuleHarness h("delay", kFs);
+        h.setParam("time", 0.01f);
+        auto x = constant(0.5f, 4800);
+        std::fill(x.begin() + 1000, x.end(), 0.0f);
+        h.connect("in", x);
+        h.run(1000);
+        h.module().requestReset();
+        CHECK(kabel::test::peak(h.run(3800)[0][0]) == 0.0f);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// reverb
+
+namespace {
+
+/// Wet impulse response of the left output (mix 1), `seconds` long.
+std::vector<float> reverbImpulse(float room, float damp, double seconds) {
+    const int frames = static_cast<int>(seconds * kFs);
+    ModuleHarness h("reverb", kFs);
+    h.setParam("room", room);
+    h.setParam("damp", damp);
+    h.setParam("mix", 1.0f);
+    h.connect("left", impulse(frames));
+    return h.run(frames)[0][0];
+}
+
+/// Freeverb's comb decay: a pass of L samples multiplies by g = 0.7 + 0.28 room.
+double combRt60(int tuning, float room) {
+    const double g = 0.7 + 0.28 * room;
+    return -3.0 * (tuning / 44100.0) / std::log10(g);
+}
+
+}  // namespace
+
+TEST_CASE("reverb: the impulse response decays, and RT60 rises with room", "[effects]") {
+    double previous = 0.0;
+    for (float room : {0.0f, 0.25f, 0.5f, 0.8f, 1.0f}) {
+        const double lo = combRt60(1116, room), hi = combRt60(1617 + 23, room);
+        const auto h = reverbImpulse(room, 0.0f, std::max(2.0, 1.2 * hi));
+        const double measured = rt60(h, kFs);
+        INFO("room " << room << ": RT60 " << measured << " s, combs alone " << lo << " .. " << hi << " s");
+        CHECK(measured > 0.9 * lo);
+        CHECK(measured < 1.1 * hi);
+        CHECK(measured > previous);
+        previous = measured;
+    }
+}
+
+TEST_CASE("reverb: damping shortens the high-frequency decay", "[effects]") {
+    // Level of 4-8 kHz relative to 250-1000 Hz in the tail from 0.5 s to 1 s.
+    auto tilt = [](float damp) {
+        const auto h = reverbImpulse(0.8f, damp, 1.0);
+        const auto s = kabel::test::spectrum(std::span<const float>(h).subspan(24000, 24000), kFs);
+        auto bandPower = [&](double lo, double hi) {
+            double p = 0.0;
+            for (std::size_t k = static_cast<std::size_t>(lo / s.binHz); k <= static_cast<std::size_t>(hi / s.binHz); ++k)
+                p += std::pow(10.0, s.db[k] / 10.0);
+            return 10.0 * std::log10(p / ((hi - lo) / s.binHz));
+        };
+        return bandPower(4000.0, 8000.0) - bandPower(250.0, 1000.0);
+    };
+    const double open = tilt(0.0), half = tilt(0.5), damped = tilt(1.0);
+    INFO("tail HF/LF tilt: damp 0 " << open << " dB, damp 0.5 " << half << " dB, damp 1 " << damped << " dB");
+    CHECK(open > -6.0);
+    CHECK(half < open - 10.0);
+    CHECK(damped < half - 10.0);
+}
+
+TEST_CASE("reverb: dry and wet levels are exact", "[effects]") {
+    const int frames = 4800;
+    SECTION("mix 0 passes the input unchanged, to both outputs when Right is unpatched") {
+        ModuleHarness h("reverb", kFs);
+        h.setParam("mix", 0.0f);
+        const auto x = noise(frames, 3);
+        h.connect("left", x);
+        const auto out = h.run(frames);
+        CHECK(out[0][0] == x);
+        CHECK(out[1][0] == x);
+    }
+    SECTION("mix 0 with both inputs patched keeps them apart") {
+        ModuleHarness h("reverb", kFs);
+        h.setParam("mix", 0.0f);
+        const auto l = noise(frames, 4), r = noise(frames, 5);
+        h.connect("left", l);
+        h.connect("right", r);
+        const auto out = h.run(frames);
+        CHECK(out[0][0] == l);
+        CHECK(out[1][0] == r);
+    }
+    SECTION("mix 0.25: dry 0.75 now, the first echo at the shortest comb") {
+        ModuleHarness h("reverb", kFs);
+        h.setParam("mix", 0.25f);
+        h.setParam("width", 1.0f);
+        h.connect("left", impulse(frames));
+        const auto out = h.run(frames);
+        const int first = static_cast<int>(std::lround(1116 * kFs / 44100.0));
+        CHECK(out[0][0][0] == 0.75f);
+        CHECK(out[1][0][0] == 0.75f);
+        for (int n = 1; n < first; ++n) REQUIRE(out[0][0][n] == 0.0f);
+        // Both inputs (left feeds right too) x 0.015, through a comb's delay and 4 allpasses'
+        // direct paths (-1 each): 0.03, times wet 0.25.
+        CHECK(out[0][0][first] == Approx(0.25 * 0.03).epsilon(1e-6));
+        // The right side's combs are 23 samples (at 44.1 kHz) longer.
+        const int firstRight = static_cast<int>(std::lround((1116 + 23) * kFs / 44100.0));
+        for (int n = 1; n < firstRight; ++n) REQUIRE(out[1][0][n] == 0.0f);
+        CHECK(out[1][0][firstRight] == Approx(0.25 * 0.03).epsilon(1e-6));
+    }
+    SECTION("polyphonic inputs are summed") {
+        ModuleHarness poly("reverb", kFs), mono("reverb", kFs);
+        const auto a = noise(frames, 6), b = noise(frames, 7);
+        std::vector<float> sum(a.size());
+        for (std::size_t i = 0; i < a.size(); ++i) sum[i] = a[i] + b[i];
+        poly.connect("left", Signal{a, b});
+        mono.connect("left", sum);
+        const auto p = poly.run(frames), m = mono.run(frames);
+        REQUIRE(poly.outputChannels(0) == 1);
+        CHECK(p[0][0] == m[0][0]);
+        CHECK(p[1][0] == m[1][0]);
+    }
+}
+
+TEST_CASE("reverb: width 1 decorrelates the sides, width 0 is mono", "[effects]") {
+    const int frames = 96000;
+    const auto x = noise(frames, 9);
+    auto run = [&](float width) {
+        ModuleHarness h("reverb", kFs);
+        h.setParam("mix", 1.0f);
+        h.setParam("room", 0.8f);
+        h.setParam("width", width);
+        h.connect("left", x);
+        return h.run(frames);
+    };
+    const auto wide = run(1.0f), narrow = run(0.0f);
+    const double cWide = correlation(std::span<const float>(wide[0][0]).subspan(48000),
+                                     std::span<const float>(wide[1][0]).subspan(48000));
+    const double cNarrow = correlation(std::span<const float>(narrow[0][0]).subspan(48000),
+                                       std::span<const float>(narrow[1][0]).subspan(48000));
+    INFO("L/R correlation: width 1 " << cWide << ", width 0 " << cNarrow);
+    CHECK(std::fabs(cWide) < 0.2);
+    CHECK(cNarrow == Approx(1.0).margin(1e-6));
+}
+
+TEST_CASE("reverb: the silent tail neither slows down nor goes NaN", "[effects]") {
+    // 0.1 s of noise, then silence at room 0.5 (RT60 ~1.3 s): the tail falls ~45 dB a second and
+    // crosses the subnormal range (below 1e-38, -760 dB) after ~17 s. The module flushes
+    // subnormals itself, so the time per second of audio stays flat without the engine's flag.
+    const int seconds = 30;
+    const int frames = seconds * 48000;
+    ModuleHarness h("reverb", kFs);
+    h.setParam("room", 0.5f);
+    h.setParam("damp", 0.0f);
+    h.connect("left", noise(frames, 11, 4800));
+    using Clock = std::chrono::steady_clock;
+    std::vector<double> perSecond;
+    std::vector<float> peaks;
+    for (int s = 0; s < seconds; ++s) {
+        const auto t0 = Clock::now();
+        const auto out = h.run(48000);
+        perSecond.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+        REQUIRE(allFinite(out[0][0]));
+        REQUIRE(allFinite(out[1][0]));
+        peaks.push_back(std::max(kabel::test::peak(out[0][0]), kabel::test::peak(out[1][0])));
+    }
+    // Medians, so one second that the OS interrupts does not decide.
+    auto median = [](std::vector<double> v) {
+        std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+        return v[v.size() / 2];
+    };
+    const double early = median({perSecond.begin(), perSecond.begin() + 5});
+    const double late = median({perSecond.begin() + 10, perSecond.end()});
+    INFO("median second of the late tail " << late * 1e3 << " ms, of the first 5 s " << early * 1e3
+                                             << " ms; peak at 10 s " << peaks[10] << ", at 20 s " << peaks[20]);
+    CHECK(peaks[10] < 1e-12f);  // the tail really went through the small numbers
+    CHECK(late < 2.0 * early);
+    CHECK(peaks.back() == 0.0f);  // flushed to zero, not stuck on a subnormal
+}
+
+TEST_CASE("reverb: a mix jump glides", "[effects]") {
+    ModuleHarness h("reverb", kFs);
+    h.setParam("mix", 0.0f);
+    h.connect("left", sine(300.0, 96000, 0.5));
+    h.run(48000);
+    h.setParam("mix", 1.0f);
+    const auto out = h.run(48000);
+    const float step = kabel::test::maxStep(std::span<const float>(out[0][0]).first(4800));
+    INFO("max step while the mix glides " << step << " (the sine's own ~0.02)");
+    CHECK(step < 0.05f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// benchmarks
+
+TEST_CASE("effects micro-benchmark", "[.bench]") {
+    auto noiseAt = [](int c, long n) {
+        std::uint32_t s = static_cast<std::uint32_t>(n * 747796405u + static_cast<unsigned>(c) * 2891336453u);
+        s ^= s >> 15;
+        s *= 2246822519u;
+        s ^= s >> 13;
+        return static_cast<float>(s) / 2147483648.0f - 1.0f;
+    };
+    for (int channels : {1, 16}) {
+        {
+            kabel::test::ModuleBench b("delay");
+            b.setParam("feedback", 0.6f);
+            b.setParam("wet", 1.0f);
+            b.connect("in", channels, noiseAt);
+            b.nsPerSample(channels == 1 ? "delay 375 ms settled (W3), mono" : "delay 375 ms settled, 16 ch");
+        }
+        {
+            kabel::test::ModuleBench b("delay");
+            b.setParam("time", 0.0123f);
+            b.connect("in", channels, noiseAt);
+            b.nsPerSample(channels == 1 ? "delay fractional settled, mono" : "delay fractional settled, 16 ch");
+        }
+        {
+            kabel::test::ModuleBench b("delay");
+            b.setParam("time", 0.01f);
+            b.connect("in", channels, noiseAt);
+            b.connect("time", channels, [](int c, long n) { return static_cast<float>(0.002 * std::sin(0.0005 * n + c)); });
+            b.nsPerSample(channels == 1 ? "delay modulated (chorus), mono" : "delay modulated (chorus), 16 ch");
+        }
+        {
+            kabel::test::ModuleBench b("reverb");
+            b.setParam("room", 0.8f);
+            b.connect("left", channels, noiseAt);
+            b.connect("right", channels, [&](int c, long n) { return noiseAt(c + 100, n); });
+            const double ns = b.nsPerSample(channels == 1 ? "reverb room 0.8 (W3), stereo in" : "reverb, 16-ch poly inputs");
+            std::printf("%-48s %8.3f ns/stereo frame\n", "", ns);
+        }
+    }
+}
