@@ -1,0 +1,168 @@
+// `kabel play PATCH`: runs a patch live on the audio device, without the editor.
+//
+// Exit codes: 0 played and stopped (after --seconds, or on SIGINT/SIGTERM); 1 the patch could
+// not be loaded (or a bad option); 2 no usable audio device, or the device stopped mid-way.
+// stdout: "playing PATCH on DEVICE (RATE Hz, buffer N frames)", then a status line a second
+// (unless --quiet) and a summary; stderr: load warnings, notes and errors.
+//
+// The main thread is the UI thread here: it polls the session (~every 20 ms: frees retired
+// plans, finishes fades) and watches the stream. The signal handler only sets a flag.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <thread>
+
+#include "core/cli/commands.hpp"
+#include "core/engine/engine.hpp"
+#include "core/engine/session.hpp"
+#include "core/io/audio_device.hpp"
+#include "core/module/registry.hpp"
+#include "core/patch/patch_file.hpp"
+#include "core/util/error.hpp"
+
+namespace kabel::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+// No callback for this long while running: the device (or the JACK server) has gone.
+constexpr double kStallSeconds = 2.0;
+
+std::atomic<bool> gStopRequested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
+
+extern "C" void requestStop(int) { gStopRequested.store(true); }
+
+// Installs the stop handlers (no SA_RESTART: a blocking call returns early) and ignores SIGPIPE
+// (a JACK server that dies under us must not kill the process before it can stop cleanly).
+// Restores the previous dispositions when destroyed.
+class StopSignals {
+public:
+    StopSignals() {
+        gStopRequested.store(false);
+        struct sigaction sa {};
+        sa.sa_handler = &requestStop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &oldInt_);
+        sigaction(SIGTERM, &sa, &oldTerm_);
+        struct sigaction ignore {};
+        ignore.sa_handler = SIG_IGN;
+        sigemptyset(&ignore.sa_mask);
+        sigaction(SIGPIPE, &ignore, &oldPipe_);
+    }
+    ~StopSignals() {
+        sigaction(SIGINT, &oldInt_, nullptr);
+        sigaction(SIGTERM, &oldTerm_, nullptr);
+        sigaction(SIGPIPE, &oldPipe_, nullptr);
+    }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+private:
+    struct sigaction oldInt_ {};
+    struct sigaction oldTerm_ {};
+    struct sigaction oldPipe_ {};
+};
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+int playCommand(const PlayCommand& options) {
+    if (options.seconds < 0.0 || options.bufferFrames < 0 || options.blockFrames < 1 || options.blockFrames > 8192) {
+        std::fprintf(stderr, "kabel play: invalid option (seconds >= 0, buffer >= 0, block 1..8192)\n");
+        return 1;
+    }
+    LoadedPatch loaded;
+    try {
+        loaded = loadPatchFile(options.patch, Registry::global());
+    } catch (const InputError& e) {
+        std::fprintf(stderr, "kabel play: %s\n", e.what());
+        return 1;
+    }
+    for (const std::string& w : loaded.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+
+    StopSignals signals;
+    int rc = 0;
+    try {
+        AudioSystem audio;
+        const AudioDeviceChoice device = audio.chooseOutput(options.device);
+        Engine engine(EngineConfig{device.sampleRate, options.blockFrames, device.channels});
+        Session session(engine, Registry::global());
+        session.load(std::move(loaded.patch));
+        for (const std::string& note : session.notes()) std::fprintf(stderr, "note: %s\n", note.c_str());
+
+        AudioOutputOptions streamOptions;
+        streamOptions.bufferFrames = options.bufferFrames;
+        AudioOutput output(audio, engine, device, streamOptions);  // declared last: closed first
+        output.start();
+        const Clock::time_point started = Clock::now();
+
+        // The buffer size is known once the device has called back (JACK decides it).
+        while (output.stats().callbacks == 0 && secondsSince(started) < 1.0 && !gStopRequested.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            session.poll();
+        }
+        const int buffer = output.stats().bufferFrames;
+        std::printf("playing %s on %s (%.0f Hz, buffer %s frames)\n", options.patch.c_str(), device.label().c_str(), device.sampleRate,
+                    buffer > 0 ? std::to_string(buffer).c_str() : "unknown");
+        std::fflush(stdout);
+
+        const bool tty = isatty(STDOUT_FILENO) == 1;
+        bool statusShown = false;
+        double nextStatus = 1.0;
+        std::uint64_t lastCallbacks = output.stats().callbacks;
+        Clock::time_point lastProgress = Clock::now();
+        while (!gStopRequested.load()) {
+            std::this_thread::sleep_for(kPollInterval);
+            session.poll();
+            const double elapsed = secondsSince(started);
+            const AudioOutputStats s = output.stats();
+            if (s.callbacks != lastCallbacks) {
+                lastCallbacks = s.callbacks;
+                lastProgress = Clock::now();
+            } else if (secondsSince(lastProgress) > kStallSeconds) {
+                if (statusShown && tty) std::printf("\n");
+                std::fprintf(stderr, "kabel play: the audio device stopped calling back for %.0f s (did the JACK server quit?)\n", kStallSeconds);
+                rc = 2;
+                break;
+            }
+            if (options.seconds > 0.0 && elapsed >= options.seconds) break;
+            if (!options.quiet && elapsed >= nextStatus) {
+                const EngineStats e = engine.stats();
+                std::printf("%s%6.1f s  cpu %5.1f %%  xruns %llu  callbacks %llu  plan swaps %llu%s", tty ? "\r" : "", elapsed,
+                            100.0 * s.cpuLoad, static_cast<unsigned long long>(s.xruns), static_cast<unsigned long long>(s.callbacks),
+                            static_cast<unsigned long long>(e.planSwaps), tty ? "\033[K" : "\n");
+                std::fflush(stdout);
+                statusShown = true;
+                nextStatus += 1.0;
+            }
+        }
+        // Stop the stream before anything it uses is torn down (the session, the engine).
+        output.stop();
+        if (statusShown && tty) std::printf("\n");
+        const AudioOutputStats s = output.stats();
+        const EngineStats e = engine.stats();
+        std::printf("stopped after %.1f s: %llu callbacks, %llu xruns, %llu engine blocks%s\n", secondsSince(started),
+                    static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(s.xruns),
+                    static_cast<unsigned long long>(e.blocks), output.abandoned() ? " (stream abandoned: the device had gone)" : "");
+        if (e.nonFiniteSamples)
+            std::printf("warning: %llu NaN/Inf samples were replaced by silence\n", static_cast<unsigned long long>(e.nonFiniteSamples));
+        std::fflush(stdout);
+    } catch (const AudioDeviceError& e) {
+        std::fprintf(stderr, "kabel play: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kabel play: %s\n", e.what());
+        return 1;
+    }
+    return rc;
+}
+
+}  // namespace kabel::cli

@@ -1,0 +1,122 @@
+# Shared by the end-to-end scripts (sourced by bash). What makes them robust (see
+# ../shared/recipes/README.md, sections 3 and 5, for the traps behind each rule):
+#   - one JACK server at a time under a FIXED name (a crashed run's registry slot is reclaimed;
+#     a name per run leaks one of only 8 slots); concurrent runs of the scripts queue on a lock
+#     (flock on this directory: no lock file is created);
+#   - processes are ended by PID, one at a time, in reverse start order, jackd LAST (killing
+#     jackd together with its clients kills it with SIGPIPE and leaks ~100 MB of /dev/shm);
+#   - readiness comes from the app's own log, never from jack_lsp polling while the app's JACK
+#     client is being created (that made Pa_OpenStream hang in 8 of 40 runs);
+#   - every wait is bounded; cleanup runs on any exit (EXIT trap; INT/TERM/HUP exit through it)
+#     and removes the work directory, so nothing stays in /tmp or /dev/shm but jack-shm-registry.
+# Exit codes: 0 PASS, 1 FAIL, 77 SKIP (ctest: SKIP_RETURN_CODE 77).
+
+set -u
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_NAME=$(basename "$0" .sh)
+E2E_SERVER=kabel-e2e
+E2E_T0=$EPOCHREALTIME
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kabel-e2e.XXXXXX") || { echo "FAIL $E2E_NAME: mktemp"; exit 1; }
+PIDS=()  # started processes, in start order (jackd first)
+
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+# TERM, wait up to 5 s, then KILL. Only for our own children.
+stop_pid() {
+  local p=$1 t rc
+  if kill -TERM "$p" 2>/dev/null; then
+    for t in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$p" 2>/dev/null; then
+      kill -KILL "$p" 2>/dev/null && echo "WARN: had to SIGKILL pid $p"
+    fi
+  fi
+  wait "$p" 2>/dev/null; rc=$?
+  return 0
+}
+
+# Stops everything this script started, newest first, jackd last.
+stop_all() {
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  PIDS=()
+}
+
+cleanup() {
+  stop_all
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "$E2E_NAME: interrupted"; exit 130' INT TERM HUP
+
+show_logs() {
+  local f
+  for f in "$WORK"/*.log; do
+    [ -s "$f" ] || continue
+    echo "--- $(basename "$f") (last lines)"
+    tail -n 8 "$f"
+  done
+}
+fail() { echo "FAIL $E2E_NAME: $* ($(since "$E2E_T0") s)"; show_logs; exit 1; }
+skip() { echo "SKIP $E2E_NAME: $*"; exit 77; }
+need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed (Debian package $2)"; }
+
+# Serialises the JACK scripts (ctest -j, or two developers' runs) on one lock. Children do not
+# inherit fd 9 (each spawn closes it), so an orphan can never hold the lock.
+lock_jack() {
+  exec 9<"$E2E_DIR" || fail "cannot open $E2E_DIR for locking"
+  flock -w 90 9 || fail "another end-to-end run kept the JACK lock for 90 s"
+}
+
+# Starts jackd (dummy driver, no sound card needed) as $E2E_SERVER and waits until it answers.
+start_jackd() {
+  export JACK_DEFAULT_SERVER=$E2E_SERVER JACK_NO_AUDIO_RESERVATION=1 JACK_NO_START_SERVER=1
+  if jack_lsp >/dev/null 2>&1; then
+    fail "a JACK server named $E2E_SERVER is already running, not started by this test (stop it first)"
+  fi
+  jackd -n "$E2E_SERVER" --port-max 128 -d dummy -r 48000 -p 256 >"$WORK/jackd.log" 2>&1 9<&- &
+  JACKD_PID=$!
+  PIDS+=("$JACKD_PID")
+  local i
+  for i in $(seq 100); do  # nothing else talks to JACK yet, so polling is safe here
+    jack_lsp >/dev/null 2>&1 9<&- && return 0
+    kill -0 "$JACKD_PID" 2>/dev/null || fail "jackd exited at start-up"
+    sleep 0.05
+  done
+  fail "jackd did not answer within 5 s"
+}
+
+# wait_line FILE REGEX SECONDS PID: until FILE has a line matching REGEX; 1 if PID exits or time
+# runs out first.
+wait_line() {
+  local file=$1 regex=$2 seconds=$3 pid=$4 i
+  for i in $(seq $((seconds * 50))); do
+    grep -qE "$regex" "$file" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { grep -qE "$regex" "$file" 2>/dev/null; return $?; }
+    sleep 0.02
+  done
+  return 1
+}
+
+# wait_exit PID SECONDS: waits for our child PID; sets EXIT_RC and EXIT_SECONDS. 1 on time-out.
+wait_exit() {
+  local pid=$1 seconds=$2 t0=$EPOCHREALTIME i
+  for i in $(seq $((seconds * 50))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  EXIT_SECONDS=$(since "$t0")
+  kill -0 "$pid" 2>/dev/null && return 1
+  wait "$pid"; EXIT_RC=$?
+  return 0
+}
+
+# forget PID: it has exited and been waited for.
+forget() {
+  local p keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# Anything this run's server or clients left in /dev/shm (jackd and libjack name their
+# semaphores and segments after the server).
+shm_leftovers() { ls /dev/shm 2>/dev/null | grep -F -- "$E2E_SERVER" | tr '\n' ' '; }
