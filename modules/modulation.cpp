@@ -64,8 +64,8 @@ public:
         const bool unipolar = param(kLfoUnipolar) >= 0.5f;
         // pw is not smoothed: a jump only moves the square's next edge (a step of the size the
         // square makes anyway), and smoothing would move the edges off exact samples.
-        const std::uint64_t threshold = phase64(param(kLfoPw)) - (std::uint64_t{1} << 39);
-        const std::uint64_t start = phase64(param(kLfoPhase));
+        const std::uint64_t threshold = pw_.get(param(kLfoPw)) - (std::uint64_t{1} << 39);
+        const std::uint64_t start = startPhase_.get(param(kLfoPhase));
         if (!started_) {
             phase_.fill(start);
             shape_ = shape;
@@ -96,6 +96,15 @@ public:
             for (int offset = 0; offset < frames; offset += kChunk) {
                 const int n = std::min(kChunk, frames - offset);
                 std::array<std::uint64_t, kChunk> ph;
+                if (!rateIn.connected && !resetIn.connected && shape != kShapeSquare && !fade) {
+                    // Waveform values need only the top 32 bits of the phase: a uint32 phase
+                    // stepping by the truncated increment (off by < 64 units of 2^-32 at the end
+                    // of a chunk) while the exact 64-bit phase advances for the next chunk.
+                    renderSmooth(shape, unipolar, static_cast<std::uint32_t>(phase >> 32),
+                                 static_cast<std::uint32_t>(constantInc >> 32), o + offset, n);
+                    phase += static_cast<std::uint64_t>(n) * constantInc;
+                    continue;
+                }
                 if (!rateIn.connected && !resetIn.connected) {
                     for (int i = 0; i < n; ++i) ph[static_cast<std::size_t>(i)] = phase + static_cast<std::uint64_t>(i) * constantInc;
                     phase += static_cast<std::uint64_t>(n) * constantInc;
@@ -146,6 +155,27 @@ private:
         return cachedInc_;
     }
 
+    // Sine, triangle or saw from a uint32 phase q + i * d: the oscillators' vectorised kernel.
+    static void renderSmooth(int shape, bool unipolar, std::uint32_t q, std::uint32_t d, float* __restrict out, int n) noexcept {
+        const float scale = unipolar ? 0.5f : 1.0f, offset = unipolar ? 0.5f : 0.0f;
+        switch (shape) {
+            case kShapeSine:
+                for (int i = 0; i < n; ++i)
+                    out[i] = scale * dsp::fastSin2pi(dsp::phaseToSigned(q + static_cast<std::uint32_t>(i) * d)) + offset;
+                break;
+            case kShapeTriangle:
+                for (int i = 0; i < n; ++i) {
+                    const std::uint32_t t = q + static_cast<std::uint32_t>(i) * d + 0x40000000u;
+                    out[i] = scale * (4.0f * std::fabs(dsp::phaseToSigned(t)) - 1.0f) + offset;
+                }
+                break;
+            default:
+                for (int i = 0; i < n; ++i)
+                    out[i] = scale * (2.0f * dsp::phaseToUnit(q + static_cast<std::uint32_t>(i) * d) - 1.0f) + offset;
+                break;
+        }
+    }
+
     static void render(int shape, bool unipolar, std::uint64_t threshold, const std::uint64_t* __restrict ph,
                        float* __restrict out, int n) noexcept {
         switch (shape) {
@@ -171,7 +201,21 @@ private:
             for (int i = 0; i < n; ++i) out[i] = 0.5f * out[i] + 0.5f;
     }
 
+    // A param as a 64-bit phase, converted (in long double) only when the param changes.
+    struct CachedPhase {
+        float value = -1.0f;
+        std::uint64_t phase = 0;
+        std::uint64_t get(float v) noexcept {
+            if (v != value) {
+                value = v;
+                phase = phase64(v);
+            }
+            return phase;
+        }
+    };
+
     ParamSmoother rate_;
+    CachedPhase pw_, startPhase_;
     float cachedRate_ = -1.0f, cachedOctaves_ = 0.0f;
     std::uint64_t cachedInc_ = 0;
     bool started_ = false;
