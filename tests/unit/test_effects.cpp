@@ -194,6 +194,41 @@ TEST_CASE("delay: an integer delay is sample-exact and each repeat is scaled by 
     }
 }
 
+TEST_CASE("delay: exact for any block size, up to the 10 s maximum", "[effects]") {
+    SECTION("blocks of 1, 37 and 256 frames") {
+        for (int block : {1, 37, 256}) {
+            for (float time : {0.001f, 0.01f}) {
+                ModuleHarness h("delay", kFs, block);
+                h.setParam("time", time);
+                h.setParam("feedback", 0.5f);
+                h.setParam("dry", 0.0f);
+                h.setParam("wet", 1.0f);
+                h.connect("in", impulse(2000, 3));
+                const auto hits = nonZero(h.run(2000)[0][0]);
+                const int d = static_cast<int>(std::lround(time * kFs));
+                INFO("block " << block << ", delay " << d);
+                REQUIRE(hits.size() == static_cast<std::size_t>((2000 - 3 - 1) / d));
+                for (std::size_t k = 0; k < hits.size(); ++k) {
+                    CHECK(hits[k].first == 3 + d * static_cast<int>(k + 1));
+                    CHECK(hits[k].second == std::ldexp(1.0f, -static_cast<int>(k)));
+                }
+            }
+        }
+    }
+    SECTION("10 s, and time input beyond the range is clamped to it") {
+        const int frames = 480100;
+        ModuleHarness h("delay", kFs);
+        h.setParam("time", 10.0f);
+        h.setParam("dry", 0.0f);
+        h.setParam("wet", 1.0f);
+        h.connect("in", impulse(frames));
+        h.connect("time", constant(5.0f, frames));
+        const auto hits = nonZero(h.run(frames)[0][0]);
+        REQUIRE(hits.size() == 1);
+        CHECK(hits[0] == std::pair<int, float>{480000, 1.0f});
+    }
+}
+
 TEST_CASE("delay: fractional delays are interpolated", "[effects]") {
     const int frames = 9600;
     const double delaySamples = 100.37;
