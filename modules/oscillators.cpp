@@ -375,12 +375,14 @@ inline std::uint32_t mix32(std::uint32_t h) noexcept {
     return h;
 }
 
-// Pink filter: kPinkSections first-order pole-zero sections, poles every 2 octaves from 5 Hz, each
-// zero an octave above its pole, so each pair falls 6 dB per 2 octaves: -3 dB/octave on average
-// (within 0.3 dB over 100 Hz-10 kHz at 48 kHz; flat below 5 Hz, so no DC wander). Matched-z
-// mapping. Sections whose pole would lie above Nyquist pass the signal through (a = b = 0). The
-// count is fixed so the per-sample loop unrolls with every state in a register.
-constexpr int kPinkSections = 8;
+// Pink filter. Designed as a cascade of first-order pole-zero pairs: poles every 2 octaves from
+// 5 Hz, each zero an octave above its pole, so each pair falls 6 dB per 2 octaves: -3 dB/octave
+// on average (within 0.3 dB over 100 Hz-10 kHz at 48 kHz; flat below 5 Hz, so no DC wander);
+// matched-z mapping; pairs whose pole would lie above Nyquist are left out. Run in parallel form
+// (partial fractions, computed in double at prepare): y = d x + sum_k r_k s_k with
+// s_k <- p_k s_k + x, so the per-sample recursions are independent one-poles that run side by
+// side (and vectorise across k) instead of a chain of kPinkPoles dependent sections.
+constexpr int kPinkPoles = 8;
 
 class Noise final : public Module {
 public:
@@ -399,25 +401,38 @@ public:
 
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
-        const double ratio = 4.0;  // two octaves
-        double f = 5.0;
-        for (int k = 0; k < kPinkSections; ++k, f *= ratio) {
-            const bool audible = f < 0.5 * sampleRate;
-            pole_[static_cast<std::size_t>(k)] = audible ? static_cast<float>(std::exp(-2.0 * std::numbers::pi * f / sampleRate)) : 0.0f;
-            zero_[static_cast<std::size_t>(k)] =
-                audible ? static_cast<float>(std::exp(-2.0 * std::numbers::pi * f * std::sqrt(ratio) / sampleRate)) : 0.0f;
+        std::array<double, kPinkPoles> poles{}, zeros{};
+        int count = 0;
+        for (double f = 5.0; f < 0.5 * sampleRate && count < kPinkPoles; f *= 4.0, ++count) {
+            poles[static_cast<std::size_t>(count)] = std::exp(-2.0 * std::numbers::pi * f / sampleRate);
+            zeros[static_cast<std::size_t>(count)] = std::exp(-2.0 * std::numbers::pi * 2.0 * f / sampleRate);
         }
-        // Normalise the pink output's power to white's: mean |H|^2 over the band.
+        // Normalise the output power to white's: mean |H|^2 over the band.
         constexpr int kPoints = 8192;
         double power = 0.0;
         for (int k = 0; k < kPoints; ++k) {
             const std::complex<double> zInv = std::polar(1.0, -std::numbers::pi * (k + 0.5) / kPoints);
             std::complex<double> h = 1.0;
-            for (int s = 0; s < kPinkSections; ++s)
-                h *= (1.0 - double(zero_[static_cast<std::size_t>(s)]) * zInv) / (1.0 - double(pole_[static_cast<std::size_t>(s)]) * zInv);
+            for (int j = 0; j < count; ++j) h *= (1.0 - zeros[static_cast<std::size_t>(j)] * zInv) / (1.0 - poles[static_cast<std::size_t>(j)] * zInv);
             power += std::norm(h);
         }
-        pinkGain_ = static_cast<float>(1.0 / std::sqrt(power / kPoints));
+        const double gain = 1.0 / std::sqrt(power / kPoints);
+        // H(z) = d + sum_k r_k / (1 - p_k z^-1): d is H at z^-1 -> infinity, r_k the residues.
+        double direct = gain;
+        for (int j = 0; j < count; ++j) direct *= zeros[static_cast<std::size_t>(j)] / poles[static_cast<std::size_t>(j)];
+        direct_ = static_cast<float>(direct);
+        pole_.fill(0.0f);
+        residue_.fill(0.0f);  // unused slots: a pole at 0 with no weight
+        for (int k = 0; k < count; ++k) {
+            const double pk = poles[static_cast<std::size_t>(k)];
+            double r = gain;
+            for (int j = 0; j < count; ++j) {
+                r *= 1.0 - zeros[static_cast<std::size_t>(j)] / pk;
+                if (j != k) r /= 1.0 - poles[static_cast<std::size_t>(j)] / pk;
+            }
+            pole_[static_cast<std::size_t>(k)] = static_cast<float>(pk);
+            residue_[static_cast<std::size_t>(k)] = static_cast<float>(r);
+        }
         reset();
     }
 
@@ -445,33 +460,31 @@ public:
 
 private:
     struct PinkState {
-        std::array<float, kPinkSections> x1{}, y1{};
+        std::array<float, kPinkPoles> s{};
     };
 
-    // All sections in one pass per sample: their recursions run side by side (a section-by-section
-    // pass would serialise kPinkSections multiply-add latencies per sample).
     void filterPink(PinkState& st, float* io, int frames) const noexcept {
-        std::array<float, kPinkSections> x1 = st.x1, y1 = st.y1;
-        const std::array<float, kPinkSections> a = pole_, b = zero_;
-        const float gain = pinkGain_;
+        std::array<float, kPinkPoles> state = st.s;
+        const std::array<float, kPinkPoles> p = pole_, r = residue_;
+        const float d = direct_;
         for (int n = 0; n < frames; ++n) {
-            float v = io[n];
-            for (std::size_t k = 0; k < kPinkSections; ++k) {
-                const float y = v - b[k] * x1[k] + a[k] * y1[k];
-                x1[k] = v;
-                y1[k] = y;
-                v = y;
+            const float x = io[n];
+            std::array<float, kPinkPoles> t;
+            for (std::size_t k = 0; k < kPinkPoles; ++k) {
+                state[k] = p[k] * state[k] + x;
+                t[k] = r[k] * state[k];
             }
-            io[n] = v * gain;
+            // a pairwise sum: 3 dependent adds per sample instead of 8
+            static_assert(kPinkPoles == 8);
+            io[n] = d * x + (((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7])));
         }
-        st.x1 = x1;
-        st.y1 = y1;
+        st.s = state;
     }
 
     std::array<std::uint32_t, kMaxChannels> counter_{}, offset_{}, multiplier_{};
     std::array<PinkState, kMaxChannels> state_{};
-    std::array<float, kPinkSections> pole_{}, zero_{};
-    float pinkGain_ = 1.0f;
+    std::array<float, kPinkPoles> pole_{}, residue_{};
+    float direct_ = 0.0f;
 };
 
 const ModuleDescriptor kNoise{
