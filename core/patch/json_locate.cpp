@@ -1,8 +1,11 @@
 #include "core/patch/json_locate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace kabel::jsontext {
@@ -194,6 +197,15 @@ TextPosition positionAt(std::string_view text, std::size_t offset) noexcept {
     return p;
 }
 
+LineIndex::LineIndex(std::string_view text) {
+    for (std::size_t i = text.find('\n'); i != std::string_view::npos; i = text.find('\n', i + 1)) newlines_.push_back(i);
+}
+
+int LineIndex::lineOf(std::size_t offset) const noexcept {
+    // Line = 1 + the number of newlines before `offset`.
+    return 1 + static_cast<int>(std::lower_bound(newlines_.begin(), newlines_.end(), offset) - newlines_.begin());
+}
+
 std::optional<std::size_t> findInvalidUtf8(std::string_view text) noexcept {
     const auto* s = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = text.size();
@@ -284,36 +296,59 @@ std::optional<std::size_t> findPointer(std::string_view text, std::string_view p
     return found;
 }
 
-std::optional<DuplicateKey> findDuplicateKey(std::string_view text) {
+namespace {
+
+void appendToken(std::string& pointer, std::string_view token) {
+    pointer += '/';
+    for (const char c : token) {
+        if (c == '~') pointer += "~0";
+        else if (c == '/') pointer += "~1";
+        else pointer += c;
+    }
+}
+
+// Visits every value of valid JSON text in document order without recursion, calling
+// onValue(pointer, offset) at each; onValue returns false to stop. With `checkKeys`, stops at
+// the first key that repeats an earlier key of the same object and returns it. The pointer is
+// one string edited in place (no allocation per value beyond its growth).
+template <typename OnValue>
+std::optional<DuplicateKey> walk(std::string_view text, bool checkKeys, OnValue&& onValue) {
     struct Frame {
         bool object;
-        std::string pointer;
+        std::size_t pointerLength;  // length of the container's own pointer
         std::size_t index = 0;
         std::set<std::string> keys;
     };
     std::vector<Frame> stack;
+    std::string pointer;
     Cursor cur{text};
     cur.skipSpace();
-    std::string valuePointer;  // pointer of the value at the cursor
 
-    // Reads one member key of the object on top of the stack; true if it repeats an earlier one.
+    // At a member key of the object on top of the stack: reads it and the ':' after it.
     auto readKey = [&]() -> std::optional<DuplicateKey> {
+        Frame& top = stack.back();
         const std::size_t keyOffset = cur.pos;
         std::string key = cur.readString();
-        Frame& top = stack.back();
-        valuePointer = appendPointer(top.pointer, key);
-        if (!top.keys.insert(std::move(key)).second) return DuplicateKey{valuePointer, keyOffset};
+        pointer.resize(top.pointerLength);
+        appendToken(pointer, key);
+        if (checkKeys && !top.keys.insert(std::move(key)).second) return DuplicateKey{pointer, keyOffset};
         cur.skipSpace();
         if (cur.peek() == ':') ++cur.pos;
         cur.skipSpace();
         return std::nullopt;
     };
+    auto setElementPointer = [&](Frame& top) {
+        pointer.resize(top.pointerLength);
+        pointer += '/';
+        pointer += std::to_string(top.index);
+    };
 
     while (!cur.atEnd()) {
         // At a value.
+        if (!onValue(std::as_const(pointer), cur.pos)) return std::nullopt;
         const char c = cur.peek();
         if (c == '{' || c == '[') {
-            stack.push_back(Frame{c == '{', valuePointer});
+            stack.push_back(Frame{c == '{', pointer.size()});
             ++cur.pos;
             cur.skipSpace();
             if (cur.peek() != '}' && cur.peek() != ']') {
@@ -321,16 +356,16 @@ std::optional<DuplicateKey> findDuplicateKey(std::string_view text) {
                     if (cur.peek() != '"') return std::nullopt;
                     if (auto dup = readKey()) return dup;
                 } else {
-                    valuePointer = stack.back().pointer + "/0";
+                    setElementPointer(stack.back());
                 }
                 continue;
             }
-            // An empty container: fall through to the closing bracket below.
+            // An empty container: its closing bracket is handled below.
         } else {
             cur.skipValue();
             cur.skipSpace();
         }
-        // After a value (or inside an empty container): commas and closing brackets.
+        // After a value (or inside an empty container): closing brackets, then a comma.
         for (;;) {
             if (stack.empty()) return std::nullopt;
             const char d = cur.peek();
@@ -348,7 +383,8 @@ std::optional<DuplicateKey> findDuplicateKey(std::string_view text) {
                 if (cur.peek() != '"') return std::nullopt;
                 if (auto dup = readKey()) return dup;
             } else {
-                valuePointer = top.pointer + "/" + std::to_string(++top.index);
+                ++top.index;
+                setElementPointer(top);
             }
             break;
         }
@@ -356,14 +392,34 @@ std::optional<DuplicateKey> findDuplicateKey(std::string_view text) {
     return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<DuplicateKey> findDuplicateKey(std::string_view text) {
+    return walk(text, true, [](const std::string&, std::size_t) { return true; });
+}
+
+std::vector<std::optional<std::size_t>> findPointers(std::string_view text, const std::vector<std::string>& pointers) {
+    std::vector<std::optional<std::size_t>> offsets(pointers.size());
+    std::unordered_map<std::string_view, std::vector<std::size_t>> wanted;
+    for (std::size_t i = 0; i < pointers.size(); ++i) wanted[pointers[i]].push_back(i);
+    std::size_t left = wanted.size();
+    walk(text, false, [&](const std::string& pointer, std::size_t offset) {
+        const auto it = wanted.find(pointer);
+        if (it != wanted.end() && !offsets[it->second.front()]) {
+            for (const std::size_t i : it->second) offsets[i] = offset;
+            --left;
+        }
+        return left > 0;
+    });
+    // Pointers that name no value (none of the loader's do) fall back to their nearest ancestor.
+    for (std::size_t i = 0; i < pointers.size(); ++i)
+        if (!offsets[i]) offsets[i] = findPointer(text, pointers[i]);
+    return offsets;
+}
+
 std::string appendPointer(std::string_view pointer, std::string_view token) {
     std::string out(pointer);
-    out += '/';
-    for (const char c : token) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out += c;
-    }
+    appendToken(out, token);
     return out;
 }
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kabel::jsontext {
 
@@ -27,6 +28,17 @@ struct TextPosition {
 /// The position of byte `offset` (0-based) in `text`. Offsets past the end give the position
 /// just after the last character.
 TextPosition positionAt(std::string_view text, std::size_t offset) noexcept;
+
+/// Line numbers for many offsets: indexes the line starts once, then answers in O(log lines).
+class LineIndex {
+public:
+    explicit LineIndex(std::string_view text);
+    /// The 1-based line of byte `offset`, like positionAt(text, offset).line.
+    int lineOf(std::size_t offset) const noexcept;
+
+private:
+    std::vector<std::size_t> newlines_;  // offsets of '\n', ascending
+};
 
 /// Offset of the first byte that is not part of well-formed UTF-8 (overlong forms, surrogates and
 /// code points above U+10FFFF count as ill-formed), or nullopt if the whole text is valid.
@@ -44,6 +56,10 @@ std::optional<std::size_t> findNonFiniteNumber(std::string_view text) noexcept;
 /// `text`, which must be valid JSON. When the pointer leads nowhere, the offset of the deepest
 /// value on its path that exists (at least the root); nullopt only for text with no value.
 std::optional<std::size_t> findPointer(std::string_view text, std::string_view pointer);
+
+/// findPointer for many pointers in one pass over the text (for the loader's warnings, which
+/// can be thousands in a large patch). Result i belongs to pointers[i].
+std::vector<std::optional<std::size_t>> findPointers(std::string_view text, const std::vector<std::string>& pointers);
 
 /// The first member of an object that repeats an earlier key of the same object, in valid JSON.
 struct DuplicateKey {

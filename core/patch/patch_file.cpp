@@ -68,10 +68,39 @@ std::string describe(const json& v) {
 
 std::string describeType(const json& v) { return v.is_number() ? "a number" : describe(v); }
 
+// User text as it may appear in a one-line message: control characters escaped, at most about
+// `max` bytes (cut at a character boundary, "..." marks the cut).
+std::string shown(std::string_view s, std::size_t max = 60) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (out.size() >= max && (c & 0xC0) != 0x80) return out + "...";  // not inside a character
+        if (c == '\n') out += "\\n";
+        else if (c == '\t') out += "\\t";
+        else if (c < 0x20 || c == 0x7F) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned>(c));
+            out += hex;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 std::string inQuotes(std::string_view s) {
     std::string out;  // not "'" + s + "'": GCC 12 reports a false -Wrestrict for that
-    out.reserve(s.size() + 2);
-    out.append(1, '\'').append(s).append(1, '\'');
+    out += '\'';
+    out += shown(s);
+    out += '\'';
+    return out;
+}
+
+std::string inDoubleQuotes(std::string_view s) {
+    std::string out;
+    out += '"';
+    out += shown(s);
+    out += '"';
     return out;
 }
 
@@ -106,6 +135,7 @@ public:
         checkBytes();
         const json doc = parseJson();
         readDocument(doc);
+        resolveWarnings();
         return std::move(result_);
     }
 
@@ -123,7 +153,7 @@ private:
     }
 
     [[noreturn]] void fail(const std::string& pointer, const std::string& reason) const {
-        throw InputError(file_, lineOf(pointer), pointer, reason);
+        throw InputError(file_, lineOf(pointer), shown(pointer, 200), reason);
     }
 
     [[noreturn]] void failAt(std::size_t offset, const std::string& reason) const {
@@ -131,9 +161,27 @@ private:
         throw InputError(file_, pos.line, "", reason + " (column " + std::to_string(pos.column) + ")");
     }
 
-    void warn(const std::string& pointer, const std::string& text) {
-        result_.warnings.push_back(InputError::format(file_, lineOf(pointer), pointer, text));
+    // Warnings get their lines at the end, all in one pass over the text: a patch full of
+    // placeholders can have thousands, and a walk per warning would be quadratic.
+    void warn(std::string pointer, std::string text) { pending_.push_back({std::move(pointer), std::move(text)}); }
+
+    void resolveWarnings() {
+        std::vector<std::string> pointers;
+        pointers.reserve(pending_.size());
+        for (const auto& w : pending_) pointers.push_back(w.pointer);
+        const auto offsets = jsontext::findPointers(text_, pointers);
+        const jsontext::LineIndex lines(text_);
+        for (std::size_t i = 0; i < pending_.size(); ++i) {
+            const int line = offsets[i] ? lines.lineOf(*offsets[i]) : 0;
+            result_.warnings.push_back(InputError(file_, line, shown(pending_[i].pointer, 200), pending_[i].text).what());
+        }
     }
+
+    struct PendingWarning {
+        std::string pointer;
+        std::string text;
+    };
+    std::vector<PendingWarning> pending_;
 
     // --- stages 1 and 2 -----------------------------------------------------------------------
 
@@ -255,24 +303,22 @@ private:
 
     // --- stage 3: typed access ----------------------------------------------------------------
 
-    const json& expect(const json& v, json::value_t type, const std::string& pointer) const {
-        const bool ok = type == json::value_t::number_float ? v.is_number() : v.type() == type;
-        if (!ok) {
-            const char* name = type == json::value_t::object  ? "an object"
-                               : type == json::value_t::array ? "an array"
-                               : type == json::value_t::string ? "a string"
-                                                               : "a number";
-            fail(pointer, std::string("expected ") + name + ", got " + describeType(v));
-        }
+    enum class Want { Object, Array, String, Number };
+
+    const json& expect(const json& v, Want want, const std::string& pointer) const {
+        static constexpr const char* kNames[] = {"an object", "an array", "a string", "a number"};
+        const bool ok = want == Want::Object ? v.is_object()
+                        : want == Want::Array ? v.is_array()
+                        : want == Want::String ? v.is_string()
+                                               : v.is_number();
+        if (!ok) fail(pointer, std::string("expected ") + kNames[static_cast<int>(want)] + ", got " + describeType(v));
         return v;
     }
-    const json& expectObject(const json& v, const std::string& p) const { return expect(v, json::value_t::object, p); }
-    const json& expectArray(const json& v, const std::string& p) const { return expect(v, json::value_t::array, p); }
-    std::string expectString(const json& v, const std::string& p) const {
-        return expect(v, json::value_t::string, p).get<std::string>();
-    }
+    const json& expectObject(const json& v, const std::string& p) const { return expect(v, Want::Object, p); }
+    const json& expectArray(const json& v, const std::string& p) const { return expect(v, Want::Array, p); }
+    std::string expectString(const json& v, const std::string& p) const { return expect(v, Want::String, p).get<std::string>(); }
     double expectNumber(const json& v, const std::string& p) const {
-        const double d = expect(v, json::value_t::number_float, p).get<double>();
+        const double d = expect(v, Want::Number, p).get<double>();
         if (!std::isfinite(d)) fail(p, "number out of range");  // unreachable: parsing rejects these
         return d;
     }
@@ -294,7 +340,7 @@ private:
         if (it == object.end()) fail(pointer, std::string("missing \"") + key + "\"" + why);
         return *it;
     }
-    static const json* optional(const json& object, const char* key) {
+    static const json* member(const json& object, const char* key) {
         const auto it = object.find(key);
         return it == object.end() ? nullptr : &*it;
     }
@@ -318,7 +364,7 @@ private:
         const json& format = required(doc, "format", "", " (not a Kabel patch? expected \"format\": \"kabel-patch\")");
         if (!format.is_string() || format.get<std::string>() != kFormatName)
             fail("/format", "\"format\" must be \"kabel-patch\", got " +
-                                (format.is_string() ? "\"" + format.get<std::string>() + "\"" : describeType(format)));
+                                (format.is_string() ? inDoubleQuotes(format.get<std::string>()) : describeType(format)));
 
         const json& version = required(doc, "version", "", " (the format version, 1 for this Kabel)");
         const long long v = expectInteger(version, "/version", 1, std::numeric_limits<int>::max(), "a positive integer");
@@ -329,16 +375,16 @@ private:
                                  std::to_string(kPatchFormatVersion));
 
         Patch& patch = result_.patch;
-        if (const json* meta = optional(doc, "meta")) readMeta(*meta, patch.meta);
-        if (const json* modules = optional(doc, "modules")) {
+        if (const json* meta = member(doc, "meta")) readMeta(*meta, patch.meta);
+        if (const json* modules = member(doc, "modules")) {
             expectArray(*modules, "/modules");
             for (std::size_t i = 0; i < modules->size(); ++i) readModule((*modules)[i], "/modules/" + std::to_string(i));
         }
-        if (const json* cables = optional(doc, "cables")) {
+        if (const json* cables = member(doc, "cables")) {
             expectArray(*cables, "/cables");
             for (std::size_t i = 0; i < cables->size(); ++i) readCable((*cables)[i], "/cables/" + std::to_string(i));
         }
-        if (const json* midiMap = optional(doc, "midi_map")) {
+        if (const json* midiMap = member(doc, "midi_map")) {
             expectArray(*midiMap, "/midi_map");
             for (std::size_t i = 0; i < midiMap->size(); ++i)
                 readMapping((*midiMap)[i], "/midi_map/" + std::to_string(i));
@@ -348,9 +394,9 @@ private:
 
     void readMeta(const json& meta, PatchMeta& out) const {
         expectObject(meta, "/meta");
-        if (const json* v = optional(meta, "title")) out.title = expectString(*v, "/meta/title");
-        if (const json* v = optional(meta, "author")) out.author = expectString(*v, "/meta/author");
-        if (const json* v = optional(meta, "description")) out.description = expectString(*v, "/meta/description");
+        if (const json* v = member(meta, "title")) out.title = expectString(*v, "/meta/title");
+        if (const json* v = member(meta, "author")) out.author = expectString(*v, "/meta/author");
+        if (const json* v = member(meta, "description")) out.description = expectString(*v, "/meta/description");
         out.extraJson = extraKeys(meta, {"title", "author", "description"});
     }
 
@@ -364,7 +410,7 @@ private:
         const ModuleDescriptor* type = registry_.find(spec.type);
         if (!type) warn(ptr + "/type", "unknown module type " + inQuotes(spec.type) + ": loaded as a placeholder");
 
-        if (const json* pos = optional(m, "position")) {
+        if (const json* pos = member(m, "position")) {
             const std::string p = ptr + "/position";
             if (!pos->is_array() || pos->size() != 2)
                 fail(p, "expected [x, y], got " +
@@ -378,9 +424,9 @@ private:
                 *xy[k] = static_cast<float>(d);
             }
         }
-        if (const json* params = optional(m, "params")) readParams(*params, ptr + "/params", type, spec);
-        if (const json* label = optional(m, "label")) spec.label = expectString(*label, ptr + "/label");
-        if (const json* state = optional(m, "state")) spec.stateJson = state->dump();
+        if (const json* params = member(m, "params")) readParams(*params, ptr + "/params", type, spec);
+        if (const json* label = member(m, "label")) spec.label = expectString(*label, ptr + "/label");
+        if (const json* state = member(m, "state")) spec.stateJson = state->dump();
         spec.extraJson = extraKeys(m, {"id", "type", "position", "params", "label", "state"});
 
         moduleIndex_.emplace(spec.id, result_.patch.modules.size());
@@ -421,15 +467,15 @@ private:
         const std::string p = ptr + "/" + key;
         const std::string text = expectString(required(c, key, ptr, " (cables need \"from\" and \"to\")"), p);
         const auto ref = PortRef::parse(text);
-        if (!ref) fail(p, "expected \"module.port\" (two ids joined by a dot), got \"" + text + "\"");
-        if (!result_.patch.findModule(ref->module))
+        if (!ref) fail(p, "expected \"module.port\" (two ids joined by a dot), got " + inDoubleQuotes(text));
+        if (!findModule(ref->module))
             fail(p, "no module with id " + inQuotes(ref->module) + " in this patch");
         return *ref;
     }
 
     // Checks that `ref` names an output (`wantOutput`) or an input of a known module type.
     void checkPort(const PortRef& ref, bool wantOutput, const std::string& p) {
-        const ModuleSpec* module = result_.patch.findModule(ref.module);
+        const ModuleSpec* module = findModule(ref.module);
         const ModuleDescriptor* type = registry_.find(module->type);
         if (!type) return;  // placeholder: ports unknown, cable kept as written
         const bool isOutput = type->outputIndex(ref.port) >= 0;
@@ -462,10 +508,10 @@ private:
         map.source = expectString(required(m, "source", ptr, " (cc, cc14, nrpn, note, pitchbend or pressure)"), ptr + "/source");
         const auto range = midiNumberRange(map.source);
         if (!range)
-            fail(ptr + "/source", "unknown source \"" + map.source + "\": expected cc, cc14, nrpn, note, pitchbend or pressure");
-        if (const json* ch = optional(m, "channel"))
+            fail(ptr + "/source", "unknown source " + inDoubleQuotes(map.source) + ": expected cc, cc14, nrpn, note, pitchbend or pressure");
+        if (const json* ch = member(m, "channel"))
             map.channel = static_cast<int>(expectInteger(*ch, ptr + "/channel", 0, 16, "a channel 0..16 (0 = any)"));
-        const json* number = optional(m, "number");
+        const json* number = member(m, "number");
         if (!number && sourceUsesNumber(map.source))
             fail(ptr, "missing \"number\" (the " + map.source + " number to map)");
         if (number)
@@ -474,16 +520,16 @@ private:
                                                             std::to_string(range->hi) + " for source '" + map.source + "'"));
         map.module = expectId(required(m, "module", ptr, " (the module id to control)"), ptr + "/module", "module id");
         map.param = expectId(required(m, "param", ptr, " (the param id to control)"), ptr + "/param", "param id");
-        if (const json* v = optional(m, "min")) map.min = expectNumber(*v, ptr + "/min");
-        if (const json* v = optional(m, "max")) map.max = expectNumber(*v, ptr + "/max");
-        if (const json* v = optional(m, "curve")) {
+        if (const json* v = member(m, "min")) map.min = expectNumber(*v, ptr + "/min");
+        if (const json* v = member(m, "max")) map.max = expectNumber(*v, ptr + "/max");
+        if (const json* v = member(m, "curve")) {
             map.curve = expectString(*v, ptr + "/curve");
             if (map.curve != "linear" && map.curve != "exponential" && map.curve != "toggle")
-                fail(ptr + "/curve", "unknown curve \"" + map.curve + "\": expected linear, exponential or toggle");
+                fail(ptr + "/curve", "unknown curve " + inDoubleQuotes(map.curve) + ": expected linear, exponential or toggle");
         }
         map.extraJson = extraKeys(m, {"source", "channel", "number", "module", "param", "min", "max", "curve"});
 
-        if (const ModuleSpec* target = result_.patch.findModule(map.module)) {
+        if (const ModuleSpec* target = findModule(map.module)) {
             const ModuleDescriptor* type = registry_.find(target->type);
             if (type && type->paramIndex(map.param) < 0)
                 warn(ptr + "/param", "module type " + inQuotes(type->id) + " has no param " + inQuotes(map.param) +
@@ -492,6 +538,12 @@ private:
             warn(ptr + "/module", "no module with id " + inQuotes(map.module) + " in this patch: mapping kept, it does nothing");
         }
         result_.patch.midiMap.push_back(std::move(map));
+    }
+
+    // Patch::findModule is a linear search; cables and mappings look modules up by id here.
+    const ModuleSpec* findModule(std::string_view id) const {
+        const auto it = moduleIndex_.find(id);
+        return it == moduleIndex_.end() ? nullptr : &result_.patch.modules[it->second];
     }
 
     std::map<std::string, std::size_t, std::less<>> moduleIndex_;
