@@ -222,30 +222,52 @@ private:
     }
 
     /// Per-sample delay (gliding, modulated, shorter than a chunk, or reading near the start of
-    /// the line's history). Returns the delay reached.
+    /// the line's history). Returns the delay reached. Two passes per chunk: the delay of every
+    /// sample (the only serial part is the glide's one-pole, run on its distance to the target so
+    /// that a landed glide stays exactly on it), then the reads and writes.
     double runGliding(int c, float* line, const float* x, const float* cv, float* y, int frames, double d,
                       const Params& p) const noexcept {
-        const std::uint64_t fresh = fresh_[c];
         const double keep = 1.0 - glide_;
-        for (int n = 0; n < frames; ++n) {
-            const double target = targetSamples(p.time.at(n) + (cv ? cv[n] : p.cvConstant));
-            d = d * keep + target * glide_;  // one FMA on the loop-carried path
-            if (std::fabs(target - d) < 1e-4) d = target;  // lands exactly, so integer D is exact again
-            const auto whole = static_cast<std::uint64_t>(static_cast<std::int64_t>(d));
-            const float t = static_cast<float>(d - static_cast<double>(whole));
-            const std::size_t j = (write_ + static_cast<std::size_t>(n)) & mask_;
-            const float* taps = line + ((j - whole - 2) & mask_);
-            float a = taps[0], b = taps[1], e = taps[2], f = taps[3];  // ages whole+2 .. whole-1
-            const std::uint64_t written = fresh + static_cast<std::uint64_t>(n);
-            if (whole + 2 > written) {  // some taps predate the last reset: they read silence
-                a = whole + 2 <= written ? a : 0.0f;
-                b = whole + 1 <= written ? b : 0.0f;
-                e = whole <= written ? e : 0.0f;
-                f = whole - 1 <= written ? f : 0.0f;
+        alignas(64) double target[kChunk];
+        alignas(64) double delay[kChunk];
+        for (int start = 0; start < frames; start += kChunk) {
+            const int n = std::min(kChunk, frames - start);
+            if (cv) {
+                for (int i = 0; i < n; ++i) target[i] = targetSamples(p.time.at(start + i) + cv[start + i]);
+            } else {
+                for (int i = 0; i < n; ++i) target[i] = targetSamples(p.time.at(start + i) + p.cvConstant);
             }
-            const float echo = hermite(f, e, b, a, t);
-            y[n] = p.dry.at(n) * x[n] + p.wet.at(n) * echo;
-            store(line, j, x[n] + p.feedback.at(n) * echo);
+            // d[i] = d[i-1] + (target[i] - d[i-1]) g, as e[i] = d[i] - target[i]:
+            // e[i] = (e[i-1] + target[i-1] - target[i]) (1 - g).
+            double e = (d - target[0]) * keep;
+            delay[0] = target[0] + e;
+            for (int i = 1; i < n; ++i) {
+                e = (e + (target[i - 1] - target[i])) * keep;
+                delay[i] = target[i] + e;
+            }
+            if (std::fabs(e) < 1e-4) delay[n - 1] = target[n - 1];  // landed: exact from here on
+            d = delay[n - 1];
+
+            const std::uint64_t written0 = fresh_[c] + static_cast<std::uint64_t>(start);
+            const std::size_t w = (write_ + static_cast<std::size_t>(start)) & mask_;
+            for (int i = 0; i < n; ++i) {
+                const auto whole = static_cast<std::uint64_t>(static_cast<std::int64_t>(delay[i]));
+                const float t = static_cast<float>(delay[i] - static_cast<double>(whole));
+                const std::size_t j = (w + static_cast<std::size_t>(i)) & mask_;
+                const float* taps = line + ((j - whole - 2) & mask_);
+                float t2 = taps[0], t1 = taps[1], t0 = taps[2], tm1 = taps[3];  // ages whole+2 .. whole-1
+                const std::uint64_t written = written0 + static_cast<std::uint64_t>(i);
+                if (whole + 2 > written) {  // some taps predate the last reset: they read silence
+                    t2 = whole + 2 <= written ? t2 : 0.0f;
+                    t1 = whole + 1 <= written ? t1 : 0.0f;
+                    t0 = whole <= written ? t0 : 0.0f;
+                    tm1 = whole - 1 <= written ? tm1 : 0.0f;
+                }
+                const float echo = hermite(tm1, t0, t1, t2, t);
+                const int k = start + i;
+                y[k] = p.dry.at(k) * x[k] + p.wet.at(k) * echo;
+                store(line, j, x[k] + p.feedback.at(k) * echo);
+            }
         }
         return d;
     }

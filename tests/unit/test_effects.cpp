@@ -13,6 +13,7 @@
 #include "core/util/aligned_buffer.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
+#include "tests/support/rt_guard.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
@@ -516,6 +517,28 @@ TEST_CASE("reverb: a mix jump glides", "[effects]") {
     const float step = kabel::test::maxStep(std::span<const float>(out[0][0]).first(4800));
     INFO("max step while the mix glides " << step << " (the sine's own ~0.02)");
     CHECK(step < 0.05f);
+}
+
+TEST_CASE("delay and reverb process() neither allocate nor lock", "[effects]") {
+    if (!kabel::test::kRtGuardActive) return;  // sanitizer builds own malloc
+    auto osc = [](int c, long n) { return static_cast<float>(std::sin(0.01 * n + c)); };
+    kabel::test::ModuleBench settled("delay", 64, kFs, 8), modulated("delay", 64, kFs, 8), reverb("reverb", 64, kFs, 8);
+    settled.connect("in", 16, osc);
+    modulated.connect("in", 2, osc);
+    modulated.connect("time", 2, [](int, long n) { return 0.001f * static_cast<float>(n % 7); });
+    reverb.connect("left", 3, osc);
+    for (auto* b : {&settled, &modulated, &reverb}) b->build();
+    kabel::test::RtGuard guard;
+    for (int i = 0; i < 400; ++i) {  // past the 375 ms of history the settled path needs
+        if (i == 300) {
+            settled.setParam("time", 0.2f);
+            reverb.setParam("room", 0.9f);
+        }
+        if (i == 350) settled.module().requestReset();
+        for (auto* b : {&settled, &modulated, &reverb}) b->step();
+    }
+    CHECK(guard.counts().allocations == 0);
+    CHECK(guard.counts().locks == 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "core/dsp/filter_math.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
+#include "tests/support/rt_guard.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
@@ -311,6 +312,29 @@ TEST_CASE("svf output does not depend on the block size", "[filters]") {
             CHECK(worst < 1e-5f);  // rounding only: the two-sample steps pair up differently
         }
     }
+}
+
+TEST_CASE("svf process() neither allocates nor locks", "[filters]") {
+    if (!kabel::test::kRtGuardActive) return;  // sanitizer builds own malloc
+    auto osc = [](int c, long n) { return static_cast<float>(std::sin(0.01 * n + c)); };
+    int runs = 0;
+    for (int mode = 0; mode < 4; ++mode) {
+        kabel::test::ModuleBench b("svf", 64, kFs, 8);
+        b.connect("in", 4, osc);
+        if (mode == 1) b.connect("fm", 4, osc);
+        if (mode == 2) b.connect("cutoff", 1, osc);
+        b.build();
+        kabel::test::RtGuard guard;
+        for (int i = 0; i < 64; ++i) {
+            if (mode == 3 && i == 10) b.setParam("q", 20.0f);  // a glide
+            b.step();
+        }
+        const auto counts = guard.counts();
+        CHECK(counts.allocations == 0);
+        CHECK(counts.locks == 0);
+        ++runs;
+    }
+    CHECK(runs == 4);
 }
 
 TEST_CASE("svf micro-benchmark", "[.bench]") {
