@@ -85,17 +85,14 @@ private:
     };
 
     // First frame in [from, to) where the input's high/low state differs from `high`, else `to`.
-    // Skims 16 frames at a time with a vectorised count, then finds the frame one by one.
+    // A vectorised count first: a gate that holds its state for the whole range (most blocks)
+    // costs one pass with no branch per frame; otherwise the frame is found one by one.
     static int changeAt(const InputPort& port, const float* x, int from, int to, bool high) noexcept {
         if (!port.connected) return (port.constant >= 0.5f) != high ? from : to;
-        const int same = high ? 16 : 0;
-        int n = from;
-        for (; n + 16 <= to; n += 16) {
-            int count = 0;
-            for (int k = 0; k < 16; ++k) count += x[n + k] >= 0.5f ? 1 : 0;
-            if (count != same) break;
-        }
-        for (; n < to; ++n)
+        int count = 0;
+        for (int n = from; n < to; ++n) count += x[n] >= 0.5f ? 1 : 0;
+        if (count == (high ? to - from : 0)) return to;
+        for (int n = from; n < to; ++n)
             if ((x[n] >= 0.5f) != high) return n;
         return to;
     }
