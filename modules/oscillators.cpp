@@ -298,26 +298,29 @@ private:
 
     void renderModulated(int c, const float* pitch, Ramp freq, float invSampleRate, int offset, int n) noexcept {
         float* __restrict a = beginChunk(c, n);
-        std::array<std::uint32_t, kChunk> inc, phase;
+        std::array<std::uint32_t, kChunk> inc;
+        std::array<std::uint32_t, kChunk + 1> phase;  // phase[n]: the next chunk's first
         modulatedIncrements(inc.data(), pitch, freq, invSampleRate, offset, n);
-        struct Step {
-            int frame;
-            float frac;
-        };
-        std::array<Step, kChunk> steps;
-        int stepCount = 0;
         std::uint32_t q = ramp_[static_cast<std::size_t>(c)];
-        for (int i = 0; i < n; ++i) {
-            const std::uint32_t d = std::max<std::uint32_t>(1, inc[static_cast<std::size_t>(i)]);
+        for (int i = 0; i < n; ++i) {  // running sum (at least 1 per frame, so a wrap is visible)
             phase[static_cast<std::size_t>(i)] = q;
-            const std::uint32_t next = q + d;
-            if (next < q) steps[static_cast<std::size_t>(stepCount++)] = {i + 1, static_cast<float>(next) / static_cast<float>(d)};
-            q = next;
+            q += std::max<std::uint32_t>(1, inc[static_cast<std::size_t>(i)]);
         }
+        phase[static_cast<std::size_t>(n)] = q;
         ramp_[static_cast<std::size_t>(c)] = q;
         float* __restrict naive = a + kDelay;
         for (int i = 0; i < n; ++i) naive[i] += rampValue(phase[static_cast<std::size_t>(i)]);
-        for (int s = 0; s < stepCount; ++s) addStep(a + steps[static_cast<std::size_t>(s)].frame, steps[static_cast<std::size_t>(s)].frac);
+        // Steps: where the phase went down. A vectorised count first; most chunks have none.
+        int wraps = 0;
+        for (int i = 0; i < n; ++i) wraps += phase[static_cast<std::size_t>(i + 1)] < phase[static_cast<std::size_t>(i)] ? 1 : 0;
+        for (int i = 0; wraps > 0 && i < n; ++i) {
+            const std::uint32_t after = phase[static_cast<std::size_t>(i + 1)];
+            if (after < phase[static_cast<std::size_t>(i)]) {
+                const std::uint32_t d = std::max<std::uint32_t>(1, inc[static_cast<std::size_t>(i)]);
+                addStep(a + i + 1, static_cast<float>(after) / static_cast<float>(d));
+                --wraps;
+            }
+        }
     }
 
     // -1 at the wrap, rising to +1 (exactly: 24 bits).
