@@ -94,6 +94,26 @@ bool isJack(PaDeviceIndex dev) {
     return api && api->type == paJACK;
 }
 
+// Every device with outputs: JACK devices first, then in PortAudio's order.
+std::vector<PaDeviceIndex> outputDevices() {
+    std::vector<PaDeviceIndex> outputs;
+    const PaDeviceIndex count = Pa_GetDeviceCount();
+    for (int pass = 0; pass < 2; ++pass)
+        for (PaDeviceIndex i = 0; i < count; ++i) {
+            const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
+            if (info && info->maxOutputChannels > 0 && isJack(i) == (pass == 0)) outputs.push_back(i);
+        }
+    return outputs;
+}
+
+// The device `kabel play` uses without --device: the default output (JACK's first), else the
+// first device with outputs; paNoDevice when there is none.
+PaDeviceIndex playDefault(const std::vector<PaDeviceIndex>& outputs) {
+    const PaDeviceIndex dev = defaultOutput();
+    if (std::find(outputs.begin(), outputs.end(), dev) != outputs.end()) return dev;
+    return outputs.empty() ? paNoDevice : outputs.front();
+}
+
 // The device's default rate when it takes it, else the first common rate it does.
 double supportedRate(PaDeviceIndex dev, int channels) {
     const PaDeviceInfo* info = Pa_GetDeviceInfo(dev);
@@ -146,7 +166,7 @@ AudioSystem::~AudioSystem() {
 std::vector<AudioDeviceInfo> AudioSystem::devices() const {
     std::vector<AudioDeviceInfo> list;
     const PaDeviceIndex count = Pa_GetDeviceCount();
-    const PaDeviceIndex chosen = defaultOutput();
+    const PaDeviceIndex chosen = playDefault(outputDevices());
     for (PaDeviceIndex i = 0; i < count; ++i) {
         const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
         if (!info) continue;
@@ -159,19 +179,12 @@ std::vector<AudioDeviceInfo> AudioSystem::devices() const {
 }
 
 AudioDeviceChoice AudioSystem::chooseOutput(std::string_view device) const {
-    std::vector<PaDeviceIndex> outputs;  // JACK devices first, then PortAudio's order
-    const PaDeviceIndex count = Pa_GetDeviceCount();
-    for (int pass = 0; pass < 2; ++pass)
-        for (PaDeviceIndex i = 0; i < count; ++i) {
-            const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
-            if (info && info->maxOutputChannels > 0 && isJack(i) == (pass == 0)) outputs.push_back(i);
-        }
+    const std::vector<PaDeviceIndex> outputs = outputDevices();
     if (outputs.empty()) throw AudioDeviceError(AudioDeviceError::Kind::NoDevice, kNoAudioOutputMessage);
 
     PaDeviceIndex dev = paNoDevice;
     if (device.empty()) {
-        dev = defaultOutput();
-        if (dev == paNoDevice || Pa_GetDeviceInfo(dev)->maxOutputChannels < 1) dev = outputs.front();
+        dev = playDefault(outputs);
     } else if (allDigits(device)) {
         const long index = std::strtol(std::string(device).c_str(), nullptr, 10);
         if (std::find(outputs.begin(), outputs.end(), index) != outputs.end()) dev = static_cast<PaDeviceIndex>(index);
@@ -230,13 +243,17 @@ AudioOutput::AudioOutput(AudioSystem& system, Engine& engine, const AudioDeviceC
     stream_ = stream;
 }
 
-AudioOutput::~AudioOutput() {
+AudioOutput::~AudioOutput() { close(); }
+
+void AudioOutput::close() {
     stop();
     if (stream_ && !abandoned_) Pa_CloseStream(static_cast<PaStream*>(stream_));
+    stream_ = nullptr;
 }
 
 void AudioOutput::start() {
     if (running_ || abandoned_) return;
+    if (!stream_) throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot start " + device_.label() + ": the stream was closed");
     const PaError err = Pa_StartStream(static_cast<PaStream*>(stream_));
     if (err != paNoError) throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot start " + device_.label() + ": " + paErrorText(err));
     running_ = true;

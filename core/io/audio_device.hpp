@@ -143,7 +143,7 @@ public:
     /// ones get silence). Throws AudioDeviceError(Backend) naming the device and PortAudio's
     /// reason. `system` and `engine` must outlive this object.
     AudioOutput(AudioSystem& system, Engine& engine, const AudioDeviceChoice& device, const AudioOutputOptions& options = {});
-    /// UI thread: stop() and close.
+    /// UI thread: close().
     ~AudioOutput();
     AudioOutput(const AudioOutput&) = delete;
     AudioOutput& operator=(const AudioOutput&) = delete;
@@ -155,6 +155,9 @@ public:
     /// quit), the stream is abandoned instead of stopped (see the design note): abandoned()
     /// turns true. Idempotent.
     void stop();
+    /// UI thread: stop(), then closes the stream (its JACK ports go away). Idempotent; start()
+    /// after close() throws.
+    void close();
     /// UI thread: true between start() and stop().
     bool running() const noexcept { return running_; }
     /// UI thread: true after stop() had to abandon a dead stream.
