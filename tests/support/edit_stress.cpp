@@ -43,6 +43,11 @@ StressResult runEditStress(const StressOptions& options) {
     std::mt19937 rng(options.seed);
     auto pick = [&](std::size_t n) { return static_cast<std::size_t>(std::uniform_int_distribution<std::size_t>(0, n - 1)(rng)); };
     auto chance = [&](double p) { return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p; };
+    auto waitUntilTaken = [&] {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        while (engine.activeGeneration() < session.compileCount() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+    };
     std::vector<Patch> history;
     int nextId = 0;
     StressResult result;
@@ -93,12 +98,11 @@ StressResult runEditStress(const StressOptions& options) {
             history.pop_back();
         }
         ++result.edits;
-        // Let the audio thread take this plan before the next edit replaces it (on a loaded
+        // Let the audio thread take each plan before the next compile replaces it (on a loaded
         // machine the audio thread can be descheduled for milliseconds).
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-        while (engine.activeGeneration() < session.compileCount() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::yield();
+        waitUntilTaken();
         session.poll();
+        waitUntilTaken();
     }
     // Let the fades finish and the ghosts go.
     for (int i = 0; i < 50 && session.transitioning(); ++i) {
