@@ -27,7 +27,6 @@
 // callback from the engine and abandons the stream (leaked until the process exits) instead.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>

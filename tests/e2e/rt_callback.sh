@@ -27,7 +27,7 @@ run_probe() {
   wait_exit "$pid" 20 || fail "rt_probe $* did not finish within 20 s"
   forget "$pid"
   PROBE_RC=$EXIT_RC
-  [ "$PROBE_RC" -eq 77 ] && skip "$(grep -m1 SKIP "$WORK/$log")"
+  [ "$PROBE_RC" -eq 77 ] && skip "$(sed -n "s/^SKIP: //p" "$WORK/$log" | head -n 1)"
   [ "$PROBE_RC" -eq 0 ] || fail "rt_probe $* exited with $PROBE_RC"
 }
 # value LOG KEY: KEY=value from the probe's RESULT line.
