@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
     bool verbose = false;
     auto* modules = app.add_subcommand("modules", "List every module type");
     modules->add_flag("-v,--verbose", verbose, "Show help text, ports and params");
+    bool markdown = false;
+    modules->add_flag("--markdown", markdown, "Print the module reference as Markdown (docs/modules.md)");
 
     std::string validatePath;
     auto* validate = app.add_subcommand("validate", "Check a patch file and report problems with file, line and place");
@@ -108,10 +110,11 @@ int main(int argc, char** argv) {
     benchCmd->add_option("--peer-engines", peerEngines, "Comma-separated peers (default: pd,supercollider,csound; chuck is 10-20x slower)");
     benchCmd->add_option("--peers-dir", bench.peersDir, "The peers' folder (default: ../shared/bench/peers of the source tree)");
     benchCmd->add_option("--json", bench.json, "Write the results as JSON to this file");
+    benchCmd->add_option("--write-patches", bench.writePatches, "Only write the workloads as .kabel files into this folder");
 
     CLI11_PARSE(app, argc, argv);
 
-    if (modules->parsed()) return kabel::cli::listModules(verbose);
+    if (modules->parsed()) return markdown ? kabel::cli::listModulesMarkdown() : kabel::cli::listModules(verbose);
     if (validate->parsed()) return kabel::cli::validatePatch(validatePath);
     if (renderCmd->parsed()) {
         render.progress = true;

@@ -141,6 +141,15 @@ int benchCommand(const BenchCommand& options) {
         return 2;
     }
     std::error_code ec;
+    if (!options.writePatches.empty()) {
+        fs::create_directories(options.writePatches, ec);
+        for (const Workload& w : workloads) {
+            const fs::path path = fs::path(options.writePatches) / (w.name + ".kabel");
+            savePatchFile(path, w.patch);
+            std::printf("%s: %s (%d channel%s)\n", path.c_str(), w.description.c_str(), w.channels, w.channels == 1 ? "" : "s");
+        }
+        return 0;
+    }
     const fs::path dir = fs::temp_directory_path() / ("kabel-bench-" + std::to_string(::getpid()));
     fs::create_directories(dir, ec);
     if (ec) {

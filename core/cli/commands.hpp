@@ -8,6 +8,8 @@ namespace kabel::cli {
 
 /// `kabel modules [-v]`: every registered module type by category; -v adds help, ports and params.
 int listModules(bool verbose);
+/// `kabel modules --markdown`: the module reference (docs/modules.md).
+int listModulesMarkdown();
 
 /// `kabel validate PATCH`: loads and checks a patch; prints "PATH: ok (...)" or the error.
 int validatePatch(const std::string& path);
@@ -49,6 +51,7 @@ struct BenchCommand {
     std::string peersDir;                  // empty: ../shared/bench/peers found from the executable
     std::string json;                      // write results as JSON here
     std::string self;                      // path of the kabel executable (for timing whole processes)
+    std::string writePatches;              // only write W1..W4 as .kabel files into this folder
 };
 /// `kabel bench`: real-time factors of the standard workloads (and the peers, side by side).
 int benchCommand(const BenchCommand& options);
