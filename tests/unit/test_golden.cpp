@@ -10,6 +10,8 @@
 #include "core/cli/workloads.hpp"
 #include "core/engine/offline.hpp"
 #include "core/engine/session.hpp"
+#include "core/module/registry.hpp"
+#include "core/patch/patch_file.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/patch_builder.hpp"
 
@@ -185,4 +187,26 @@ TEST_CASE("the benchmark workloads render what the peers render", "[golden][benc
         if (w.name == "W3") CHECK((level > 0.03 && level < 0.1));           // peers: 0.058 .. 0.081
         CHECK(live.engine.stats().nonFiniteSamples == 0);
     }
+}
+
+TEST_CASE("the default patch renders a pulsing, unclipped sound", "[golden][patches]") {
+    const auto loaded = loadPatchFile(std::string(KABEL_SOURCE_DIR) + "/patches/default.kabel", Registry::global());
+    CHECK(loaded.warnings.empty());
+    Live live(2);
+    live.session.load(loaded.patch);
+    CHECK(live.session.notes().empty());
+    const auto left = runBlocks(live.engine, &live.session, 48000 * 16 / 64, 0);
+    CHECK(live.engine.stats().guardedSamples == 0);  // never reaches the output guard
+    CHECK(live.engine.stats().nonFiniteSamples == 0);
+    CHECK(peak(left) < 0.9f);
+    CHECK(rms(left) > 0.04);
+    // The pulse: the level envelope (RMS in 10 ms windows) repeats every 1/3 s.
+    std::vector<float> envelope;
+    for (std::size_t n = 0; n + 480 <= left.size(); n += 480) envelope.push_back(static_cast<float>(rms(std::span<const float>(left).subspan(n, 480))));
+    auto correlation = [&](std::size_t lag) {
+        double sum = 0;
+        for (std::size_t i = 0; i + lag < envelope.size(); ++i) sum += double(envelope[i]) * envelope[i + lag];
+        return sum / double(envelope.size() - lag);
+    };
+    CHECK(correlation(33) > 1.2 * correlation(17));  // 333 ms (one pulse) vs half a pulse
 }
