@@ -94,7 +94,10 @@ public:
         constant_.prepare(sampleRate);
     }
 
-    void reset() noexcept override { phase_.fill(0); }
+    void reset() noexcept override {
+        phase_.fill(0);
+        freq_.reset(param(kOscFreq));
+    }
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
@@ -240,6 +243,7 @@ public:
     void reset() noexcept override {
         ramp_.fill(0x80000000u);  // phase 0: the ramp at 0, rising (as the sine)
         for (auto& a : acc_) a.fill(0.0f);
+        freq_.reset(param(kOscFreq));
     }
 
     void process(const ProcessContext& ctx) noexcept override {
