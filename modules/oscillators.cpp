@@ -232,7 +232,9 @@ const BlepTable& blepTable() {
 
 class Saw final : public Module {
 public:
-    explicit Saw(const ModuleDescriptor& d) : Module(d), blep_(&blepTable()) { reset(); }
+    // Not reset(): that would prime the frequency glide with the default before the patch's
+    // value is set.
+    explicit Saw(const ModuleDescriptor& d) : Module(d), blep_(&blepTable()) { ramp_.fill(0x80000000u); }
 
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);

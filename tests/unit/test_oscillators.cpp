@@ -256,6 +256,10 @@ TEST_CASE("saw is exact in frequency and rises from 0", "[oscillators]") {
     CHECK(x[12] == Approx(0.0f).margin(2e-3));
     CHECK(x[13] > x[12]);
     CHECK(x[18] == Approx(6.0 * 2.0 / 48.0).margin(2e-3));  // rising 2 per period
+    // reset() restarts the same way, at the frequency already set (no glide from the default)
+    h.module().reset();
+    const auto y = render(h, 100);
+    CHECK(y == x);
 }
 
 TEST_CASE("saw aliases stay 60 dB below the fundamental for 1-5 kHz", "[oscillators]") {
