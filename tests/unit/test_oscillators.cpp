@@ -120,7 +120,7 @@ TEST_CASE("fastPow2 is within 2e-7 relative of 2^x and exact at integers", "[osc
     CHECK(dsp::fastPow2(-1000.0f) == std::ldexp(1.0f, -126));
 }
 
-TEST_CASE("the fixed-point phase wraps exactly and maps to [-0.5, 0.5) and [0, 1)", "[oscillators][fast_math]") {
+TEST_CASE("the fixed-point phase wraps exactly and maps to -0.5..0.5 and 0..1", "[oscillators][fast_math]") {
     CHECK(dsp::phaseIncrement(0.25) == 0x40000000u);
     CHECK(dsp::phaseIncrement(-0.25) == 0xC0000000u);
     CHECK(dsp::phaseIncrement(0.9) == 0x80000000u);  // clamped to Nyquist
