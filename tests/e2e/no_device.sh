@@ -16,7 +16,7 @@ fi
 JACK_DB=/dev/shm/jack_db-$(id -u)
 [ -e "$JACK_DB" ] && JACK_DB_BEFORE=1 || JACK_DB_BEFORE=0
 remove_jack_db() {
-  [ "$JACK_DB_BEFORE" -eq 0 ] && [ -d "$JACK_DB" ] && ! pgrep -u "$(id -u)" -x jackd >/dev/null && rm -rf "$JACK_DB"
+  [ "$JACK_DB_BEFORE" -eq 0 ] && [ -d "$JACK_DB" ] && command -v pgrep >/dev/null && ! pgrep -u "$(id -u)" -x jackd >/dev/null && rm -rf "$JACK_DB"
   return 0
 }
 trap 'remove_jack_db; cleanup' EXIT
