@@ -120,16 +120,14 @@ int main(int argc, char** argv) {
         render.progress = true;
         return kabel::cli::renderCommand(render);
     }
+    if (playCmd->parsed()) return kabel::cli::playCommand(play);
+    if (devices->parsed()) return kabel::cli::listDevices();
     if (benchCmd->parsed()) {
         bench.workloads = splitList(workloads);
         bench.peerEngines = splitList(peerEngines);
         bench.self = (executableDir() / "kabel").string();
         if (bench.peersDir.empty()) bench.peersDir = (std::filesystem::path(KABEL_SOURCE_DIR) / "../shared/bench/peers").lexically_normal().string();
         return kabel::cli::benchCommand(bench);
-    }
-    if (playCmd->parsed() || devices->parsed()) {
-        std::fprintf(stderr, "kabel: this command is being built\n");
-        return 2;
     }
     return openPatch(patch.empty() ? defaultPatch() : patch);
 }
