@@ -239,10 +239,12 @@ private:
             }
             // d[i] = d[i-1] + (target[i] - d[i-1]) g, as e[i] = d[i] - target[i]:
             // e[i] = (e[i-1] + target[i-1] - target[i]) (1 - g).
+            alignas(64) double step[kChunk];  // (target[i-1] - target[i]) (1 - g), off the serial path
+            for (int i = 1; i < n; ++i) step[i] = (target[i - 1] - target[i]) * keep;
             double e = (d - target[0]) * keep;
             delay[0] = target[0] + e;
             for (int i = 1; i < n; ++i) {
-                e = (e + (target[i - 1] - target[i])) * keep;
+                e = e * keep + step[i];  // one FMA per sample on the serial path
                 delay[i] = target[i] + e;
             }
             if (std::fabs(e) < 1e-4) delay[n - 1] = target[n - 1];  // landed: exact from here on
