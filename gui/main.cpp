@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/cli/commands.hpp"
+#include "core/io/audio_device.hpp"
 
 namespace {
 
@@ -30,18 +31,27 @@ std::string defaultPatch() {
 }
 
 // `kabel [PATCH]`: the editor arrives with issue 6. Until then — and on any machine without a
-// display — do the most useful thing possible: render the patch to a WAV file, saying so.
+// display — do the most useful thing possible, and say so: play the patch live when there is an
+// audio device, else render it to a WAV file.
 int openPatch(const std::string& patch) {
     const bool display = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
-    std::printf("Kabel: %s, so %s is rendered to a WAV file instead of opened in the editor.\n",
-                display ? "this build has no editor yet" : "no display found (DISPLAY is not set)", patch.c_str());
+    const char* why = display ? "this build has no editor yet" : "no display found (DISPLAY is not set)";
+    bool audio = false;
+    for (const auto& device : kabel::listAudioDevices()) audio |= device.maxOutputChannels > 0;
+    if (audio) {
+        std::printf("Kabel: %s, so %s plays on the audio device; Ctrl-C stops it.\n", why, patch.c_str());
+        kabel::cli::PlayCommand play;
+        play.patch = patch;
+        return kabel::cli::playCommand(play);
+    }
+    std::printf("Kabel: %s and no audio device found, so %s is rendered to a WAV file.\n", why, patch.c_str());
     kabel::cli::RenderCommand render;
     render.patch = patch;
     render.output = std::filesystem::path(patch).stem().string() + ".wav";
     render.seconds = 30.0;
     const int rc = kabel::cli::renderCommand(render);
-    if (rc == 0) std::printf("Listen to it with any audio player, e.g. `aplay %s`, or play it live with `kabel play %s`.\n",
-                             render.output.c_str(), patch.c_str());
+    if (rc == 0) std::printf("Listen to %s with any audio player (e.g. `aplay %s`), or start a JACK server and run `kabel play %s`.\n",
+                             render.output.c_str(), render.output.c_str(), patch.c_str());
     return rc;
 }
 
