@@ -119,7 +119,8 @@ void Engine::guardOutput() noexcept {
     if (guarded) guarded_.fetch_add(guarded, std::memory_order_relaxed);
 }
 
-void Engine::process(float* const* out, int channels, int frames) noexcept {
+template <typename Copy>
+void Engine::deliver(int frames, Copy&& copy) noexcept {
     const int block = config_.blockFrames;
     for (int done = 0; done < frames;) {
         if (blockPosition_ == block) {
@@ -127,30 +128,29 @@ void Engine::process(float* const* out, int channels, int frames) noexcept {
             blockPosition_ = 0;
         }
         const int n = std::min(frames - done, block - blockPosition_);
-        for (int c = 0; c < channels; ++c) {
-            if (c < config_.outputChannels) std::memcpy(out[c] + done, outPointers_[static_cast<std::size_t>(c)] + blockPosition_, static_cast<std::size_t>(n) * sizeof(float));
-            else std::memset(out[c] + done, 0, static_cast<std::size_t>(n) * sizeof(float));
-        }
+        copy(done, blockPosition_, n);
         blockPosition_ += n;
         done += n;
     }
 }
 
-void Engine::processInterleaved(float* out, int channels, int frames) noexcept {
-    const int block = config_.blockFrames;
-    for (int done = 0; done < frames;) {
-        if (blockPosition_ == block) {
-            processBlock();
-            blockPosition_ = 0;
+void Engine::process(float* const* out, int channels, int frames) noexcept {
+    deliver(frames, [&](int at, int from, int n) {
+        for (int c = 0; c < channels; ++c) {
+            if (c < config_.outputChannels)
+                std::memcpy(out[c] + at, outPointers_[static_cast<std::size_t>(c)] + from, static_cast<std::size_t>(n) * sizeof(float));
+            else
+                std::memset(out[c] + at, 0, static_cast<std::size_t>(n) * sizeof(float));
         }
-        const int n = std::min(frames - done, block - blockPosition_);
+    });
+}
+
+void Engine::processInterleaved(float* out, int channels, int frames) noexcept {
+    deliver(frames, [&](int at, int from, int n) {
         for (int i = 0; i < n; ++i)
             for (int c = 0; c < channels; ++c)
-                out[(done + i) * channels + c] =
-                    c < config_.outputChannels ? outPointers_[static_cast<std::size_t>(c)][blockPosition_ + i] : 0.0f;
-        blockPosition_ += n;
-        done += n;
-    }
+                out[(at + i) * channels + c] = c < config_.outputChannels ? outPointers_[static_cast<std::size_t>(c)][from + i] : 0.0f;
+    });
 }
 
 }  // namespace kabel

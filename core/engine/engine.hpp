@@ -71,6 +71,10 @@ public:
 
 private:
     void takePendingPlan() noexcept;
+    // Runs engine blocks as needed to hand `frames` frames to the device through
+    // copy(deviceOffset, blockOffset, count).
+    template <typename Copy>
+    void deliver(int frames, Copy&& copy) noexcept;
     void guardOutput() noexcept;
 
     EngineConfig config_;
