@@ -220,7 +220,12 @@ public:
             kernel = pickKernel<CutoffSource::Glide>(fm.connected);
         } else {
             kernel = pickKernel<CutoffSource::Constant>(fm.connected);
-            constantHz = std::exp2(octaves.start + cvOffset);
+            const float o = octaves.start + cvOffset;
+            if (o != cachedHzOctaves_) {  // settled: the same value block after block
+                cachedHzOctaves_ = o;
+                cachedHz_ = std::exp2(o);
+            }
+            constantHz = cachedHz_;
         }
         const Ramp shiftedOctaves{octaves.start + cvOffset, octaves.step};
         // Mono modulation feeding a poly filter: one set of coefficients serves every channel.
@@ -275,6 +280,8 @@ private:
     ParamSmoother octaves_, damping_, depth_;
     float cachedCutoff_ = -1.0f;
     float cachedOctaves_ = 0.0f;
+    float cachedHzOctaves_ = -1000.0f;
+    float cachedHz_ = 0.0f;
     float piOverFs_ = 0.0f;
     float maxHz_ = 0.0f;
     std::array<float, kMaxChannels> s1_{};
