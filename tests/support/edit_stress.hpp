@@ -15,7 +15,6 @@ struct StressOptions {
     const Registry* registry = nullptr;  // module types to use
     std::vector<std::string> types;      // empty: every type in the registry
     int edits = 1000;
-    int maxModules = 24;
     std::uint32_t seed = 1;
     bool countOnAudioThread = true;      // arm an RtGuard around every block
 };

@@ -17,7 +17,7 @@ TEST_CASE("plan swaps between a UI thread and an audio thread", "[engine][thread
     options.seed = 3;
     const StressResult r = runEditStress(options);
     INFO("blocks " << r.blocks << ", plan swaps " << r.planSwaps << ", compiles " << r.compiles);
-    CHECK(r.edits >= 1000);  // attempts that would repeat a cable are skipped
+    CHECK(r.edits == 1500);
     CHECK(r.planSwaps >= r.compiles * 9 / 10);
     CHECK(r.compiles >= 1000);
 }
