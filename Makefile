@@ -37,17 +37,17 @@ build: deps
 run: build
 	./$(BUILD)/kabel $(PATCH)
 
-# The core and the modules again under AddressSanitizer+UndefinedBehaviorSanitizer (every unit
-# test) and ThreadSanitizer (the engine and the two-thread plan-swap tests).
+# The core (and the modules it runs) again under AddressSanitizer+UndefinedBehaviorSanitizer and
+# ThreadSanitizer: engine, session, compiler, two-thread plan swaps, real-time stress, patch files,
+# golden renders.
+SANITIZER_RUN = ./$(1)/kabel_core_tests "~[.]" --reporter compact --order lex
 test-sanitizers: deps
 	cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKABEL_SANITIZE=address,undefined $(CMAKE_FLAGS)
-	cmake --build $(BUILD)-asan -j $(JOBS) --target kabel_tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ./$(BUILD)-asan/kabel_tests "~[.]" --reporter compact --order lex
+	cmake --build $(BUILD)-asan -j $(JOBS) --target kabel_core_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(call SANITIZER_RUN,$(BUILD)-asan)
 	cmake -S . -B $(BUILD)-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKABEL_SANITIZE=thread $(CMAKE_FLAGS)
-	cmake --build $(BUILD)-tsan -j $(JOBS) --target kabel_tests
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ./$(BUILD)-tsan/kabel_tests "[engine],[threads],[session]" --reporter compact --order lex
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target kabel_core_tests
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(call SANITIZER_RUN,$(BUILD)-tsan)
 
 test: build test-sanitizers
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
