@@ -16,9 +16,9 @@
 // Why three passes per block: the recursion is the only serial part, and one step of it is a
 // chain of two dependent FMA-adds (~7 cycles). So (1) coefficients for every sample are computed
 // in a vectorised pass (g from a rational tan, one division per sample for all of e1, e2, e3);
-// (2) the recursion advances two samples per loop-carried step through the product of two
-// steps' matrices, which halves the chain, the in-between state being computed off the chain;
-// (3) the four outputs are formed from the stored states in a vectorised pass.
+// (2) the recursion advances four samples per loop-carried step, through the product of four
+// steps' matrices (computed vectorised, one group of four samples per lane), which quarters the
+// chain; (3) the states in between and the four outputs are formed in a vectorised pass.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -111,63 +111,107 @@ CoefficientKernel pickKernel(bool fm) noexcept {
 
 /// Passes 2 and 3 for one channel and one chunk: advances (s1, s2) over x[0..frames) and writes
 /// the four outputs.
-void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float& state1, float& state2, float* lp,
-            float* bp, float* hp, float* notch) noexcept {
-    // Two-step matrices: s(n+2) = s(n) + G s(n) + h, with G = E0 + E1 + E1 E0 and
-    // h = (I + E1) F0 x0 + F1 x1, where E = [[e1, -e2], [e2, -e3]] and F = [e2, e3].
-    constexpr int kPairs = kChunk / 2;
-    alignas(64) float g11[kPairs], g12[kPairs], g21[kPairs], g22[kPairs], h1[kPairs], h2[kPairs];
-    const int pairs = frames / 2;
-    for (int m = 0; m < pairs; ++m) {
-        const int n = 2 * m;
-        const float a1 = c.e1[n], a2 = c.e2[n], a3 = c.e3[n];
-        const float b1 = c.e1[n + 1], b2 = c.e2[n + 1], b3 = c.e3[n + 1];
-        const float f1 = a2 * x[n], f2 = a3 * x[n];
-        g11[m] = a1 + b1 + (b1 * a1 - b2 * a2);
-        g12[m] = -a2 - b2 + (b2 * a3 - b1 * a2);
-        g21[m] = a2 + b2 + (b2 * a1 - b3 * a2);
-        g22[m] = -a3 - b3 + (b3 * a3 - b2 * a2);
-        h1[m] = f1 + (b1 * f1 - b2 * f2) + b2 * x[n + 1];
-        h2[m] = f2 + (b2 * f1 - b3 * f2) + b3 * x[n + 1];
+///
+/// The recursion steps a group of kStep samples at a time: with E_n = [[e1, -e2], [e2, -e3]] and
+/// F_n = [e2, e3] (sample n's step is s' = s + E_n s + F_n x_n), j steps from the group's first
+/// state s0 give s_j = s0 + G_j s0 + h_j, where G_1 = E_0, h_1 = F_0 x_0 and
+/// G_{j+1} = G_j + E_j + E_j G_j, h_{j+1} = h_j + E_j h_j + F_j x_j. The G and h of every group
+/// are computed in a vectorised pass (lanes = groups); the serial loop then only advances
+/// s0 -> s_kStep (7 cycles per group instead of per sample); a last vectorised pass rebuilds the
+/// states inside each group and forms the outputs.
+void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float& state1, float& state2,
+            float* __restrict lp, float* __restrict bp, float* __restrict hp, float* __restrict notch) noexcept {
+    constexpr int kStep = 4;
+    constexpr int kGroups = kChunk / kStep;
+    alignas(64) float g11[kStep][kGroups], g12[kStep][kGroups], g21[kStep][kGroups], g22[kStep][kGroups];
+    alignas(64) float h1[kStep][kGroups], h2[kStep][kGroups];
+    const int groups = frames / kStep;
+    for (int g = 0; g < groups; ++g) {
+        float a11 = 0.0f, a12 = 0.0f, a21 = 0.0f, a22 = 0.0f, u1 = 0.0f, u2 = 0.0f;
+#pragma GCC unroll 4
+        for (int j = 0; j < kStep; ++j) {
+            const int n = kStep * g + j;
+            const float e1 = c.e1[n], e2 = c.e2[n], e3 = c.e3[n];
+            const float n11 = a11 + e1 + (e1 * a11 - e2 * a21);
+            const float n12 = a12 - e2 + (e1 * a12 - e2 * a22);
+            const float n21 = a21 + e2 + (e2 * a11 - e3 * a21);
+            const float n22 = a22 - e3 + (e2 * a12 - e3 * a22);
+            const float v1 = u1 + (e1 * u1 - e2 * u2) + e2 * x[n];
+            const float v2 = u2 + (e2 * u1 - e3 * u2) + e3 * x[n];
+            a11 = n11;
+            a12 = n12;
+            a21 = n21;
+            a22 = n22;
+            u1 = v1;
+            u2 = v2;
+            g11[j][g] = a11;
+            g12[j][g] = a12;
+            g21[j][g] = a21;
+            g22[j][g] = a22;
+            h1[j][g] = u1;
+            h2[j][g] = u2;
+        }
     }
 
-    alignas(64) float st1[kChunk + 1], st2[kChunk + 1];
+    // The serial part: each group's first state.
+    alignas(64) float first1[kGroups + 1], first2[kGroups + 1];
     float s1 = state1, s2 = state2;
-    st1[0] = s1;
-    st2[0] = s2;
-    for (int m = 0; m < pairs; ++m) {
-        const int n = 2 * m;
-        // The state between the two steps: needed for the outputs, not for the next step.
-        st1[n + 1] = mulAdd(-c.e2[n], s2, s1) + mulAdd(c.e1[n], s1, c.e2[n] * x[n]);
-        st2[n + 1] = mulAdd(c.e2[n], s1, s2) + mulAdd(-c.e3[n], s2, c.e3[n] * x[n]);
-        const float t1 = mulAdd(g12[m], s2, s1) + mulAdd(g11[m], s1, h1[m]);
-        const float t2 = mulAdd(g21[m], s1, s2) + mulAdd(g22[m], s2, h2[m]);
+    first1[0] = s1;
+    first2[0] = s2;
+    constexpr int kLast = kStep - 1;
+    for (int g = 0; g < groups; ++g) {
+        const float t1 = mulAdd(g12[kLast][g], s2, s1) + mulAdd(g11[kLast][g], s1, h1[kLast][g]);
+        const float t2 = mulAdd(g21[kLast][g], s1, s2) + mulAdd(g22[kLast][g], s2, h2[kLast][g]);
         s1 = t1;
         s2 = t2;
-        st1[n + 2] = s1;
-        st2[n + 2] = s2;
+        first1[g + 1] = s1;
+        first2[g + 1] = s2;
     }
-    if (frames & 1) {
-        const int n = frames - 1;
-        const float t1 = mulAdd(-c.e2[n], s2, s1) + mulAdd(c.e1[n], s1, c.e2[n] * x[n]);
-        const float t2 = mulAdd(c.e2[n], s1, s2) + mulAdd(-c.e3[n], s2, c.e3[n] * x[n]);
-        s1 = t1;
-        s2 = t2;
-        st1[n + 1] = s1;
-        st2[n + 1] = s2;
-    }
-    state1 = s1;
-    state2 = s2;
 
-    for (int n = 0; n < frames; ++n) {
-        const float b = 0.5f * (st1[n] + st1[n + 1]);
-        const float l = 0.5f * (st2[n] + st2[n + 1]);
+    // The states inside each group, and the outputs (bp, lp are the mean of consecutive states).
+    const float k0 = k.start, dk = k.step;
+    for (int g = 0; g < groups; ++g) {
+        const float b1 = first1[g], b2 = first2[g];
+        float p1[kStep + 1], p2[kStep + 1];
+        p1[0] = b1;
+        p2[0] = b2;
+#pragma GCC unroll 4
+        for (int j = 0; j < kStep - 1; ++j) {
+            p1[j + 1] = mulAdd(g12[j][g], b2, b1) + mulAdd(g11[j][g], b1, h1[j][g]);
+            p2[j + 1] = mulAdd(g21[j][g], b1, b2) + mulAdd(g22[j][g], b2, h2[j][g]);
+        }
+        p1[kStep] = first1[g + 1];
+        p2[kStep] = first2[g + 1];
+#pragma GCC unroll 4
+        for (int j = 0; j < kStep; ++j) {
+            const int n = kStep * g + j;
+            const float b = 0.5f * (p1[j] + p1[j + 1]);
+            const float l = 0.5f * (p2[j] + p2[j + 1]);
+            const float nt = x[n] - (k0 + static_cast<float>(n) * dk) * b;
+            bp[n] = b;
+            lp[n] = l;
+            notch[n] = nt;
+            hp[n] = nt - l;
+        }
+    }
+
+    // A block that is not a multiple of kStep: the last samples one step at a time.
+    for (int n = groups * kStep; n < frames; ++n) {
+        const float e1 = c.e1[n], e2 = c.e2[n], e3 = c.e3[n];
+        const float t1 = mulAdd(-e2, s2, s1) + mulAdd(e1, s1, e2 * x[n]);
+        const float t2 = mulAdd(e2, s1, s2) + mulAdd(-e3, s2, e3 * x[n]);
+        const float b = 0.5f * (s1 + t1);
+        const float l = 0.5f * (s2 + t2);
         const float nt = x[n] - k.at(n) * b;
         bp[n] = b;
         lp[n] = l;
         notch[n] = nt;
         hp[n] = nt - l;
+        s1 = t1;
+        s2 = t2;
     }
+    state1 = s1;
+    state2 = s2;
 }
 
 class Svf final : public Module {
