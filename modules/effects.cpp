@@ -424,6 +424,7 @@ public:
         mix_.prepare(sampleRate);
         width_.prepare(sampleRate);
         dampExponent_ = static_cast<float>(kTuningRate / sampleRate);
+        cachedDamp_ = -1.0f;
 
         const double scale = sampleRate / kTuningRate;
         auto scaled = [&](int samples) { return std::max(1, static_cast<int>(std::lround(samples * scale))); };
@@ -469,7 +470,12 @@ public:
         const float feedback = kOffsetRoom + kScaleRoom * room.end(frames);
         // Freeverb's damping is a one-pole coefficient at 44.1 kHz; d^(44100/fs) keeps its corner
         // frequency at other rates.
-        const float damp1 = std::pow(kScaleDamp * damp.end(frames), dampExponent_);
+        const float dampValue = damp.end(frames);
+        if (dampValue != cachedDamp_) {  // settled: the same value block after block
+            cachedDamp_ = dampValue;
+            damp1_ = std::pow(kScaleDamp * dampValue, dampExponent_);
+        }
+        const float damp1 = damp1_;
         const float damp2 = 1.0f - damp1;
 
         const InputPort& left = ctx.in[kReverbInLeft];
@@ -525,6 +531,8 @@ private:
 
     ParamSmoother room_, damp_, mix_, width_;
     float dampExponent_ = 1.0f;
+    float cachedDamp_ = -1.0f;
+    float damp1_ = 0.0f;
     int minLength_ = kChunk;
     AlignedFloats memory_;
     std::array<ReverbSide, 2> sides_;
