@@ -277,6 +277,27 @@ TEST_CASE("delay: time changes glide like tape, without clicks", "[effects]") {
     CHECK(settledError == 0.0f);
 }
 
+TEST_CASE("delay: dry and wet jumps glide", "[effects]") {
+    // A 440 Hz sine and a 50 ms delay: the echo is in phase with the input (22 periods), so a
+    // dry/wet crossfade keeps the level, and any step above the sine's own would be a click.
+    // (A hard switch between two unrelated phases would step by up to the full amplitude.)
+    ModuleHarness h("delay", kFs);
+    h.setParam("time", 0.05f);
+    h.setParam("feedback", 0.0f);
+    h.setParam("dry", 1.0f);
+    h.setParam("wet", 0.0f);
+    h.connect("in", sine(440.0, 96000, 0.5));
+    const auto before = h.run(48000)[0][0];
+    h.setParam("dry", 0.0f);
+    h.setParam("wet", 1.0f);
+    const auto after = h.run(48000)[0][0];
+    const float own = kabel::test::maxStep(before);
+    const float jump = kabel::test::maxStep(std::span<const float>(after).first(4800));
+    INFO("max step of the sine " << own << ", while dry and wet swap " << jump);
+    CHECK(jump <= 1.01f * own);
+    CHECK(kabel::test::peak(std::span<const float>(after).last(4800)) == Approx(0.5).margin(1e-4));
+}
+
 TEST_CASE("delay: the time input adds seconds, per channel", "[effects]") {
     const int frames = 2000;
     Signal in, cv;
@@ -516,12 +537,13 @@ TEST_CASE("reverb: a mix jump glides", "[effects]") {
     ModuleHarness h("reverb", kFs);
     h.setParam("mix", 0.0f);
     h.connect("left", sine(300.0, 96000, 0.5));
-    h.run(48000);
+    const auto before = h.run(48000);
     h.setParam("mix", 1.0f);
     const auto out = h.run(48000);
+    const float own = kabel::test::maxStep(before[0][0]);  // mix 0: the dry sine itself
     const float step = kabel::test::maxStep(std::span<const float>(out[0][0]).first(4800));
-    INFO("max step while the mix glides " << step << " (the sine's own ~0.02)");
-    CHECK(step < 0.05f);
+    INFO("max step while the mix glides " << step << ", the sine's own " << own);
+    CHECK(step < 1.1f * own);
 }
 
 TEST_CASE("delay and reverb process() neither allocate nor lock", "[effects]") {
