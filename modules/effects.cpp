@@ -29,7 +29,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/dsp/filter_math.hpp"
+#include "core/dsp/fast_math.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"

@@ -24,7 +24,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "core/dsp/filter_math.hpp"
+#include "core/dsp/fast_math.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
@@ -91,7 +91,7 @@ void modulatedCoefficients(SvfCoefficients& out, int frames, float constantHz, R
             if constexpr (kSource == CutoffSource::Cv) o += cv[n];
             o = o > -30.0f ? o : -30.0f;  // 2^-30 Hz .. 2^30 Hz before the clamp; NaN -> low
             o = o < 30.0f ? o : 30.0f;
-            hz = dsp::fastExp2(o);
+            hz = dsp::fastPow2(o);
         }
         if constexpr (kFm) hz += fm[n] * depth.at(n);
         const SvfStep s = svfStep(clampCutoff(hz, maxHz), piOverFs, k.at(n));
