@@ -13,39 +13,20 @@
 #include "core/util/aligned_buffer.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
+#include "tests/support/signals.hpp"
 #include "tests/support/rt_guard.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
 
 using kabel::test::ModuleHarness;
+using kabel::test::sineSignal;
+using kabel::test::constantSignal;
+using kabel::test::noiseSignal;
+using kabel::test::impulseSignal;
 using kabel::test::Signal;
 
 constexpr double kFs = 48000.0;
-
-std::vector<float> sine(double hz, int frames, double amplitude = 1.0) {
-    std::vector<float> x(static_cast<std::size_t>(frames));
-    for (int n = 0; n < frames; ++n)
-        x[static_cast<std::size_t>(n)] = static_cast<float>(amplitude * std::sin(2.0 * std::numbers::pi * hz * n / kFs));
-    return x;
-}
-
-std::vector<float> impulse(int frames, int at = 0) {
-    std::vector<float> x(static_cast<std::size_t>(frames), 0.0f);
-    x[static_cast<std::size_t>(at)] = 1.0f;
-    return x;
-}
-
-std::vector<float> constant(float value, int frames) { return std::vector<float>(static_cast<std::size_t>(frames), value); }
-
-std::vector<float> noise(int frames, unsigned seed, int burst = -1) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> x(static_cast<std::size_t>(frames), 0.0f);
-    const int n = burst < 0 ? frames : burst;
-    for (int i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = u(rng);
-    return x;
-}
 
 bool allFinite(std::span<const float> x) {
     for (float v : x)
@@ -144,7 +125,7 @@ TEST_CASE("delay: an integer delay is sample-exact and each repeat is scaled by 
         h.setParam("feedback", 0.5f);
         h.setParam("dry", 0.0f);
         h.setParam("wet", 1.0f);
-        h.connect("in", impulse(2000));
+        h.connect("in", impulseSignal(2000));
         const auto hits = nonZero(h.run(2000)[0][0]);
         REQUIRE(hits.size() == 4);
         CHECK(hits[0] == std::pair<int, float>{480, 1.0f});
@@ -157,7 +138,7 @@ TEST_CASE("delay: an integer delay is sample-exact and each repeat is scaled by 
         h.setParam("time", 0.375f);
         h.setParam("feedback", 0.6f);
         h.setParam("wet", 1.0f);
-        h.connect("in", impulse(60000));
+        h.connect("in", impulseSignal(60000));
         const auto hits = nonZero(h.run(60000)[0][0]);
         REQUIRE(hits.size() == 4);
         CHECK(hits[0] == std::pair<int, float>{0, 1.0f});
@@ -171,7 +152,7 @@ TEST_CASE("delay: an integer delay is sample-exact and each repeat is scaled by 
         h.setParam("feedback", 0.5f);
         h.setParam("dry", 0.0f);
         h.setParam("wet", 1.0f);
-        h.connect("in", impulse(300, 5));
+        h.connect("in", impulseSignal(300, 5));
         const auto hits = nonZero(h.run(300)[0][0]);
         REQUIRE(hits.size() == 6);
         for (int k = 0; k < 6; ++k) {
@@ -185,7 +166,7 @@ TEST_CASE("delay: an integer delay is sample-exact and each repeat is scaled by 
         h.setParam("feedback", 1.0f);
         h.setParam("dry", 0.0f);
         h.setParam("wet", 1.0f);
-        h.connect("in", impulse(48000));
+        h.connect("in", impulseSignal(48000));
         const auto hits = nonZero(h.run(48000)[0][0]);
         REQUIRE(hits.size() == 199);
         for (const auto& [n, v] : hits) {
@@ -204,7 +185,7 @@ TEST_CASE("delay: exact for any block size, up to the 10 s maximum", "[effects]"
                 h.setParam("feedback", 0.5f);
                 h.setParam("dry", 0.0f);
                 h.setParam("wet", 1.0f);
-                h.connect("in", impulse(2000, 3));
+                h.connect("in", impulseSignal(2000, 3));
                 const auto hits = nonZero(h.run(2000)[0][0]);
                 const int d = static_cast<int>(std::lround(time * kFs));
                 INFO("block " << block << ", delay " << d);
@@ -222,8 +203,8 @@ TEST_CASE("delay: exact for any block size, up to the 10 s maximum", "[effects]"
         h.setParam("time", 10.0f);
         h.setParam("dry", 0.0f);
         h.setParam("wet", 1.0f);
-        h.connect("in", impulse(frames));
-        h.connect("time", constant(5.0f, frames));
+        h.connect("in", impulseSignal(frames));
+        h.connect("time", constantSignal(5.0f, frames));
         const auto hits = nonZero(h.run(frames)[0][0]);
         REQUIRE(hits.size() == 1);
         CHECK(hits[0] == std::pair<int, float>{480000, 1.0f});
@@ -240,7 +221,7 @@ TEST_CASE("delay: fractional delays are interpolated", "[effects]") {
         run.setParam("feedback", 0.0f);
         run.setParam("dry", 0.0f);
         run.setParam("wet", 1.0f);
-        run.connect("in", sine(hz, frames));
+        run.connect("in", sineSignal(hz, frames));
         const auto y = run.run(frames)[0][0];
         double err = 0.0;
         for (int n = 200; n < frames; ++n)
@@ -258,7 +239,7 @@ TEST_CASE("delay: time changes glide like tape, without clicks", "[effects]") {
     h.setParam("feedback", 0.0f);
     h.setParam("dry", 0.0f);
     h.setParam("wet", 1.0f);
-    const auto x = sine(200.0, frames);
+    const auto x = sineSignal(200.0, frames);
     h.connect("in", x);
     const auto before = h.run(48000)[0][0];
     h.setParam("time", 0.2f);
@@ -286,7 +267,7 @@ TEST_CASE("delay: dry and wet jumps glide", "[effects]") {
     h.setParam("feedback", 0.0f);
     h.setParam("dry", 1.0f);
     h.setParam("wet", 0.0f);
-    h.connect("in", sine(440.0, 96000, 0.5));
+    h.connect("in", sineSignal(440.0, 96000, 0.5));
     const auto before = h.run(48000)[0][0];
     h.setParam("dry", 0.0f);
     h.setParam("wet", 1.0f);
@@ -302,8 +283,8 @@ TEST_CASE("delay: the time input adds seconds, per channel", "[effects]") {
     const int frames = 2000;
     Signal in, cv;
     for (int c = 0; c < 4; ++c) {
-        in.push_back(impulse(frames, 10 * c));
-        cv.push_back(constant(0.001f * static_cast<float>(c), frames));
+        in.push_back(impulseSignal(frames, 10 * c));
+        cv.push_back(constantSignal(0.001f * static_cast<float>(c), frames));
     }
     ModuleHarness h("delay", kFs);
     h.setParam("time", 0.01f);
@@ -352,7 +333,7 @@ TEST_CASE("delay: memory lifecycle", "[effects]") {
     SECTION("reset() forgets the line") {
         ModuleHarness h("delay", kFs);
         h.setParam("time", 0.01f);
-        auto x = constant(0.5f, 4800);
+        auto x = constantSignal(0.5f, 4800);
         std::fill(x.begin() + 1000, x.end(), 0.0f);
         h.connect("in", x);
         h.run(1000);
@@ -373,7 +354,7 @@ std::vector<float> reverbImpulse(float room, float damp, double seconds) {
     h.setParam("room", room);
     h.setParam("damp", damp);
     h.setParam("mix", 1.0f);
-    h.connect("left", impulse(frames));
+    h.connect("left", impulseSignal(frames));
     return h.run(frames)[0][0];
 }
 
@@ -424,7 +405,7 @@ TEST_CASE("reverb: dry and wet levels are exact", "[effects]") {
     SECTION("mix 0 passes the input unchanged, to both outputs when Right is unpatched") {
         ModuleHarness h("reverb", kFs);
         h.setParam("mix", 0.0f);
-        const auto x = noise(frames, 3);
+        const auto x = noiseSignal(frames, 3);
         h.connect("left", x);
         const auto out = h.run(frames);
         CHECK(out[0][0] == x);
@@ -433,7 +414,7 @@ TEST_CASE("reverb: dry and wet levels are exact", "[effects]") {
     SECTION("mix 0 with both inputs patched keeps them apart") {
         ModuleHarness h("reverb", kFs);
         h.setParam("mix", 0.0f);
-        const auto l = noise(frames, 4), r = noise(frames, 5);
+        const auto l = noiseSignal(frames, 4), r = noiseSignal(frames, 5);
         h.connect("left", l);
         h.connect("right", r);
         const auto out = h.run(frames);
@@ -444,7 +425,7 @@ TEST_CASE("reverb: dry and wet levels are exact", "[effects]") {
         ModuleHarness h("reverb", kFs);
         h.setParam("mix", 0.25f);
         h.setParam("width", 1.0f);
-        h.connect("left", impulse(frames));
+        h.connect("left", impulseSignal(frames));
         const auto out = h.run(frames);
         const int first = static_cast<int>(std::lround(1116 * kFs / 44100.0));
         CHECK(out[0][0][0] == 0.75f);
@@ -460,7 +441,7 @@ TEST_CASE("reverb: dry and wet levels are exact", "[effects]") {
     }
     SECTION("polyphonic inputs are summed") {
         ModuleHarness poly("reverb", kFs), mono("reverb", kFs);
-        const auto a = noise(frames, 6), b = noise(frames, 7);
+        const auto a = noiseSignal(frames, 6), b = noiseSignal(frames, 7);
         std::vector<float> sum(a.size());
         for (std::size_t i = 0; i < a.size(); ++i) sum[i] = a[i] + b[i];
         poly.connect("left", Signal{a, b});
@@ -474,7 +455,7 @@ TEST_CASE("reverb: dry and wet levels are exact", "[effects]") {
 
 TEST_CASE("reverb: width 1 decorrelates the sides, width 0 is mono", "[effects]") {
     const int frames = 96000;
-    const auto x = noise(frames, 9);
+    const auto x = noiseSignal(frames, 9);
     auto run = [&](float width) {
         ModuleHarness h("reverb", kFs);
         h.setParam("mix", 1.0f);
@@ -503,7 +484,7 @@ TEST_CASE("reverb: the silent tail neither slows down nor goes NaN", "[effects]"
     // flush (tried: without it the tail ends at ~4e-39).
     const int seconds = 60;
     const int frames = seconds * 48000;
-    auto x = noise(frames, 11, 4800);
+    auto x = noiseSignal(frames, 11, 4800);
     for (float& v : x) v *= 1e-30f;
     ModuleHarness h("reverb", kFs);
     h.setParam("room", 1.0f);
@@ -536,7 +517,7 @@ TEST_CASE("reverb: the silent tail neither slows down nor goes NaN", "[effects]"
 TEST_CASE("reverb: a mix jump glides", "[effects]") {
     ModuleHarness h("reverb", kFs);
     h.setParam("mix", 0.0f);
-    h.connect("left", sine(300.0, 96000, 0.5));
+    h.connect("left", sineSignal(300.0, 96000, 0.5));
     const auto before = h.run(48000);
     h.setParam("mix", 1.0f);
     const auto out = h.run(48000);

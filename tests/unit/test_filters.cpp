@@ -12,35 +12,22 @@
 #include "core/dsp/fast_math.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
+#include "tests/support/signals.hpp"
 #include "tests/support/rt_guard.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
 
 using kabel::test::ModuleHarness;
+using kabel::test::sineSignal;
+using kabel::test::constantSignal;
+using kabel::test::noiseSignal;
 using kabel::test::Signal;
 
 constexpr double kFs = 48000.0;
 constexpr double kPi = std::numbers::pi;
 
 enum Tap { kLp, kBp, kHp, kNotch };
-
-std::vector<float> sine(double hz, int frames, double amplitude = 1.0, double phase = 0.0) {
-    std::vector<float> x(static_cast<std::size_t>(frames));
-    for (int n = 0; n < frames; ++n)
-        x[static_cast<std::size_t>(n)] = static_cast<float>(amplitude * std::sin(2.0 * kPi * hz * n / kFs + phase));
-    return x;
-}
-
-std::vector<float> constant(float value, int frames) { return std::vector<float>(static_cast<std::size_t>(frames), value); }
-
-std::vector<float> noise(int frames, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> x(static_cast<std::size_t>(frames));
-    for (auto& v : x) v = u(rng);
-    return x;
-}
 
 /// The analytic response: the bilinear transform (prewarped at fc) of the analog prototypes
 /// 1/(s^2 + s/q + 1), s/(..), s^2/(..), (s^2 + 1)/(..).
@@ -64,7 +51,7 @@ std::array<double, 4> measuredDb(double f, double fc, double q, int settle = 240
     ModuleHarness h("svf", kFs);
     h.setParam("cutoff", static_cast<float>(fc));
     h.setParam("q", static_cast<float>(q));
-    h.connect("in", sine(f, settle + length));
+    h.connect("in", sineSignal(f, settle + length));
     h.run(settle);
     const auto out = h.run(length);
     std::array<double, 4> db{};
@@ -172,8 +159,8 @@ TEST_CASE("svf cutoff and fm inputs move the cutoff", "[filters]") {
     SECTION("cutoff input is 1 V/oct: +1 doubles the cutoff") {
         ModuleHarness h("svf", kFs);
         h.setParam("cutoff", 1000.0f);
-        h.connect("in", sine(2000.0, frames));
-        h.connect("cutoff", constant(1.0f, frames));
+        h.connect("in", sineSignal(2000.0, frames));
+        h.connect("cutoff", constantSignal(1.0f, frames));
         const auto out = h.run(frames);
         const std::span<const float> tail(out[kLp][0].data() + 24000, 24000);
         CHECK(20.0 * std::log10(kabel::test::toneAmplitude(tail, kFs, 2000.0)) == Approx(-3.0103).margin(0.05));
@@ -182,22 +169,22 @@ TEST_CASE("svf cutoff and fm inputs move the cutoff", "[filters]") {
         ModuleHarness h("svf", kFs);
         h.setParam("cutoff", 1000.0f);
         h.setParam("fm_depth", 1000.0f);
-        h.connect("in", sine(1500.0, frames));
-        h.connect("fm", constant(0.5f, frames));
+        h.connect("in", sineSignal(1500.0, frames));
+        h.connect("fm", constantSignal(0.5f, frames));
         const auto out = h.run(frames);
         const std::span<const float> tail(out[kLp][0].data() + 24000, 24000);
         CHECK(20.0 * std::log10(kabel::test::toneAmplitude(tail, kFs, 1500.0)) == Approx(-3.0103).margin(0.05));
     }
     SECTION("the per-sample path matches the per-block path when the modulation is zero") {
-        const auto x = noise(frames, 7);
+        const auto x = noiseSignal(frames, 7);
         ModuleHarness block("svf", kFs), fm("svf", kFs), cv("svf", kFs);
         for (ModuleHarness* h : {&block, &fm, &cv}) {
             h->setParam("cutoff", 1234.0f);
             h->setParam("q", 5.0f);
             h->connect("in", x);
         }
-        fm.connect("fm", constant(0.0f, frames));
-        cv.connect("cutoff", constant(0.0f, frames));
+        fm.connect("fm", constantSignal(0.0f, frames));
+        cv.connect("cutoff", constantSignal(0.0f, frames));
         const auto a = block.run(frames), b = fm.run(frames), c = cv.run(frames);
         float fmDiff = 0.0f, cvDiff = 0.0f;
         for (int t = 0; t < 4; ++t)
@@ -217,8 +204,8 @@ TEST_CASE("svf stays bounded under audio-rate modulation at q 40", "[filters]") 
         h.setParam("cutoff", 10000.0f);
         h.setParam("q", 40.0f);
         h.setParam("fm_depth", 20000.0f);
-        h.connect("in", noise(frames, 1));
-        h.connect("fm", sine(3000.0, frames));
+        h.connect("in", noiseSignal(frames, 1));
+        h.connect("fm", sineSignal(3000.0, frames));
         const auto out = h.run(frames);
         for (int t = 0; t < 4; ++t) {
             REQUIRE(allFinite(out[t][0]));
@@ -232,7 +219,7 @@ TEST_CASE("svf stays bounded under audio-rate modulation at q 40", "[filters]") 
         std::vector<float> square(static_cast<std::size_t>(frames));
         for (int n = 0; n < frames; ++n) square[static_cast<std::size_t>(n)] = (n / 37) % 2 ? 1.0f : -1.0f;
         h.connect("in", square);
-        h.connect("cutoff", sine(1000.0, frames, 7.0));
+        h.connect("cutoff", sineSignal(1000.0, frames, 7.0));
         const auto out = h.run(frames);
         for (int t = 0; t < 4; ++t) {
             REQUIRE(allFinite(out[t][0]));
@@ -241,7 +228,7 @@ TEST_CASE("svf stays bounded under audio-rate modulation at q 40", "[filters]") 
     }
     SECTION("a NaN input is dropped instead of latching") {
         ModuleHarness h("svf", kFs);
-        auto x = sine(440.0, 9600);
+        auto x = sineSignal(440.0, 9600);
         x[100] = std::nanf("");
         h.connect("in", x);
         const auto out = h.run(9600);
@@ -254,7 +241,7 @@ TEST_CASE("svf param jumps do not click", "[filters]") {
     SECTION("cutoff 300 -> 3000 Hz") {
         ModuleHarness h("svf", kFs);
         h.setParam("cutoff", 300.0f);
-        h.connect("in", sine(200.0, frames));
+        h.connect("in", sineSignal(200.0, frames));
         h.run(24000);
         h.setParam("cutoff", 3000.0f);
         const auto out = h.run(24000);
@@ -270,7 +257,7 @@ TEST_CASE("svf param jumps do not click", "[filters]") {
         // At the cutoff the notch output x - k bp is ~0. Were k = 1/q to jump, it would step by
         // (1.41 - 0.025) x 0.707 ~ 1 in one sample; glided, it stays small.
         ModuleHarness h("svf", kFs);
-        h.connect("in", sine(1000.0, frames));
+        h.connect("in", sineSignal(1000.0, frames));
         const auto before = h.run(24000);
         h.setParam("q", 40.0f);
         const auto out = h.run(24000);
@@ -288,8 +275,8 @@ TEST_CASE("svf is polyphonic: channels are independent", "[filters]") {
     const int frames = 9600;
     Signal in, cv;
     for (int c = 0; c < 4; ++c) {
-        in.push_back(noise(frames, 100u + static_cast<unsigned>(c)));
-        cv.push_back(sine(3.0 + c, frames, 0.5 * c));
+        in.push_back(noiseSignal(frames, 100u + static_cast<unsigned>(c)));
+        cv.push_back(sineSignal(3.0 + c, frames, 0.5 * c));
     }
     ModuleHarness poly("svf", kFs);
     poly.setParam("q", 4.0f);
@@ -309,8 +296,8 @@ TEST_CASE("svf is polyphonic: channels are independent", "[filters]") {
 
 TEST_CASE("svf output does not depend on the block size", "[filters]") {
     const int frames = 4800;
-    const auto x = noise(frames, 21);
-    const auto lfo = sine(5.0, frames);
+    const auto x = noiseSignal(frames, 21);
+    const auto lfo = sineSignal(5.0, frames);
     auto render = [&](int block, bool modulated) {
         ModuleHarness h("svf", kFs, block);
         h.setParam("q", 8.0f);

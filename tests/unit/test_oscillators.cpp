@@ -12,6 +12,7 @@
 #include "core/dsp/fast_math.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
+#include "tests/support/signals.hpp"
 #include "tests/unit/module_bench.hpp"
 
 using namespace kabel;
@@ -24,8 +25,6 @@ constexpr double kRate = 48000.0;
 std::vector<float> render(ModuleHarness& h, int frames, int channel = 0) {
     return h.run(frames)[0][static_cast<std::size_t>(channel)];
 }
-
-std::vector<float> constantSignal(float value, int frames) { return std::vector<float>(static_cast<std::size_t>(frames), value); }
 
 // The frequency an oscillator actually runs at for `hz`: its uint32 increment's.
 double exactFrequency(double hz) { return double(dsp::phaseIncrement(hz / kRate)) * kRate / dsp::kPhaseCycle; }

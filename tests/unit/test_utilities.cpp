@@ -8,24 +8,18 @@
 
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
+#include "tests/support/signals.hpp"
 #include "tests/support/rt_guard.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
 
 using kabel::test::ModuleHarness;
+using kabel::test::sineSignal;
+using kabel::test::constantSignal;
 using kabel::test::Signal;
 
 constexpr double kFs = 48000.0;
-
-std::vector<float> sine(double hz, int frames, double amplitude = 1.0) {
-    std::vector<float> x(static_cast<std::size_t>(frames));
-    for (int n = 0; n < frames; ++n)
-        x[static_cast<std::size_t>(n)] = static_cast<float>(amplitude * std::sin(2.0 * std::numbers::pi * hz * n / kFs));
-    return x;
-}
-
-std::vector<float> constant(float value, int frames) { return std::vector<float>(static_cast<std::size_t>(frames), value); }
 
 float maxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
     REQUIRE(a.size() == b.size());
@@ -38,7 +32,7 @@ float maxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST_CASE("vca multiplies in by cv and gain", "[utilities]") {
     const int frames = 4800;
-    const auto x = sine(440.0, frames);
+    const auto x = sineSignal(440.0, frames);
     SECTION("cv unpatched means full gain") {
         ModuleHarness h("vca", kFs);
         h.setParam("gain", 2.5f);
@@ -51,7 +45,7 @@ TEST_CASE("vca multiplies in by cv and gain", "[utilities]") {
             ModuleHarness h("vca", kFs);
             h.setParam("gain", 3.0f);
             h.connect("in", x);
-            h.connect("cv", constant(cv, frames));
+            h.connect("cv", constantSignal(cv, frames));
             const auto out = h.run(frames);
             std::vector<float> expected(x.size());
             for (std::size_t n = 0; n < x.size(); ++n) expected[n] = x[n] * cv * 3.0f;
@@ -60,8 +54,8 @@ TEST_CASE("vca multiplies in by cv and gain", "[utilities]") {
     }
     SECTION("an audio-rate cv ring-modulates") {
         ModuleHarness h("vca", kFs);
-        h.connect("in", sine(1000.0, frames));
-        h.connect("cv", sine(300.0, frames));
+        h.connect("in", sineSignal(1000.0, frames));
+        h.connect("cv", sineSignal(300.0, frames));
         const auto out = h.run(frames);
         CHECK(kabel::test::toneAmplitude(out[0][0], kFs, 700.0) == Approx(0.5).margin(0.01));
         CHECK(kabel::test::toneAmplitude(out[0][0], kFs, 1300.0) == Approx(0.5).margin(0.01));
@@ -69,7 +63,7 @@ TEST_CASE("vca multiplies in by cv and gain", "[utilities]") {
     }
     SECTION("in unpatched gives silence") {
         ModuleHarness h("vca", kFs);
-        h.connect("cv", constant(1.0f, 256));
+        h.connect("cv", constantSignal(1.0f, 256));
         const auto out = h.run(256);
         CHECK(kabel::test::peak(out[0][0]) == 0.0f);
     }
@@ -79,7 +73,7 @@ TEST_CASE("vca gain jumps glide without a click", "[utilities]") {
     const int frames = 24000;
     ModuleHarness h("vca", kFs);
     h.setParam("gain", 0.25f);
-    h.connect("in", sine(1000.0, 2 * frames, 0.5));
+    h.connect("in", sineSignal(1000.0, 2 * frames, 0.5));
     h.run(frames);
     h.setParam("gain", 4.0f);
     const auto out = h.run(frames);
@@ -96,8 +90,8 @@ TEST_CASE("vca is polyphonic", "[utilities]") {
     const int frames = 1024;
     Signal in, cv;
     for (int c = 0; c < 4; ++c) {
-        in.push_back(sine(200.0 * (c + 1), frames));
-        cv.push_back(constant(0.25f * static_cast<float>(c + 1), frames));
+        in.push_back(sineSignal(200.0 * (c + 1), frames));
+        cv.push_back(constantSignal(0.25f * static_cast<float>(c + 1), frames));
     }
     SECTION("poly cv: channel c is in_c x cv_c") {
         ModuleHarness h("vca", kFs);
@@ -111,7 +105,7 @@ TEST_CASE("vca is polyphonic", "[utilities]") {
     SECTION("a mono cv drives every channel") {
         ModuleHarness h("vca", kFs);
         h.connect("in", in);
-        h.connect("cv", constant(-0.5f, frames));
+        h.connect("cv", constantSignal(-0.5f, frames));
         const auto out = h.run(frames);
         for (int c = 0; c < 4; ++c)
             for (int n = 0; n < frames; ++n) REQUIRE(out[0][c][n] == in[c][n] * -0.5f);
@@ -128,7 +122,7 @@ TEST_CASE("vca is polyphonic", "[utilities]") {
 
 TEST_CASE("mixer sums connected inputs with levels and master", "[utilities]") {
     const int frames = 2048;
-    const auto a = sine(100.0, frames), b = sine(250.0, frames), d = sine(700.0, frames);
+    const auto a = sineSignal(100.0, frames), b = sineSignal(250.0, frames), d = sineSignal(700.0, frames);
     SECTION("levels and master multiply") {
         ModuleHarness h("mixer", kFs);
         h.setParam("level1", 0.5f);
@@ -154,7 +148,7 @@ TEST_CASE("mixer sums connected inputs with levels and master", "[utilities]") {
     SECTION("level jumps glide") {
         ModuleHarness h("mixer", kFs);
         h.setParam("level1", 0.0f);
-        h.connect("in1", sine(500.0, 48000));
+        h.connect("in1", sineSignal(500.0, 48000));
         h.run(24000);
         h.setParam("level1", 2.0f);
         const auto out = h.run(24000);
@@ -170,9 +164,9 @@ TEST_CASE("mixer sums connected inputs with levels and master", "[utilities]") {
 TEST_CASE("mixer is polyphonic channel by channel", "[utilities]") {
     const int frames = 1024;
     Signal poly;
-    for (int c = 0; c < 4; ++c) poly.push_back(sine(150.0 * (c + 1), frames));
-    const auto mono = sine(1000.0, frames, 0.5);
-    Signal two{sine(60.0, frames), sine(70.0, frames)};
+    for (int c = 0; c < 4; ++c) poly.push_back(sineSignal(150.0 * (c + 1), frames));
+    const auto mono = sineSignal(1000.0, frames, 0.5);
+    Signal two{sineSignal(60.0, frames), sineSignal(70.0, frames)};
     ModuleHarness h("mixer", kFs);
     h.connect("in1", poly);
     h.connect("in2", mono);
