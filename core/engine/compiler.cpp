@@ -282,6 +282,11 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         lineOf[e] = line.get();
     }
 
+    // Outputs some cable reads (the others may be left unwritten by their module).
+    std::vector<std::vector<char>> outputRead(nodeCount);
+    for (std::size_t v = 0; v < nodeCount; ++v) outputRead[v].assign(g.nodes[v].module->descriptor().outputs.size(), 0);
+    for (const GraphEdge& edge : g.edges) outputRead[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)] = 1;
+
     // 3. Signals and operations, in step order (pointers are filled in after buffer assignment).
     std::vector<Signal> signals;
     std::vector<std::vector<int>> outSignal(nodeCount);
@@ -482,9 +487,9 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
             actualIn.push_back(src.channels);
         }
         const std::size_t firstOutput = plan->outputs_.size();
-        for (int signal : outSignal[v]) {
-            const Signal& sig = signals[static_cast<std::size_t>(signal)];
-            plan->outputs_.push_back(OutputPort{pool + sig.offset, sig.channels, stride});
+        for (std::size_t o = 0; o < outSignal[v].size(); ++o) {
+            const Signal& sig = signals[static_cast<std::size_t>(outSignal[v][o])];
+            plan->outputs_.push_back(OutputPort{pool + sig.offset, sig.channels, stride, outputRead[v][o] != 0});
         }
         node.module->prepareChannels(actualIn, outChannels[v]);
 

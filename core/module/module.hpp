@@ -41,11 +41,13 @@ struct InputPort {
 };
 
 /// One output port for one block. Audio thread; the module must write every frame of every
-/// channel (the buffer holds another signal's leftovers otherwise).
+/// channel of a connected output (the buffer holds another signal's leftovers otherwise). An
+/// output nothing reads (`connected` false) may be left unwritten, to save the work.
 struct OutputPort {
     float* data = nullptr;
     int channels = 1;
     int stride = 0;
+    bool connected = true;  // false: no cable reads this output in the current plan
 
     float* channel(int c) const noexcept { return data + static_cast<std::ptrdiff_t>(c) * stride; }
 };

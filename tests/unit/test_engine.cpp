@@ -310,3 +310,28 @@ TEST_CASE("removing a group fades its output once, linearly", "[engine][session]
         CHECK(rig.session.ghostCount() == 0);
     }
 }
+
+TEST_CASE("modules learn which of their outputs are read", "[engine][compiler]") {
+    // A module that records whether its output is connected, with tgain's ports.
+    struct Recorder final : Module {
+        using Module::Module;
+        void process(const ProcessContext& ctx) noexcept override { connected = ctx.out[0].connected; }
+        bool connected = true;
+    };
+    Engine engine(EngineConfig{48000.0, 64, 1, false});
+    Compiler compiler(CompileOptions{48000.0, 64, 10.0f});
+    auto source = std::shared_ptr<Module>(testRegistry().find("tconst")->create());
+    auto recorder = std::make_shared<Recorder>(*testRegistry().find("tgain"));
+    auto sink = std::shared_ptr<Module>(testRegistry().find("tout")->create());
+    Graph graph;
+    graph.nodes = {GraphNode{1, source, "c"}, GraphNode{2, recorder, "r"}};
+    graph.edges = {GraphEdge{0, 0, 1, 0}};
+    engine.submit(compiler.compile(graph, true));
+    engine.processBlock();
+    CHECK_FALSE(recorder->connected);
+    graph.nodes.push_back(GraphNode{3, sink, "o"});
+    graph.edges.push_back(GraphEdge{1, 0, 2, 0});
+    engine.submit(compiler.compile(graph, true));
+    engine.processBlock();
+    CHECK(recorder->connected);
+}
