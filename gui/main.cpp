@@ -50,8 +50,9 @@ int openPatch(const std::string& patch) {
     render.output = std::filesystem::path(patch).stem().string() + ".wav";
     render.seconds = 30.0;
     const int rc = kabel::cli::renderCommand(render);
-    if (rc == 0) std::printf("Listen to %s with any audio player (e.g. `aplay %s`), or start a JACK server and run `kabel play %s`.\n",
-                             render.output.c_str(), render.output.c_str(), patch.c_str());
+    if (rc == 0)
+        std::printf("Listen to %s with any audio player (e.g. `aplay %s`), or start a JACK server and run `kabel play %s`.\n",
+                    render.output.c_str(), render.output.c_str(), patch.c_str());
     return rc;
 }
 
@@ -72,8 +73,9 @@ std::vector<std::string> splitList(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Kabel: a live-performance modular patching environment.\n"
-                 "Without a subcommand, opens PATCH (default: patches/default.kabel) in the editor."};
+    CLI::App app{
+        "Kabel: a live-performance modular patching environment.\n"
+        "Without a subcommand, opens PATCH (default: patches/default.kabel) in the editor."};
     app.require_subcommand(0, 1);
     std::string patch;
     app.add_option("patch", patch, "Patch file to open");
@@ -115,7 +117,9 @@ int main(int argc, char** argv) {
     auto* benchCmd = app.add_subcommand("bench", "Real-time factors of the standard workloads W1-W4 (and the peer engines)");
     benchCmd->add_option("-w,--workloads", workloads, "Comma-separated subset of W1,W2,W3,W4");
     benchCmd->add_option("-s,--seconds", bench.seconds, "Seconds of audio per render")->capture_default_str();
-    benchCmd->add_option("-n,--runs", bench.runs, "Timed runs per workload (the median is reported)")->capture_default_str()->check(CLI::Range(1, 100));
+    benchCmd->add_option("-n,--runs", bench.runs, "Timed runs per workload (the median is reported)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
     benchCmd->add_flag("--peers", bench.peers, "Also time the peer engines installed (../shared/bench/peers), side by side");
     benchCmd->add_option("--peer-engines", peerEngines, "Comma-separated peers (default: pd,supercollider,csound; chuck is 10-20x slower)");
     benchCmd->add_option("--peers-dir", bench.peersDir, "The peers' folder (default: ../shared/bench/peers of the source tree)");
@@ -136,7 +140,8 @@ int main(int argc, char** argv) {
         bench.workloads = splitList(workloads);
         bench.peerEngines = splitList(peerEngines);
         bench.self = (executableDir() / "kabel").string();
-        if (bench.peersDir.empty()) bench.peersDir = (std::filesystem::path(KABEL_SOURCE_DIR) / "../shared/bench/peers").lexically_normal().string();
+        if (bench.peersDir.empty())
+            bench.peersDir = (std::filesystem::path(KABEL_SOURCE_DIR) / "../shared/bench/peers").lexically_normal().string();
         return kabel::cli::benchCommand(bench);
     }
     return openPatch(patch.empty() ? defaultPatch() : patch);

@@ -50,7 +50,7 @@ enum DelayParams { kDelayTime, kDelayFeedback, kDelayDry, kDelayWet };
 
 constexpr float kMinDelayTime = 0.001f;
 constexpr float kMaxDelayTime = 10.0f;
-constexpr int kGuard = kChunk + 8;      // mirrored samples after a line's end
+constexpr int kGuard = kChunk + 8;        // mirrored samples after a line's end
 constexpr double kMinDelaySamples = 2.0;  // the newest Hermite tap is one sample newer than D
 
 /// 4-point, 3rd-order Hermite (Catmull-Rom) between y0 (t = 0) and y1 (t = 1); ym1 and y2 are
@@ -165,8 +165,8 @@ private:
         const double settledTarget = targetSamples(p.time.start + p.cvConstant);
         if (d < 0.0) d = cv ? targetSamples(p.time.start + cv[0]) : settledTarget;
         const auto whole = static_cast<std::uint64_t>(d);
-        const bool settled = !cv && p.time.constant() && d == settledTarget &&
-                             whole >= static_cast<std::uint64_t>(kChunk) + 1 && fresh_[c] >= whole + 3;
+        const bool settled =
+            !cv && p.time.constant() && d == settledTarget && whole >= static_cast<std::uint64_t>(kChunk) + 1 && fresh_[c] >= whole + 3;
         if (settled)
             runSettled(line, x, y, frames, d, p);
         else
@@ -225,8 +225,7 @@ private:
     /// the line's history). Returns the delay reached. Two passes per chunk: the delay of every
     /// sample (the only serial part is the glide's one-pole, run on its distance to the target so
     /// that a landed glide stays exactly on it), then the reads and writes.
-    double runGliding(int c, float* line, const float* x, const float* cv, float* y, int frames, double d,
-                      const Params& p) const noexcept {
+    double runGliding(int c, float* line, const float* x, const float* cv, float* y, int frames, double d, const Params& p) const noexcept {
         const double keep = 1.0 - glide_;
         alignas(64) double target[kChunk];
         alignas(64) double delay[kChunk];
@@ -280,9 +279,9 @@ private:
     std::size_t size_ = 0, mask_ = 0;
     std::size_t write_ = 0;  // shared by all channels
     int activeChannels_ = 0;
-    std::array<double, kMaxChannels> delay_{};          // current delay in samples, < 0: jump
-    std::array<std::uint64_t, kMaxChannels> fresh_{};   // samples written since the line was forgotten
-    std::array<AlignedFloats, kMaxChannels> storage_;   // UI thread: owns the lines
+    std::array<double, kMaxChannels> delay_{};               // current delay in samples, < 0: jump
+    std::array<std::uint64_t, kMaxChannels> fresh_{};        // samples written since the line was forgotten
+    std::array<AlignedFloats, kMaxChannels> storage_;        // UI thread: owns the lines
     std::array<std::atomic<float*>, kMaxChannels> lines_{};  // audio thread reads these
 };
 
@@ -290,23 +289,50 @@ const ModuleDescriptor kDelay{
     .id = "delay",
     .name = "Delay",
     .category = "Effects",
-    .help = "A feedback delay (echo) of up to 10 seconds. Each echo is the input from Time seconds ago "
-            "plus the previous echo times Feedback; the output is Dry x input + Wet x echoes. Whole-sample "
-            "times are exact, fractional ones interpolated. Turning Time glides like tape (the echoes bend "
-            "in pitch, never click); patch the Time input to modulate it (seconds added to the knob) for "
-            "chorus, flanging or vibrato. Feedback 1 repeats forever. Polyphonic: one delay line per channel.",
+    .help =
+        "A feedback delay (echo) of up to 10 seconds. Each echo is the input from Time seconds ago "
+        "plus the previous echo times Feedback; the output is Dry x input + Wet x echoes. Whole-sample "
+        "times are exact, fractional ones interpolated. Turning Time glides like tape (the echoes bend "
+        "in pitch, never click); patch the Time input to modulate it (seconds added to the knob) for "
+        "chorus, flanging or vibrato. Feedback 1 repeats forever. Polyphonic: one delay line per channel.",
     .inputs = {{.id = "in", .name = "In", .kind = SignalKind::Audio, .help = "signal to delay"},
-               {.id = "time", .name = "Time", .kind = SignalKind::Control,
+               {.id = "time",
+                .name = "Time",
+                .kind = SignalKind::Control,
                 .help = "seconds added to the Time knob (the sum is kept within 1 ms..10 s)"}},
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "dry + wet mix"}},
-    .params = {{.id = "time", .name = "Time", .min = kMinDelayTime, .max = kMaxDelayTime, .defaultValue = 0.375f,
-                .unit = "s", .curve = ParamCurve::Exponential, .help = "delay time"},
-               {.id = "feedback", .name = "Feedback", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "share of each echo fed back into the line"},
-               {.id = "dry", .name = "Dry", .min = 0.0f, .max = 1.0f, .defaultValue = 1.0f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "level of the input in the output"},
-               {.id = "wet", .name = "Wet", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "level of the echoes in the output"}},
+    .params = {{.id = "time",
+                .name = "Time",
+                .min = kMinDelayTime,
+                .max = kMaxDelayTime,
+                .defaultValue = 0.375f,
+                .unit = "s",
+                .curve = ParamCurve::Exponential,
+                .help = "delay time"},
+               {.id = "feedback",
+                .name = "Feedback",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.5f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "share of each echo fed back into the line"},
+               {.id = "dry",
+                .name = "Dry",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 1.0f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "level of the input in the output"},
+               {.id = "wet",
+                .name = "Wet",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.5f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "level of the echoes in the output"}},
     .create = [] { return std::unique_ptr<Module>(new Delay(kDelay)); },
 };
 const RegisterModule registerDelay{kDelay};
@@ -431,8 +457,7 @@ public:
         std::size_t total = 0;
         for (int side = 0; side < 2; ++side) {
             for (int k = 0; k < kCombs; ++k) total += static_cast<std::size_t>(scaled(kCombTuning[k] + side * kStereoSpread));
-            for (int k = 0; k < kAllpasses; ++k)
-                total += static_cast<std::size_t>(scaled(kAllpassTuning[k] + side * kStereoSpread));
+            for (int k = 0; k < kAllpasses; ++k) total += static_cast<std::size_t>(scaled(kAllpassTuning[k] + side * kStereoSpread));
         }
         memory_ = AlignedFloats(total);
         float* next = memory_.data();
@@ -542,24 +567,49 @@ const ModuleDescriptor kReverb{
     .id = "reverb",
     .name = "Reverb",
     .category = "Effects",
-    .help = "A stereo room reverb of the Freeverb family (8 damped comb filters and 4 allpasses per "
-            "side, with Freeverb's published tuning). Room sets the decay time (about 0.6 s to 10 s), "
-            "Damp how much faster the highs die away, Mix the balance (wet = mix, dry = 1 - mix; 0 passes "
-            "the input unchanged) and Width the stereo spread of the tail (0 = mono). Patch only Left for a "
-            "mono source: it feeds both sides. Polyphonic inputs are summed first; the outputs are one "
-            "channel each.",
+    .help =
+        "A stereo room reverb of the Freeverb family (8 damped comb filters and 4 allpasses per "
+        "side, with Freeverb's published tuning). Room sets the decay time (about 0.6 s to 10 s), "
+        "Damp how much faster the highs die away, Mix the balance (wet = mix, dry = 1 - mix; 0 passes "
+        "the input unchanged) and Width the stereo spread of the tail (0 = mono). Patch only Left for a "
+        "mono source: it feeds both sides. Polyphonic inputs are summed first; the outputs are one "
+        "channel each.",
     .inputs = {{.id = "left", .name = "Left", .kind = SignalKind::Audio, .help = "left input (both, when Right is unpatched)"},
                {.id = "right", .name = "Right", .kind = SignalKind::Audio, .help = "right input"}},
     .outputs = {{.id = "left", .name = "Left", .kind = SignalKind::Audio, .help = "left output"},
                 {.id = "right", .name = "Right", .kind = SignalKind::Audio, .help = "right output"}},
-    .params = {{.id = "room", .name = "Room", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "room size: the decay time"},
-               {.id = "damp", .name = "Damp", .min = 0.0f, .max = 1.0f, .defaultValue = 0.5f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "high-frequency damping of the tail"},
-               {.id = "mix", .name = "Mix", .min = 0.0f, .max = 1.0f, .defaultValue = 0.33f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "wet level (the dry level is 1 - mix)"},
-               {.id = "width", .name = "Width", .min = 0.0f, .max = 1.0f, .defaultValue = 1.0f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "stereo width of the reverb (0 = mono)"}},
+    .params = {{.id = "room",
+                .name = "Room",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.5f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "room size: the decay time"},
+               {.id = "damp",
+                .name = "Damp",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.5f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "high-frequency damping of the tail"},
+               {.id = "mix",
+                .name = "Mix",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.33f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "wet level (the dry level is 1 - mix)"},
+               {.id = "width",
+                .name = "Width",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 1.0f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "stereo width of the reverb (0 = mono)"}},
     .create = [] { return std::unique_ptr<Module>(new Reverb(kReverb)); },
 };
 const RegisterModule registerReverb{kReverb};

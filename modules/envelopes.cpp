@@ -74,14 +74,14 @@ private:
 
     struct Voice {
         Stage stage = Stage::Idle;
-        bool gate = false, retrig = false;  // input states after the last frame seen
-        bool exponential = false;            // this segment's curve
-        int length = 1, pos = 0;             // timed segments: frames in it, frames done
-        float from = 0.0f, to = 0.0f;        // start level, target
-        float slope = 0.0f;                  // linear: per frame
+        bool gate = false, retrig = false;              // input states after the last frame seen
+        bool exponential = false;                       // this segment's curve
+        int length = 1, pos = 0;                        // timed segments: frames in it, frames done
+        float from = 0.0f, to = 0.0f;                   // start level, target
+        float slope = 0.0f;                             // linear: per frame
         float virtualTarget = 0.0f, log2Factor = 0.0f;  // exponential: V and log2(c)
-        float sustainBase = 0.0f, sustainStep = 0.0f;    // sustain level at block frame i: base + i * step
-        ParamSmoother sustain;               // glides the sustain level when the knob moves
+        float sustainBase = 0.0f, sustainStep = 0.0f;   // sustain level at block frame i: base + i * step
+        ParamSmoother sustain;                          // glides the sustain level when the knob moves
     };
 
     // First frame in [from, to) where the input's high/low state differs from `high`, else `to`.
@@ -102,8 +102,10 @@ private:
     // The level the voice outputs at block frame i (pos frames into a timed segment).
     static float levelAt(const Voice& v, int i) noexcept {
         switch (v.stage) {
-            case Stage::Idle: return 0.0f;
-            case Stage::Sustain: return v.sustainBase + static_cast<float>(i) * v.sustainStep;
+            case Stage::Idle:
+                return 0.0f;
+            case Stage::Sustain:
+                return v.sustainBase + static_cast<float>(i) * v.sustainStep;
             default:
                 if (v.exponential)
                     return v.virtualTarget + (v.from - v.virtualTarget) * dsp::fastPow2(static_cast<float>(v.pos) * v.log2Factor);
@@ -157,8 +159,8 @@ private:
         }
     }
 
-    void run(Voice& v, const Settings& s, const InputPort& gateIn, const float* gate, const InputPort& retrigIn,
-             const float* retrig, float* out, int frames) const noexcept {
+    void run(Voice& v, const Settings& s, const InputPort& gateIn, const float* gate, const InputPort& retrigIn, const float* retrig,
+             float* out, int frames) const noexcept {
         if (v.stage == Stage::Sustain) {
             const Ramp r = v.sustain.next(s.sustain, frames);
             v.sustainBase = r.start;
@@ -177,9 +179,15 @@ private:
             // Events at frame i, in order: the segment ends, then the gate, then the retrigger.
             if (timed(v.stage) && v.pos >= v.length) {
                 switch (v.stage) {
-                    case Stage::Attack: startSegment(v, Stage::Decay, v.to, s.sustain, s.decay, s.exponential, kDecayEpsilon); break;
-                    case Stage::Decay: enterSustain(v, v.to); break;
-                    default: v.stage = Stage::Idle; break;
+                    case Stage::Attack:
+                        startSegment(v, Stage::Decay, v.to, s.sustain, s.decay, s.exponential, kDecayEpsilon);
+                        break;
+                    case Stage::Decay:
+                        enterSustain(v, v.to);
+                        break;
+                    default:
+                        v.stage = Stage::Idle;
+                        break;
                 }
             }
             if (i == g) {
@@ -205,31 +213,68 @@ const ModuleDescriptor kAdsr{
     .id = "adsr",
     .name = "ADSR Envelope",
     .category = "Envelopes",
-    .help = "An attack-decay-sustain-release envelope, 0..1. While Gate is high (>= 0.5) it rises "
-            "from wherever it is to 1 in Attack seconds, falls to Sustain in Decay seconds and "
-            "holds; when Gate falls it goes from its current level to 0 in Release seconds. Times "
-            "are exact to the sample (rounded to whole samples), whatever level a segment starts "
-            "from, so a retrigger never jumps. A rising edge on Retrig while the gate is held "
-            "restarts the attack. Linear shape: straight segments. Exponential shape: analog-like "
-            "RC curves that still arrive on time: the attack charges toward 1 + (1 - start)/2 and "
-            "reaches 1 at the attack time; decay and release head past their target by 1/1000 of "
-            "their span, so they arrive exactly at the set time (having fallen 60 dB of the way "
-            "there). Polyphonic: one envelope per gate channel.",
-    .inputs = {{.id = "gate", .name = "Gate", .kind = SignalKind::Gate, .defaultValue = 0.0f,
+    .help =
+        "An attack-decay-sustain-release envelope, 0..1. While Gate is high (>= 0.5) it rises "
+        "from wherever it is to 1 in Attack seconds, falls to Sustain in Decay seconds and "
+        "holds; when Gate falls it goes from its current level to 0 in Release seconds. Times "
+        "are exact to the sample (rounded to whole samples), whatever level a segment starts "
+        "from, so a retrigger never jumps. A rising edge on Retrig while the gate is held "
+        "restarts the attack. Linear shape: straight segments. Exponential shape: analog-like "
+        "RC curves that still arrive on time: the attack charges toward 1 + (1 - start)/2 and "
+        "reaches 1 at the attack time; decay and release head past their target by 1/1000 of "
+        "their span, so they arrive exactly at the set time (having fallen 60 dB of the way "
+        "there). Polyphonic: one envelope per gate channel.",
+    .inputs = {{.id = "gate",
+                .name = "Gate",
+                .kind = SignalKind::Gate,
+                .defaultValue = 0.0f,
                 .help = "high (>= 0.5) holds the envelope open; a rising edge starts the attack"},
-               {.id = "retrig", .name = "Retrig", .kind = SignalKind::Gate, .defaultValue = 0.0f,
+               {.id = "retrig",
+                .name = "Retrig",
+                .kind = SignalKind::Gate,
+                .defaultValue = 0.0f,
                 .help = "a rising edge restarts the attack while the gate is held"}},
     .outputs = {{.id = "env", .name = "Env", .kind = SignalKind::Control, .help = "envelope, 0..1"}},
-    .params = {{.id = "attack", .name = "Attack", .min = 0.0001f, .max = 30.0f, .defaultValue = 0.01f, .unit = "s",
-                .curve = ParamCurve::Exponential, .help = "time from the current level to 1"},
-               {.id = "decay", .name = "Decay", .min = 0.0001f, .max = 30.0f, .defaultValue = 0.1f, .unit = "s",
-                .curve = ParamCurve::Exponential, .help = "time from 1 to the sustain level"},
-               {.id = "sustain", .name = "Sustain", .min = 0.0f, .max = 1.0f, .defaultValue = 0.7f, .unit = "",
+    .params = {{.id = "attack",
+                .name = "Attack",
+                .min = 0.0001f,
+                .max = 30.0f,
+                .defaultValue = 0.01f,
+                .unit = "s",
+                .curve = ParamCurve::Exponential,
+                .help = "time from the current level to 1"},
+               {.id = "decay",
+                .name = "Decay",
+                .min = 0.0001f,
+                .max = 30.0f,
+                .defaultValue = 0.1f,
+                .unit = "s",
+                .curve = ParamCurve::Exponential,
+                .help = "time from 1 to the sustain level"},
+               {.id = "sustain",
+                .name = "Sustain",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.7f,
+                .unit = "",
                 .help = "level held while the gate is high (moves glide, 10 ms)"},
-               {.id = "release", .name = "Release", .min = 0.0001f, .max = 30.0f, .defaultValue = 0.3f, .unit = "s",
-                .curve = ParamCurve::Exponential, .help = "time from the current level to 0 after the gate falls"},
-               {.id = "shape", .name = "Shape", .min = 0.0f, .max = 1.0f, .defaultValue = 1.0f, .unit = "",
-                .curve = ParamCurve::Choice, .choices = {"linear", "exponential"}, .help = "segment curves"}},
+               {.id = "release",
+                .name = "Release",
+                .min = 0.0001f,
+                .max = 30.0f,
+                .defaultValue = 0.3f,
+                .unit = "s",
+                .curve = ParamCurve::Exponential,
+                .help = "time from the current level to 0 after the gate falls"},
+               {.id = "shape",
+                .name = "Shape",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 1.0f,
+                .unit = "",
+                .curve = ParamCurve::Choice,
+                .choices = {"linear", "exponential"},
+                .help = "segment curves"}},
     .create = [] { return std::unique_ptr<Module>(new Adsr(kAdsr)); },
 };
 const RegisterModule registerAdsr{kAdsr};

@@ -80,8 +80,8 @@ enum class CutoffSource { Constant, Glide, Cv };
 
 /// Pass 1 for a modulated cutoff: fc[n] = 2^(octaves[n] + cv[n]) + fm[n] * depth[n].
 template <CutoffSource kSource, bool kFm>
-void modulatedCoefficients(SvfCoefficients& out, int frames, float constantHz, Ramp octaves, const float* cv,
-                           const float* fm, Ramp depth, Ramp k, float piOverFs, float maxHz) noexcept {
+void modulatedCoefficients(SvfCoefficients& out, int frames, float constantHz, Ramp octaves, const float* cv, const float* fm, Ramp depth,
+                           Ramp k, float piOverFs, float maxHz) noexcept {
     for (int n = 0; n < frames; ++n) {
         float hz;
         if constexpr (kSource == CutoffSource::Constant) {
@@ -101,8 +101,7 @@ void modulatedCoefficients(SvfCoefficients& out, int frames, float constantHz, R
     }
 }
 
-using CoefficientKernel = void (*)(SvfCoefficients&, int, float, Ramp, const float*, const float*, Ramp, Ramp,
-                                   float, float) noexcept;
+using CoefficientKernel = void (*)(SvfCoefficients&, int, float, Ramp, const float*, const float*, Ramp, Ramp, float, float) noexcept;
 
 template <CutoffSource kSource>
 CoefficientKernel pickKernel(bool fm) noexcept {
@@ -119,8 +118,8 @@ CoefficientKernel pickKernel(bool fm) noexcept {
 /// are computed in a vectorised pass (lanes = groups); the serial loop then only advances
 /// s0 -> s_kStep (7 cycles per group instead of per sample); a last vectorised pass rebuilds the
 /// states inside each group and forms the outputs.
-void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float& state1, float& state2,
-            float* __restrict lp, float* __restrict bp, float* __restrict hp, float* __restrict notch) noexcept {
+void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float& state1, float& state2, float* __restrict lp,
+            float* __restrict bp, float* __restrict hp, float* __restrict notch) noexcept {
     constexpr int kStep = 4;
     constexpr int kGroups = kChunk / kStep;
     alignas(64) float g11[kStep][kGroups], g12[kStep][kGroups], g21[kStep][kGroups], g22[kStep][kGroups];
@@ -254,8 +253,7 @@ public:
         // Choose the coefficient kernel once per block: per sample while modulated or while a
         // param glides, else once per block.
         const float cvOffset = cv.connected ? 0.0f : cv.constant;
-        const bool perSample = cv.connected || fm.connected || !octaves.constant() || !k.constant() ||
-                               (!depth.constant() && fm.connected);
+        const bool perSample = cv.connected || fm.connected || !octaves.constant() || !k.constant() || (!depth.constant() && fm.connected);
         CoefficientKernel kernel = nullptr;
         float constantHz = 0.0f;
         if (cv.connected) {
@@ -290,8 +288,8 @@ public:
             const Ramp chunkDepth{depth.at(start), depth.step};
             const Ramp chunkK{k.at(start), k.step};
             if (perSample && shared)
-                kernel(coefficients, n, constantHz, chunkOctaves, signal(cv, 0, start), signal(fm, 0, start), chunkDepth,
-                       chunkK, piOverFs_, maxHz_);
+                kernel(coefficients, n, constantHz, chunkOctaves, signal(cv, 0, start), signal(fm, 0, start), chunkDepth, chunkK, piOverFs_,
+                       maxHz_);
             for (int c = 0; c < channels; ++c) {
                 float* lp = ctx.out[kSvfLp].channel(c) + start;
                 float* bp = ctx.out[kSvfBp].channel(c) + start;
@@ -305,8 +303,8 @@ public:
                     continue;
                 }
                 if (perSample && !shared)
-                    kernel(coefficients, n, constantHz, chunkOctaves, signal(cv, c, start), signal(fm, c, start),
-                           chunkDepth, chunkK, piOverFs_, maxHz_);
+                    kernel(coefficients, n, constantHz, chunkOctaves, signal(cv, c, start), signal(fm, c, start), chunkDepth, chunkK,
+                           piOverFs_, maxHz_);
                 runSvf(coefficients, in.channel(c) + start, n, chunkK, s1_[c], s2_[c], lp, bp, hp, notch);
             }
         }
@@ -336,29 +334,49 @@ const ModuleDescriptor kSvf{
     .id = "svf",
     .name = "State-Variable Filter",
     .category = "Filters",
-    .help = "A resonant 12 dB/octave filter with four outputs at once: low-pass, band-pass, high-pass "
-            "and notch. It is a zero-delay-feedback (trapezoidal) design, so the cutoff stays exact up to "
-            "the top of the range and it stays stable while the cutoff is swept at audio rate. At the "
-            "cutoff, low-pass and high-pass have a gain of Q (0.707 gives the flat Butterworth response, "
-            "-3 dB at the cutoff) and band-pass peaks at Q; high Q rings but never self-oscillates. "
-            "Patch a pitch into Cutoff for 1 V/oct tracking (the knob times 2^cv), or an audio-rate "
-            "signal into FM for linear FM (FM depth Hz per unit). The cutoff is kept between 5 Hz and "
-            "0.45 x the sample rate. Polyphonic: one filter per channel.",
+    .help =
+        "A resonant 12 dB/octave filter with four outputs at once: low-pass, band-pass, high-pass "
+        "and notch. It is a zero-delay-feedback (trapezoidal) design, so the cutoff stays exact up to "
+        "the top of the range and it stays stable while the cutoff is swept at audio rate. At the "
+        "cutoff, low-pass and high-pass have a gain of Q (0.707 gives the flat Butterworth response, "
+        "-3 dB at the cutoff) and band-pass peaks at Q; high Q rings but never self-oscillates. "
+        "Patch a pitch into Cutoff for 1 V/oct tracking (the knob times 2^cv), or an audio-rate "
+        "signal into FM for linear FM (FM depth Hz per unit). The cutoff is kept between 5 Hz and "
+        "0.45 x the sample rate. Polyphonic: one filter per channel.",
     .inputs = {{.id = "in", .name = "In", .kind = SignalKind::Audio, .help = "signal to filter"},
-               {.id = "cutoff", .name = "Cutoff", .kind = SignalKind::Pitch,
+               {.id = "cutoff",
+                .name = "Cutoff",
+                .kind = SignalKind::Pitch,
                 .help = "octaves added to the Cutoff knob (1 V/oct): cutoff = knob x 2^cv"},
-               {.id = "fm", .name = "FM", .kind = SignalKind::Audio,
-                .help = "linear FM: adds fm x FM depth Hz to the cutoff"}},
+               {.id = "fm", .name = "FM", .kind = SignalKind::Audio, .help = "linear FM: adds fm x FM depth Hz to the cutoff"}},
     .outputs = {{.id = "lp", .name = "LP", .kind = SignalKind::Audio, .help = "low-pass"},
                 {.id = "bp", .name = "BP", .kind = SignalKind::Audio, .help = "band-pass (peak gain Q at the cutoff)"},
                 {.id = "hp", .name = "HP", .kind = SignalKind::Audio, .help = "high-pass"},
                 {.id = "notch", .name = "Notch", .kind = SignalKind::Audio, .help = "band-reject (zero at the cutoff)"}},
-    .params = {{.id = "cutoff", .name = "Cutoff", .min = 20.0f, .max = 20000.0f, .defaultValue = 1000.0f, .unit = "Hz",
-                .curve = ParamCurve::Exponential, .help = "cutoff frequency with the Cutoff input at 0"},
-               {.id = "q", .name = "Q", .min = 0.5f, .max = 40.0f, .defaultValue = 0.70710678f, .unit = "",
-                .curve = ParamCurve::Exponential, .help = "resonance: gain at the cutoff (0.707 = Butterworth)"},
-               {.id = "fm_depth", .name = "FM depth", .min = 0.0f, .max = 20000.0f, .defaultValue = 0.0f, .unit = "Hz",
-                .curve = ParamCurve::Linear, .help = "cutoff change in Hz per unit of the FM input"}},
+    .params = {{.id = "cutoff",
+                .name = "Cutoff",
+                .min = 20.0f,
+                .max = 20000.0f,
+                .defaultValue = 1000.0f,
+                .unit = "Hz",
+                .curve = ParamCurve::Exponential,
+                .help = "cutoff frequency with the Cutoff input at 0"},
+               {.id = "q",
+                .name = "Q",
+                .min = 0.5f,
+                .max = 40.0f,
+                .defaultValue = 0.70710678f,
+                .unit = "",
+                .curve = ParamCurve::Exponential,
+                .help = "resonance: gain at the cutoff (0.707 = Butterworth)"},
+               {.id = "fm_depth",
+                .name = "FM depth",
+                .min = 0.0f,
+                .max = 20000.0f,
+                .defaultValue = 0.0f,
+                .unit = "Hz",
+                .curve = ParamCurve::Linear,
+                .help = "cutoff change in Hz per unit of the FM input"}},
     .create = [] { return std::unique_ptr<Module>(new Svf(kSvf)); },
 };
 const RegisterModule registerSvf{kSvf};

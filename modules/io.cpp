@@ -64,13 +64,19 @@ const ModuleDescriptor kAudioOut{
     .id = "out",
     .name = "Audio Out",
     .category = "I/O",
-    .help = "Sends a patch to the speakers (or to the file when rendering offline). Patch only "
-            "Left for mono: it feeds both channels. Polyphonic inputs are summed to one channel. "
-            "Several Audio Out modules add up.",
+    .help =
+        "Sends a patch to the speakers (or to the file when rendering offline). Patch only "
+        "Left for mono: it feeds both channels. Polyphonic inputs are summed to one channel. "
+        "Several Audio Out modules add up.",
     .inputs = {{.id = "left", .name = "Left", .kind = SignalKind::Audio, .help = "left channel (both, when Right is unpatched)"},
                {.id = "right", .name = "Right", .kind = SignalKind::Audio, .help = "right channel"}},
     .outputs = {},
-    .params = {{.id = "level", .name = "Level", .min = 0.0f, .max = 2.0f, .defaultValue = 1.0f, .unit = "",
+    .params = {{.id = "level",
+                .name = "Level",
+                .min = 0.0f,
+                .max = 2.0f,
+                .defaultValue = 1.0f,
+                .unit = "",
                 .help = "linear gain applied to both channels"}},
     .create = [] { return std::unique_ptr<Module>(new AudioOut(kAudioOut)); },
 };

@@ -100,8 +100,8 @@ public:
                     // Waveform values need only the top 32 bits of the phase: a uint32 phase
                     // stepping by the truncated increment (off by < 64 units of 2^-32 at the end
                     // of a chunk) while the exact 64-bit phase advances for the next chunk.
-                    renderSmooth(shape, unipolar, static_cast<std::uint32_t>(phase >> 32),
-                                 static_cast<std::uint32_t>(constantInc >> 32), o + offset, n);
+                    renderSmooth(shape, unipolar, static_cast<std::uint32_t>(phase >> 32), static_cast<std::uint32_t>(constantInc >> 32),
+                                 o + offset, n);
                     phase += static_cast<std::uint64_t>(n) * constantInc;
                     continue;
                 }
@@ -115,7 +115,8 @@ public:
                         for (int i = 0; i < n; ++i)
                             inc32[static_cast<std::size_t>(i)] =
                                 dsp::phaseIncrementFast(blockRate * invSampleRate * dsp::fastPow2(cv[offset + i]));
-                        for (int i = 0; i < n; ++i) inc[static_cast<std::size_t>(i)] = std::uint64_t{inc32[static_cast<std::size_t>(i)]} << 32;
+                        for (int i = 0; i < n; ++i)
+                            inc[static_cast<std::size_t>(i)] = std::uint64_t{inc32[static_cast<std::size_t>(i)]} << 32;
                     } else {
                         inc.fill(constantInc);
                     }
@@ -176,12 +177,11 @@ private:
         }
     }
 
-    static void render(int shape, bool unipolar, std::uint64_t threshold, const std::uint64_t* __restrict ph,
-                       float* __restrict out, int n) noexcept {
+    static void render(int shape, bool unipolar, std::uint64_t threshold, const std::uint64_t* __restrict ph, float* __restrict out,
+                       int n) noexcept {
         switch (shape) {
             case kShapeSine:
-                for (int i = 0; i < n; ++i)
-                    out[i] = dsp::fastSin2pi(dsp::phaseToSigned(static_cast<std::uint32_t>(ph[i] >> 32)));
+                for (int i = 0; i < n; ++i) out[i] = dsp::fastSin2pi(dsp::phaseToSigned(static_cast<std::uint32_t>(ph[i] >> 32)));
                 break;
             case kShapeTriangle:  // 0 rising at phase 0, +1 at 1/4, -1 at 3/4 (in step with the sine)
                 for (int i = 0; i < n; ++i) {
@@ -190,8 +190,7 @@ private:
                 }
                 break;
             case kShapeSaw:  // -1 at phase 0, rising to +1
-                for (int i = 0; i < n; ++i)
-                    out[i] = 2.0f * dsp::phaseToUnit(static_cast<std::uint32_t>(ph[i] >> 32)) - 1.0f;
+                for (int i = 0; i < n; ++i) out[i] = 2.0f * dsp::phaseToUnit(static_cast<std::uint32_t>(ph[i] >> 32)) - 1.0f;
                 break;
             default:  // square: high for phase < pw
                 for (int i = 0; i < n; ++i) out[i] = ph[i] < threshold ? 1.0f : -1.0f;
@@ -229,28 +228,64 @@ const ModuleDescriptor kLfo{
     .id = "lfo",
     .name = "LFO",
     .category = "Modulation",
-    .help = "A low-frequency oscillator for modulation: sine, triangle, saw or square, exact in "
-            "time (a 2 Hz square at 48 kHz switches on every 24000th sample, for ever). At phase "
-            "0 the sine and triangle start at 0 rising, the saw at its bottom rising, and the "
-            "square high; the square stays high for the first PW of each cycle. Unipolar maps "
-            "the +-1 output to 0..1, so a unipolar square is a gate clock. A rising edge on Reset "
-            "restarts the cycle at Phase on that very sample. The Rate input adds octaves to the "
-            "rate (+1 doubles it). Changing the shape or polarity crossfades over one block.",
-    .inputs = {{.id = "rate", .name = "Rate", .kind = SignalKind::Control, .defaultValue = 0.0f,
+    .help =
+        "A low-frequency oscillator for modulation: sine, triangle, saw or square, exact in "
+        "time (a 2 Hz square at 48 kHz switches on every 24000th sample, for ever). At phase "
+        "0 the sine and triangle start at 0 rising, the saw at its bottom rising, and the "
+        "square high; the square stays high for the first PW of each cycle. Unipolar maps "
+        "the +-1 output to 0..1, so a unipolar square is a gate clock. A rising edge on Reset "
+        "restarts the cycle at Phase on that very sample. The Rate input adds octaves to the "
+        "rate (+1 doubles it). Changing the shape or polarity crossfades over one block.",
+    .inputs = {{.id = "rate",
+                .name = "Rate",
+                .kind = SignalKind::Control,
+                .defaultValue = 0.0f,
                 .help = "octaves added to the rate: rate x 2^input"},
-               {.id = "reset", .name = "Reset", .kind = SignalKind::Gate, .defaultValue = 0.0f,
+               {.id = "reset",
+                .name = "Reset",
+                .kind = SignalKind::Gate,
+                .defaultValue = 0.0f,
                 .help = "a rising edge through 0.5 restarts the cycle at Phase"}},
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Control, .help = "+-1, or 0..1 when Unipolar"}},
-    .params = {{.id = "rate", .name = "Rate", .min = 0.01f, .max = 1000.0f, .defaultValue = 1.0f, .unit = "Hz",
-                .curve = ParamCurve::Exponential, .help = "cycles per second"},
-               {.id = "shape", .name = "Shape", .min = 0.0f, .max = 3.0f, .defaultValue = 0.0f, .unit = "",
-                .curve = ParamCurve::Choice, .choices = {"sine", "triangle", "saw", "square"}, .help = "waveform"},
-               {.id = "pw", .name = "Pulse Width", .min = 0.01f, .max = 0.99f, .defaultValue = 0.5f, .unit = "",
+    .params = {{.id = "rate",
+                .name = "Rate",
+                .min = 0.01f,
+                .max = 1000.0f,
+                .defaultValue = 1.0f,
+                .unit = "Hz",
+                .curve = ParamCurve::Exponential,
+                .help = "cycles per second"},
+               {.id = "shape",
+                .name = "Shape",
+                .min = 0.0f,
+                .max = 3.0f,
+                .defaultValue = 0.0f,
+                .unit = "",
+                .curve = ParamCurve::Choice,
+                .choices = {"sine", "triangle", "saw", "square"},
+                .help = "waveform"},
+               {.id = "pw",
+                .name = "Pulse Width",
+                .min = 0.01f,
+                .max = 0.99f,
+                .defaultValue = 0.5f,
+                .unit = "",
                 .help = "fraction of each cycle the square is high"},
-               {.id = "phase", .name = "Phase", .min = 0.0f, .max = 1.0f, .defaultValue = 0.0f, .unit = "cycles",
+               {.id = "phase",
+                .name = "Phase",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.0f,
+                .unit = "cycles",
                 .help = "where the cycle starts, at start-up and on each reset"},
-               {.id = "unipolar", .name = "Unipolar", .min = 0.0f, .max = 1.0f, .defaultValue = 0.0f, .unit = "",
-                .curve = ParamCurve::Toggle, .help = "off: +-1; on: 0..1"}},
+               {.id = "unipolar",
+                .name = "Unipolar",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.0f,
+                .unit = "",
+                .curve = ParamCurve::Toggle,
+                .help = "off: +-1; on: 0..1"}},
     .create = [] { return std::unique_ptr<Module>(new Lfo(kLfo)); },
 };
 const RegisterModule registerLfo{kLfo};

@@ -38,14 +38,22 @@ enum OscOutputs { kOscOut };
 enum OscParams { kOscFreq };
 
 std::vector<PortDescriptor> oscInputs() {
-    return {{.id = "pitch", .name = "Pitch", .kind = SignalKind::Pitch, .defaultValue = 0.0f,
+    return {{.id = "pitch",
+             .name = "Pitch",
+             .kind = SignalKind::Pitch,
+             .defaultValue = 0.0f,
              .help = "octaves added to the frequency: +1 doubles it (1 V/oct). A polyphonic pitch "
                      "gives one voice per channel"}};
 }
 
 ParamDescriptor freqParam() {
-    return {.id = "freq", .name = "Frequency", .min = 0.1f, .max = 20000.0f, .defaultValue = 261.6256f,
-            .unit = "Hz", .curve = ParamCurve::Exponential,
+    return {.id = "freq",
+            .name = "Frequency",
+            .min = 0.1f,
+            .max = 20000.0f,
+            .defaultValue = 261.6256f,
+            .unit = "Hz",
+            .curve = ParamCurve::Exponential,
             .help = "frequency at pitch 0; the default is C4, so pitch reads as octaves re C4"};
 }
 
@@ -73,12 +81,10 @@ private:
 };
 
 // Per-frame increments for frames [offset, offset + n) of the block: (freq ramp) * 2^pitch.
-void modulatedIncrements(std::uint32_t* inc, const float* pitch, Ramp freq, float invSampleRate, int offset,
-                         int n) noexcept {
+void modulatedIncrements(std::uint32_t* inc, const float* pitch, Ramp freq, float invSampleRate, int offset, int n) noexcept {
     const float f0 = freq.at(offset) * invSampleRate;
     const float df = freq.step * invSampleRate;
-    for (int i = 0; i < n; ++i)
-        inc[i] = dsp::phaseIncrementFast((f0 + float(i) * df) * dsp::fastPow2(pitch[i]));
+    for (int i = 0; i < n; ++i) inc[i] = dsp::phaseIncrementFast((f0 + float(i) * df) * dsp::fastPow2(pitch[i]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,8 +140,7 @@ public:
 
 private:
     static void renderConstant(float* __restrict out, std::uint32_t phase, std::uint32_t inc, int frames) noexcept {
-        for (int n = 0; n < frames; ++n)
-            out[n] = dsp::fastSin2pi(dsp::phaseToSigned(phase + static_cast<std::uint32_t>(n) * inc));
+        for (int n = 0; n < frames; ++n) out[n] = dsp::fastSin2pi(dsp::phaseToSigned(phase + static_cast<std::uint32_t>(n) * inc));
     }
 
     ParamSmoother freq_;
@@ -147,10 +152,11 @@ const ModuleDescriptor kSine{
     .id = "sine",
     .name = "Sine Oscillator",
     .category = "Oscillators",
-    .help = "A pure sine wave, exact in frequency (it never drifts, even over hours) and clean "
-            "(harmonics and noise below -120 dB). Frequency = Frequency knob x 2^Pitch, so with "
-            "the knob at its default (C4) the Pitch input reads octaves re C4. A polyphonic Pitch "
-            "makes one sine per channel. Starts at phase 0 (0, rising) and after a reset.",
+    .help =
+        "A pure sine wave, exact in frequency (it never drifts, even over hours) and clean "
+        "(harmonics and noise below -120 dB). Frequency = Frequency knob x 2^Pitch, so with "
+        "the knob at its default (C4) the Pitch input reads octaves re C4. A polyphonic Pitch "
+        "makes one sine per channel. Starts at phase 0 (0, rising) and after a reset.",
     .inputs = oscInputs(),
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "sine wave, +-1"}},
     .params = {freqParam()},
@@ -352,11 +358,12 @@ const ModuleDescriptor kSaw{
     .id = "saw",
     .name = "Saw Oscillator",
     .category = "Oscillators",
-    .help = "A rising sawtooth (+-1), band-limited: each wrap is smoothed by a tabulated "
-            "band-limited step, so alias products stay more than 80 dB below the fundamental up "
-            "to 5 kHz at 48 kHz, and the harmonics roll off gently above 15 kHz. Frequency = "
-            "Frequency knob x 2^Pitch (octaves re C4 at the default). The output is delayed by "
-            "12 samples (0.25 ms), the price of a linear-phase step. Starts at 0, rising.",
+    .help =
+        "A rising sawtooth (+-1), band-limited: each wrap is smoothed by a tabulated "
+        "band-limited step, so alias products stay more than 80 dB below the fundamental up "
+        "to 5 kHz at 48 kHz, and the harmonics roll off gently above 15 kHz. Frequency = "
+        "Frequency knob x 2^Pitch (octaves re C4 at the default). The output is delayed by "
+        "12 samples (0.25 ms), the price of a linear-phase step. Starts at 0, rising.",
     .inputs = oscInputs(),
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "rising sawtooth, +-1"}},
     .params = {freqParam()},
@@ -422,7 +429,8 @@ public:
         for (int k = 0; k < kPoints; ++k) {
             const std::complex<double> zInv = std::polar(1.0, -std::numbers::pi * (k + 0.5) / kPoints);
             std::complex<double> h = 1.0;
-            for (int j = 0; j < count; ++j) h *= (1.0 - zeros[static_cast<std::size_t>(j)] * zInv) / (1.0 - poles[static_cast<std::size_t>(j)] * zInv);
+            for (int j = 0; j < count; ++j)
+                h *= (1.0 - zeros[static_cast<std::size_t>(j)] * zInv) / (1.0 - poles[static_cast<std::size_t>(j)] * zInv);
             power += std::norm(h);
         }
         const double gain = 1.0 / std::sqrt(power / kPoints);
@@ -500,17 +508,32 @@ const ModuleDescriptor kNoise{
     .id = "noise",
     .name = "Noise",
     .category = "Oscillators",
-    .help = "White or pink noise. White is uniform in [-1, 1) (RMS 0.577) with a flat spectrum; "
-            "pink falls 3 dB per octave (equal energy per octave, the sound of rain or a "
-            "waterfall), scaled to the same RMS as white, so its peaks reach past +-1. Channels "
-            "sets how many independent noise channels the output carries (for polyphonic "
-            "patches); every channel and every Noise module has its own stream.",
+    .help =
+        "White or pink noise. White is uniform in [-1, 1) (RMS 0.577) with a flat spectrum; "
+        "pink falls 3 dB per octave (equal energy per octave, the sound of rain or a "
+        "waterfall), scaled to the same RMS as white, so its peaks reach past +-1. Channels "
+        "sets how many independent noise channels the output carries (for polyphonic "
+        "patches); every channel and every Noise module has its own stream.",
     .inputs = {},
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "noise, RMS 0.577"}},
-    .params = {{.id = "color", .name = "Color", .min = 0.0f, .max = 1.0f, .defaultValue = 0.0f, .unit = "",
-                .curve = ParamCurve::Choice, .choices = {"white", "pink"}, .help = "white (flat) or pink (-3 dB/octave)"},
-               {.id = "channels", .name = "Channels", .min = 1.0f, .max = 16.0f, .defaultValue = 1.0f, .unit = "",
-                .curve = ParamCurve::Integer, .help = "independent channels on the output", .structural = true}},
+    .params = {{.id = "color",
+                .name = "Color",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.0f,
+                .unit = "",
+                .curve = ParamCurve::Choice,
+                .choices = {"white", "pink"},
+                .help = "white (flat) or pink (-3 dB/octave)"},
+               {.id = "channels",
+                .name = "Channels",
+                .min = 1.0f,
+                .max = 16.0f,
+                .defaultValue = 1.0f,
+                .unit = "",
+                .curve = ParamCurve::Integer,
+                .help = "independent channels on the output",
+                .structural = true}},
     .create = [] { return std::unique_ptr<Module>(new Noise(kNoise)); },
 };
 const RegisterModule registerNoise{kNoise};

@@ -72,17 +72,27 @@ const ModuleDescriptor kVca{
     .id = "vca",
     .name = "VCA / Gain",
     .category = "Utilities",
-    .help = "Multiplies a signal by a control voltage and a gain: out = in x cv x gain. Patch an "
-            "envelope into CV to shape a note's loudness; leave CV unpatched for a plain gain stage. "
-            "Four-quadrant: a negative CV inverts the signal, so it doubles as a ring modulator with an "
-            "audio-rate CV. Gain changes glide over ~10 ms so a knob jump never clicks. Polyphonic: "
-            "one VCA per channel; a mono CV drives every channel.",
+    .help =
+        "Multiplies a signal by a control voltage and a gain: out = in x cv x gain. Patch an "
+        "envelope into CV to shape a note's loudness; leave CV unpatched for a plain gain stage. "
+        "Four-quadrant: a negative CV inverts the signal, so it doubles as a ring modulator with an "
+        "audio-rate CV. Gain changes glide over ~10 ms so a knob jump never clicks. Polyphonic: "
+        "one VCA per channel; a mono CV drives every channel.",
     .inputs = {{.id = "in", .name = "In", .kind = SignalKind::Audio, .help = "signal to scale"},
-               {.id = "cv", .name = "CV", .kind = SignalKind::Control, .defaultValue = 1.0f,
+               {.id = "cv",
+                .name = "CV",
+                .kind = SignalKind::Control,
+                .defaultValue = 1.0f,
                 .help = "gain control, multiplied in (1 when unpatched; negative inverts)"}},
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "in x cv x gain"}},
-    .params = {{.id = "gain", .name = "Gain", .min = 0.0f, .max = 4.0f, .defaultValue = 1.0f, .unit = "",
-                .curve = ParamCurve::Linear, .help = "linear gain (1 = unity, 4 = +12 dB)"}},
+    .params = {{.id = "gain",
+                .name = "Gain",
+                .min = 0.0f,
+                .max = 4.0f,
+                .defaultValue = 1.0f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "linear gain (1 = unity, 4 = +12 dB)"}},
     .create = [] { return std::unique_ptr<Module>(new Vca(kVca)); },
 };
 const RegisterModule registerVca{kVca};
@@ -146,19 +156,19 @@ private:
 };
 
 ParamDescriptor levelParam(const char* id, const char* name, const char* help) {
-    return {.id = id, .name = name, .min = 0.0f, .max = 2.0f, .defaultValue = 1.0f, .unit = "",
-            .curve = ParamCurve::Linear, .help = help};
+    return {.id = id, .name = name, .min = 0.0f, .max = 2.0f, .defaultValue = 1.0f, .unit = "", .curve = ParamCurve::Linear, .help = help};
 }
 
 const ModuleDescriptor kMixer{
     .id = "mixer",
     .name = "Mixer",
     .category = "Utilities",
-    .help = "Adds up to four signals, each with its own level, then applies a master level: "
-            "out = master x (level1 x in1 + ... + level4 x in4). Levels are linear gains (1 = unity, "
-            "2 = +6 dB) and glide over ~10 ms, so moves never click; unpatched inputs cost nothing. "
-            "Polyphonic channel by channel: the output has as many channels as the widest input, a mono "
-            "input feeds every channel.",
+    .help =
+        "Adds up to four signals, each with its own level, then applies a master level: "
+        "out = master x (level1 x in1 + ... + level4 x in4). Levels are linear gains (1 = unity, "
+        "2 = +6 dB) and glide over ~10 ms, so moves never click; unpatched inputs cost nothing. "
+        "Polyphonic channel by channel: the output has as many channels as the widest input, a mono "
+        "input feeds every channel.",
     .inputs = {{.id = "in1", .name = "In 1", .kind = SignalKind::Audio, .help = "first signal"},
                {.id = "in2", .name = "In 2", .kind = SignalKind::Audio, .help = "second signal"},
                {.id = "in3", .name = "In 3", .kind = SignalKind::Audio, .help = "third signal"},

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <sndfile.h>
+#include <nlohmann/json.hpp>
 
 #include "core/cli/commands.hpp"
 #include "core/cli/workloads.hpp"
@@ -82,7 +82,8 @@ std::string checkOutput(const fs::path& file, int channels, double seconds) {
     double sum = 0.0;
     sf_count_t total = 0, n = 0;
     while ((n = sf_readf_float(f, buffer.data(), 4096)) > 0) {
-        for (sf_count_t i = 0; i < n * info.channels; ++i) sum += double(buffer[static_cast<std::size_t>(i)]) * buffer[static_cast<std::size_t>(i)];
+        for (sf_count_t i = 0; i < n * info.channels; ++i)
+            sum += double(buffer[static_cast<std::size_t>(i)]) * buffer[static_cast<std::size_t>(i)];
         total += n;
     }
     sf_close(f);
@@ -185,7 +186,8 @@ int benchCommand(const BenchCommand& options) {
 
     std::printf("Kabel bench: %.0f s of audio at 48 kHz, 64-frame blocks; median wall time of %d runs of the whole process\n",
                 options.seconds, options.runs);
-    std::printf("(start-up, loading, compiling, rendering and writing the WAV), after one warm-up; RTF = audio seconds / wall seconds.\n\n");
+    std::printf(
+        "(start-up, loading, compiling, rendering and writing the WAV), after one warm-up; RTF = audio seconds / wall seconds.\n\n");
 
     nlohmann::json results = nlohmann::json::object();
     struct Row {
@@ -202,17 +204,23 @@ int benchCommand(const BenchCommand& options) {
         engines.push_back(Engine{"kabel",
                                  {options.self, "render", patch.string(), "-o", (dir / ("kabel_" + w.name + ".wav")).string(), "--seconds",
                                   std::to_string(options.seconds), "--channels", std::to_string(w.channels), "--quiet"},
-                                 {}, {}, {}, {}});
+                                 {},
+                                 {},
+                                 {},
+                                 {}});
         for (const auto& name : peerNames)
-            engines.push_back(Engine{name, {"sh", (peersDir / name / "render.sh").string(), w.name}, {"PEERS_OUT=" + dir.string()}, {}, {}, {}});
+            engines.push_back(
+                Engine{name, {"sh", (peersDir / name / "render.sh").string(), w.name}, {"PEERS_OUT=" + dir.string()}, {}, {}, {}});
         auto output = [&](const Engine& e) { return dir / (e.name + "_" + w.name + ".wav"); };
         auto logOf = [&](const Engine& e) { return dir / (e.name + "_" + w.name + ".log"); };
 
         std::fprintf(stderr, "%s %s:", w.name.c_str(), w.description.c_str());
         for (Engine& e : engines) {  // warm-up, checked
             const Timing t = runTimed(e.command, logOf(e), e.env);
-            if (t.status != 0) e.problem = "exit status " + std::to_string(t.status) + " (log: " + logOf(e).string() + ")";
-            else e.problem = checkOutput(output(e), w.channels, e.name == "kabel" ? options.seconds : 60.0);
+            if (t.status != 0)
+                e.problem = "exit status " + std::to_string(t.status) + " (log: " + logOf(e).string() + ")";
+            else
+                e.problem = checkOutput(output(e), w.channels, e.name == "kabel" ? options.seconds : 60.0);
             if (!e.problem.empty()) std::fprintf(stderr, "\n  %s: %s", e.name.c_str(), e.problem.c_str());
         }
         for (int round = 0; round < options.runs; ++round) {
@@ -257,7 +265,8 @@ int benchCommand(const BenchCommand& options) {
             }
         }
         if (!row.peers.empty()) {
-            const auto best = std::max_element(row.peers.begin(), row.peers.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+            const auto best =
+                std::max_element(row.peers.begin(), row.peers.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
             entry["best_peer"] = best->first;
             entry["best_peer_rtf"] = best->second;
             if (row.kabel > 0) entry["ratio"] = row.kabel / best->second;
@@ -277,11 +286,14 @@ int benchCommand(const BenchCommand& options) {
         std::printf("%-40s %10.1f %8.1f..%-8.1f", (r.workload + " " + r.description).c_str(), r.kabel, r.kabelMin, r.kabelMax);
         for (const auto& name : peerNames) {
             const auto it = r.peers.find(name);
-            if (it == r.peers.end()) std::printf(" %13s", "-");
-            else std::printf(" %13.1f", it->second);
+            if (it == r.peers.end())
+                std::printf(" %13s", "-");
+            else
+                std::printf(" %13.1f", it->second);
         }
         if (!r.peers.empty() && r.kabel > 0) {
-            const auto best = std::max_element(r.peers.begin(), r.peers.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+            const auto best =
+                std::max_element(r.peers.begin(), r.peers.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
             std::printf(" %8.2fx %-13s", r.kabel / best->second, best->first.c_str());
         }
         std::printf("\n");

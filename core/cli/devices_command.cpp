@@ -19,10 +19,11 @@ int listDevices() {
         return 2;
     }
     if (devices.empty()) {
-        std::printf("no audio devices found\n"
-                    "Kabel plays through JACK (or ALSA). Without a sound card, start a JACK server first, e.g.\n"
-                    "  jackd -d dummy -r 48000 -p 256 &\n"
-                    "and run `kabel devices` again (a server started under another name needs JACK_DEFAULT_SERVER=NAME).\n");
+        std::printf(
+            "no audio devices found\n"
+            "Kabel plays through JACK (or ALSA). Without a sound card, start a JACK server first, e.g.\n"
+            "  jackd -d dummy -r 48000 -p 256 &\n"
+            "and run `kabel devices` again (a server started under another name needs JACK_DEFAULT_SERVER=NAME).\n");
         return 0;
     }
     std::size_t nameWidth = 6, apiWidth = 8;
@@ -32,8 +33,9 @@ int listDevices() {
     }
     std::printf("    #  %-*s  %-*s   in  out  rate\n", static_cast<int>(nameWidth), "device", static_cast<int>(apiWidth), "host API");
     for (const AudioDeviceInfo& d : devices)
-        std::printf("  %c%2d  %-*s  %-*s  %3d  %3d  %.0f Hz\n", d.defaultOutput ? '*' : ' ', d.index, static_cast<int>(nameWidth), d.name.c_str(),
-                    static_cast<int>(apiWidth), d.hostApi.c_str(), d.maxInputChannels, d.maxOutputChannels, d.defaultSampleRate);
+        std::printf("  %c%2d  %-*s  %-*s  %3d  %3d  %.0f Hz\n", d.defaultOutput ? '*' : ' ', d.index, static_cast<int>(nameWidth),
+                    d.name.c_str(), static_cast<int>(apiWidth), d.hostApi.c_str(), d.maxInputChannels, d.maxOutputChannels,
+                    d.defaultSampleRate);
     std::printf("* = default output for `kabel play` (choose another with --device NAME or --device INDEX)\n");
     return 0;
 }

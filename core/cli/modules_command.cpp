@@ -28,8 +28,10 @@ void printPorts(const char* heading, const std::vector<PortDescriptor>& ports, b
 std::string markdownEscape(std::string s) {
     std::string out;
     for (char c : s) {
-        if (c == '|') out += "\\|";
-        else out += c;
+        if (c == '|')
+            out += "\\|";
+        else
+            out += c;
     }
     return out;
 }
@@ -52,8 +54,9 @@ int listModulesMarkdown() {
             if (list.empty()) return;
             std::printf("\n| %s | kind | %s | |\n|---|---|---|---|\n", heading, inputs ? "unpatched" : "");
             for (const auto& p : list)
-                std::printf("| `%s` %s | %s | %s | %s |\n", p.id.c_str(), markdownEscape(p.name).c_str(), std::string(toString(p.kind)).c_str(),
-                            inputs ? formatNumber(p.defaultValue).c_str() : "", markdownEscape(p.help).c_str());
+                std::printf("| `%s` %s | %s | %s | %s |\n", p.id.c_str(), markdownEscape(p.name).c_str(),
+                            std::string(toString(p.kind)).c_str(), inputs ? formatNumber(p.defaultValue).c_str() : "",
+                            markdownEscape(p.help).c_str());
         };
         ports("input", d->inputs, true);
         ports("output", d->outputs, false);
@@ -66,9 +69,9 @@ int listModulesMarkdown() {
                 for (std::size_t i = 0; i < p.choices.size(); ++i)
                     help += (i ? ", " : "") + std::to_string(i + static_cast<std::size_t>(p.min)) + " = " + p.choices[i];
             }
-            std::printf("| `%s` %s | %s .. %s%s%s | %s | %s | %s |\n", p.id.c_str(), markdownEscape(p.name).c_str(), formatNumber(p.min).c_str(),
-                        formatNumber(p.max).c_str(), p.unit.empty() ? "" : " ", p.unit.c_str(), formatNumber(p.defaultValue).c_str(),
-                        std::string(toString(p.curve)).c_str(), markdownEscape(help).c_str());
+            std::printf("| `%s` %s | %s .. %s%s%s | %s | %s | %s |\n", p.id.c_str(), markdownEscape(p.name).c_str(),
+                        formatNumber(p.min).c_str(), formatNumber(p.max).c_str(), p.unit.empty() ? "" : " ", p.unit.c_str(),
+                        formatNumber(p.defaultValue).c_str(), std::string(toString(p.curve)).c_str(), markdownEscape(help).c_str());
         }
     }
     return 0;
@@ -88,9 +91,9 @@ int listModules(bool verbose) {
         printPorts("outputs", d->outputs, false);
         if (!d->params.empty()) std::printf("    params:\n");
         for (const auto& p : d->params) {
-            std::printf("      %-10s %s [%s .. %s, default %s%s%s, %s]", p.id.c_str(), p.name.c_str(),
-                        formatNumber(p.min).c_str(), formatNumber(p.max).c_str(), formatNumber(p.defaultValue).c_str(),
-                        p.unit.empty() ? "" : " ", p.unit.c_str(), std::string(toString(p.curve)).c_str());
+            std::printf("      %-10s %s [%s .. %s, default %s%s%s, %s]", p.id.c_str(), p.name.c_str(), formatNumber(p.min).c_str(),
+                        formatNumber(p.max).c_str(), formatNumber(p.defaultValue).c_str(), p.unit.empty() ? "" : " ", p.unit.c_str(),
+                        std::string(toString(p.curve)).c_str());
             if (!p.choices.empty()) {
                 std::printf(" {");
                 for (std::size_t i = 0; i < p.choices.size(); ++i)

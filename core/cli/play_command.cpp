@@ -37,7 +37,9 @@ constexpr double kStallSeconds = 2.0;
 std::atomic<bool> gStopRequested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
 
-extern "C" void requestStop(int) { gStopRequested.store(true); }
+extern "C" void requestStop(int) {
+    gStopRequested.store(true);
+}
 
 // Installs the stop handlers (no SA_RESTART: a blocking call returns early) and ignores SIGPIPE
 // (a JACK server that dies under us must not kill the process before it can stop cleanly).
@@ -70,7 +72,9 @@ private:
     struct sigaction oldPipe_ {};
 };
 
-double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double secondsSince(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 }  // namespace
 
@@ -129,7 +133,8 @@ int playCommand(const PlayCommand& options) {
                 lastProgress = Clock::now();
             } else if (secondsSince(lastProgress) > kStallSeconds) {
                 if (statusShown && tty) std::printf("\n");
-                std::fprintf(stderr, "kabel play: the audio device stopped calling back for %.0f s (did the JACK server quit?)\n", kStallSeconds);
+                std::fprintf(stderr, "kabel play: the audio device stopped calling back for %.0f s (did the JACK server quit?)\n",
+                             kStallSeconds);
                 rc = 2;
                 break;
             }

@@ -9,7 +9,9 @@ namespace kabel::cli {
 
 ProgressBar::ProgressBar(std::string label, bool enabled) : label_(std::move(label)), enabled_(enabled && ::isatty(2)) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+    finish();
+}
 
 void ProgressBar::update(double fraction, const std::string& detail) {
     if (!enabled_) return;

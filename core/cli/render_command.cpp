@@ -52,9 +52,11 @@ int renderCommand(const RenderCommand& options) {
                 static_cast<unsigned long long>(summary.frames), options.channels, options.sampleRate, options.output.c_str(),
                 summary.renderSeconds, seconds / summary.renderSeconds, peakDb);
     if (summary.stats.nonFiniteSamples)
-        std::printf("warning: %llu NaN/Inf samples were replaced by silence\n", static_cast<unsigned long long>(summary.stats.nonFiniteSamples));
+        std::printf("warning: %llu NaN/Inf samples were replaced by silence\n",
+                    static_cast<unsigned long long>(summary.stats.nonFiniteSamples));
     if (summary.stats.guardedSamples)
-        std::printf("note: %llu samples above 0.9 were softened by the output guard\n", static_cast<unsigned long long>(summary.stats.guardedSamples));
+        std::printf("note: %llu samples above 0.9 were softened by the output guard\n",
+                    static_cast<unsigned long long>(summary.stats.guardedSamples));
     return 0;
 }
 

@@ -23,8 +23,7 @@ int validatePatch(const std::string& path) {
     try {
         const LoadedPatch loaded = loadPatchFile(path, Registry::global());
         for (const std::string& warning : loaded.warnings) std::fprintf(stderr, "%s\n", warning.c_str());
-        std::string summary = count(loaded.patch.modules.size(), "module") + ", " +
-                              count(loaded.patch.cables.size(), "cable");
+        std::string summary = count(loaded.patch.modules.size(), "module") + ", " + count(loaded.patch.cables.size(), "cable");
         if (!loaded.warnings.empty()) summary += ", " + count(loaded.warnings.size(), "warning");
         std::printf("%s: ok (%s)\n", path.c_str(), summary.c_str());
         return 0;

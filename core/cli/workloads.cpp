@@ -14,7 +14,9 @@ constexpr double kW2Attack = 0.010, kW2Decay = 0.100, kW2Sustain = 0.6, kW2Gate 
 constexpr double kW3BurstPeriod = 1.0, kW3BurstAttack = 0.001, kW3BurstDecay = 0.100, kW3BurstAmp = 0.5;
 constexpr double kW3Delay = 0.375, kW3Feedback = 0.6, kW3Room = 0.8, kW3Damp = 0.5, kW3Mix = 0.33;
 
-double sineBankFrequency(int i) { return 100.0 + 7.3 * i; }
+double sineBankFrequency(int i) {
+    return 100.0 + 7.3 * i;
+}
 
 struct Builder {
     Patch patch;
@@ -84,7 +86,8 @@ Workload effectsChain() {
         "x + d) -> stereo reverb (room 0.8, damping 0.5, mix 0.33) (bench workload W3).";
     b.module("clock", "lfo", {{"rate", 1.0 / kW3BurstPeriod}, {"shape", 3}, {"pw", 0.5}, {"unipolar", 1}}, 40.0f, 0.0f);
     b.module("burst", "adsr",
-             {{"attack", kW3BurstAttack}, {"decay", kW3BurstDecay}, {"sustain", 0.0}, {"release", kW3BurstDecay}, {"shape", 0}}, 240.0f, 0.0f);
+             {{"attack", kW3BurstAttack}, {"decay", kW3BurstDecay}, {"sustain", 0.0}, {"release", kW3BurstDecay}, {"shape", 0}}, 240.0f,
+             0.0f);
     b.module("noise", "noise", {}, 40.0f, 100.0f);
     b.module("vca", "vca", {{"gain", kW3BurstAmp}}, 240.0f, 100.0f);
     for (const char* side : {"L", "R"})

@@ -38,8 +38,8 @@ inline float mulAdd(float a, float b, float c) noexcept {
 /// ternary around the whole expression) so GCC vectorises it without AVX-512 masks.
 inline float fastSin2pi(float x) noexcept {
     const float ax = std::fabs(x);
-    const float mirror = 0.5f - ax;                                 // sin(pi - t) = sin(t)
-    const float y = std::copysign(ax < mirror ? ax : mirror, x);   // [-0.25, 0.25]
+    const float mirror = 0.5f - ax;                               // sin(pi - t) = sin(t)
+    const float y = std::copysign(ax < mirror ? ax : mirror, x);  // [-0.25, 0.25]
     const float y2 = y * y;
     float p = 39.53670502f;
     p = mulAdd(p, y2, -76.54978180f);

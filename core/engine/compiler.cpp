@@ -31,9 +31,8 @@ float Compiler::cableGain(const EdgeKey& key) const {
 
 bool Compiler::fadesSettled() const {
     if (memory_->fading.empty()) return false;
-    return std::all_of(memory_->fading.begin(), memory_->fading.end(), [](const auto& f) {
-        return f.first->gain.load(std::memory_order_relaxed) == f.second;
-    });
+    return std::all_of(memory_->fading.begin(), memory_->fading.end(),
+                       [](const auto& f) { return f.first->gain.load(std::memory_order_relaxed) == f.second; });
 }
 
 void Compiler::forgetHistory() {
@@ -153,9 +152,9 @@ struct Signal {
 // An input port's source before pointers exist.
 struct PortSource {
     enum Kind { Constant, SignalBuffer, Line } kind = Constant;
-    int signal = -1;                   // SignalBuffer
-    FeedbackLine* line = nullptr;      // Line
-    float constant = 0.0f;             // Constant
+    int signal = -1;               // SignalBuffer
+    FeedbackLine* line = nullptr;  // Line
+    float constant = 0.0f;         // Constant
     int channels = 1;
 };
 
@@ -189,8 +188,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     std::vector<EdgeKey> keys(edgeCount);
     for (std::size_t e = 0; e < edgeCount; ++e) {
         const GraphEdge& edge = g.edges[e];
-        keys[e] = EdgeKey{g.nodes[static_cast<std::size_t>(edge.from)].key, edge.fromPort,
-                          g.nodes[static_cast<std::size_t>(edge.to)].key, edge.toPort};
+        keys[e] = EdgeKey{g.nodes[static_cast<std::size_t>(edge.from)].key, edge.fromPort, g.nodes[static_cast<std::size_t>(edge.to)].key,
+                          edge.toPort};
     }
 
     // 1. Order, breaking cycles.
@@ -220,7 +219,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
                 int channels = 1;
                 for (int e : into[static_cast<std::size_t>(v)][p]) {
                     const GraphEdge& edge = g.edges[static_cast<std::size_t>(e)];
-                    channels = std::max(channels, outChannels[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)]);
+                    channels =
+                        std::max(channels, outChannels[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)]);
                 }
                 in[p] = channels;
             }
@@ -275,8 +275,10 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         std::shared_ptr<FeedbackLine>& line = lines[lineKey];
         if (!line) {
             const auto it = memory_->lines.find(lineKey);
-            if (it != memory_->lines.end() && it->second->channels == channels) line = it->second;
-            else line = std::make_shared<FeedbackLine>(channels, stride);
+            if (it != memory_->lines.end() && it->second->channels == channels)
+                line = it->second;
+            else
+                line = std::make_shared<FeedbackLine>(channels, stride);
             plan->feedbackLines_.push_back(line);
         }
         lineOf[e] = line.get();
@@ -317,7 +319,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     struct PendingStep {
         int node;
         std::vector<PortSource> inputs;
-        std::vector<int> mixes;   // indices into pendingMixes
+        std::vector<int> mixes;                             // indices into pendingMixes
         std::vector<std::pair<int, FeedbackLine*>> copies;  // signal -> line
     };
     struct PendingMix {
@@ -347,8 +349,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
                 PendingMix mix{-1, defaultValue, {}};
                 int channels = 1;
                 for (int e : edges) {
-                    mix.sources.push_back(PendingMixSource{sourceOf(e, s), states[static_cast<std::size_t>(e)],
-                                                           g.edges[static_cast<std::size_t>(e)].target});
+                    mix.sources.push_back(
+                        PendingMixSource{sourceOf(e, s), states[static_cast<std::size_t>(e)], g.edges[static_cast<std::size_t>(e)].target});
                     channels = std::max(channels, mix.sources.back().source.channels);
                 }
                 mix.dstSignal = static_cast<int>(signals.size());
@@ -378,9 +380,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     // last read of its signal, for a later signal with the same channel count.
     std::vector<int> byDef(signals.size());
     for (std::size_t i = 0; i < byDef.size(); ++i) byDef[i] = static_cast<int>(i);
-    std::stable_sort(byDef.begin(), byDef.end(), [&](int a, int b) {
-        return signals[static_cast<std::size_t>(a)].def < signals[static_cast<std::size_t>(b)].def;
-    });
+    std::stable_sort(byDef.begin(), byDef.end(),
+                     [&](int a, int b) { return signals[static_cast<std::size_t>(a)].def < signals[static_cast<std::size_t>(b)].def; });
     std::set<float> constantValues;
     for (const auto& step : pendingSteps)
         for (const auto& in : step.inputs)
@@ -421,8 +422,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     plan->generation_ = ++generation_;
     plan->maxFrames_ = options_.maxFrames;
     plan->stride_ = stride;
-    plan->fadeStepPerFrame_ =
-        options_.fadeMs > 0.0f ? static_cast<float>(1000.0 / (options_.fadeMs * options_.sampleRate)) : 1.0f;
+    plan->fadeStepPerFrame_ = options_.fadeMs > 0.0f ? static_cast<float>(1000.0 / (options_.fadeMs * options_.sampleRate)) : 1.0f;
     plan->pool_ = AlignedFloats(poolFloats);
     plan->gainScratch_ = AlignedFloats(static_cast<std::size_t>(stride));
     float* const pool = plan->pool_.data();
@@ -430,9 +430,12 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
 
     auto pointerOf = [&](const PortSource& src) -> float* {
         switch (src.kind) {
-            case PortSource::Constant: return pool + constantOffset.at(src.constant);
-            case PortSource::Line: return src.line->data.data();
-            case PortSource::SignalBuffer: break;
+            case PortSource::Constant:
+                return pool + constantOffset.at(src.constant);
+            case PortSource::Line:
+                return src.line->data.data();
+            case PortSource::SignalBuffer:
+                break;
         }
         return pool + signals[static_cast<std::size_t>(src.signal)].offset;
     };
@@ -496,8 +499,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         step.firstCopy = static_cast<std::uint32_t>(plan->copies_.size());
         for (const auto& [signal, line] : pending.copies) {
             const Signal& sig = signals[static_cast<std::size_t>(signal)];
-            plan->copies_.push_back(plan::CopyOp{pool + sig.offset, line->data.data(),
-                                                 static_cast<std::uint32_t>(sig.channels * stride)});
+            plan->copies_.push_back(plan::CopyOp{pool + sig.offset, line->data.data(), static_cast<std::uint32_t>(sig.channels * stride)});
         }
         step.copyCount = static_cast<std::uint32_t>(pending.copies.size());
 
@@ -525,8 +527,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         report->buffers = physicalBuffers;
         report->bufferBytes = poolFloats * sizeof(float);
         report->fading = !memory_->fading.empty();
-        report->milliseconds =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - startTime).count();
+        report->milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - startTime).count();
     }
     memory_->cables = std::move(cables);
     memory_->targets = std::move(targets);

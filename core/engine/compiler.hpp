@@ -68,17 +68,17 @@ struct FeedbackCable {
 struct CompileReport {
     std::vector<FeedbackCable> feedback;  // cables read one block late to break cycles
     std::size_t steps = 0;
-    std::size_t buffers = 0;              // physical signal buffers after reuse
-    std::size_t signals = 0;              // signals before reuse
+    std::size_t buffers = 0;  // physical signal buffers after reuse
+    std::size_t signals = 0;  // signals before reuse
     std::size_t bufferBytes = 0;
-    bool fading = false;                  // a cable is mid-fade: compile again when fadesSettled()
+    bool fading = false;  // a cable is mid-fade: compile again when fadesSettled()
     double milliseconds = 0.0;
 };
 
 struct CompileOptions {
     double sampleRate = 48000.0;
-    int maxFrames = 64;   // the engine block
-    float fadeMs = 10.0f; // cable fade-in/fade-out time
+    int maxFrames = 64;    // the engine block
+    float fadeMs = 10.0f;  // cable fade-in/fade-out time
 };
 
 class Compiler {

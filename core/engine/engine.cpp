@@ -23,11 +23,11 @@ inline float softClip(float x) noexcept {
 
 }  // namespace
 
-Engine::Engine(EngineConfig config)
-    : config_(config), retired_(kRetiredCapacity), blockPosition_(config.blockFrames) {
+Engine::Engine(EngineConfig config) : config_(config), retired_(kRetiredCapacity), blockPosition_(config.blockFrames) {
     if (config_.blockFrames < 1 || config_.blockFrames > 8192) throw std::invalid_argument("engine block must be 1..8192 frames");
     if (config_.outputChannels < 0 || config_.outputChannels > 64) throw std::invalid_argument("engine outputs must be 0..64");
-    if (!(config_.sampleRate >= 1000.0 && config_.sampleRate <= 768000.0)) throw std::invalid_argument("sample rate must be 1 kHz..768 kHz");
+    if (!(config_.sampleRate >= 1000.0 && config_.sampleRate <= 768000.0))
+        throw std::invalid_argument("sample rate must be 1 kHz..768 kHz");
     const int stride = alignedStride(config_.blockFrames);
     outBlock_ = AlignedFloats(static_cast<std::size_t>(std::max(1, config_.outputChannels) * stride));
     for (int c = 0; c < config_.outputChannels; ++c) outPointers_.push_back(outBlock_.data() + c * stride);

@@ -27,7 +27,8 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
     const int channels = options.channels;
     // Write in chunks of whole blocks (~4096 frames): few libsndfile calls, small memory.
     const int blocksPerChunk = std::max(1, 4096 / block);
-    std::vector<float> chunk(static_cast<std::size_t>(blocksPerChunk) * static_cast<std::size_t>(block) * static_cast<std::size_t>(channels));
+    std::vector<float> chunk(static_cast<std::size_t>(blocksPerChunk) * static_cast<std::size_t>(block) *
+                             static_cast<std::size_t>(channels));
 
     replaceFileAtomically(path, [&](const std::filesystem::path& temp) {
         SoundFileWriter writer(temp, channels, options.sampleRate, options.format);

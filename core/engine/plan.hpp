@@ -42,7 +42,7 @@ struct MixSource {
     const float* data;  // the source signal (a module output or a FeedbackLine)
     int channels;
     CableState* state;
-    float target;       // the gain this cable moves toward in this plan
+    float target;  // the gain this cable moves toward in this plan
 };
 
 /// Builds one input from several cables and/or a fading cable: dst = Σ gain_i · src_i plus the
@@ -98,7 +98,7 @@ private:
     std::vector<plan::CopyOp> copies_;
     std::vector<InputPort> inputs_;
     std::vector<OutputPort> outputs_;
-    AlignedFloats pool_;  // every signal buffer, constant and the block of zeros
+    AlignedFloats pool_;         // every signal buffer, constant and the block of zeros
     AlignedFloats gainScratch_;  // maxFrames floats for MixOp
 
     // Ownership only: keeps what the raw pointers above point to alive as long as this plan.

@@ -9,9 +9,7 @@
 namespace kabel {
 
 Session::Session(Engine& engine, const Registry& registry, float fadeMs)
-    : engine_(engine),
-      registry_(registry),
-      compiler_(CompileOptions{engine.config().sampleRate, engine.config().blockFrames, fadeMs}) {}
+    : engine_(engine), registry_(registry), compiler_(CompileOptions{engine.config().sampleRate, engine.config().blockFrames, fadeMs}) {}
 
 Session::~Session() = default;
 
@@ -71,8 +69,8 @@ void Session::sync(bool instant) {
         if (live.count(spec.id)) continue;  // duplicate id: the loader rejects these; keep the first
         Instance instance;
         const auto it = live_.find(spec.id);
-        const auto ghost = std::find_if(ghosts_.begin(), ghosts_.end(),
-                                        [&](const Instance& g) { return g.id == spec.id && g.type == spec.type; });
+        const auto ghost =
+            std::find_if(ghosts_.begin(), ghosts_.end(), [&](const Instance& g) { return g.id == spec.id && g.type == spec.type; });
         if (it != live_.end() && it->second.type == spec.type) {
             instance = std::move(it->second);
             live_.erase(it);
@@ -142,8 +140,7 @@ void Session::sync(bool instant) {
 // Cables of the last compile that the document no longer has: those feeding live modules (or a
 // removed sink) fade out; those inside a removed group keep full gain, so the group's output fades
 // once, linearly. A removed module is dropped when nothing it feeds is still fading.
-void Session::retireEdges(std::map<EdgeKey, EdgeInfo>& edges,
-                          const std::unordered_map<std::uint64_t, const Instance*>& byKey) {
+void Session::retireEdges(std::map<EdgeKey, EdgeInfo>& edges, const std::unordered_map<std::uint64_t, const Instance*>& byKey) {
     std::map<EdgeKey, EdgeInfo> old;
     for (const auto& [key, info] : edges_)
         if (!edges.count(key) && byKey.count(key.from) && byKey.count(key.to)) old[key] = info;

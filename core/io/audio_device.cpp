@@ -135,8 +135,10 @@ int streamCallback(const void* /*input*/, void* output, unsigned long frameCount
         s.inCallback.store(false);
         return paContinue;
     }
-    if (s.renderHook) s.renderHook(s.renderUser, *s.engine, out, s.channels, frames);
-    else s.engine->process(out, s.channels, frames);
+    if (s.renderHook)
+        s.renderHook(s.renderUser, *s.engine, out, s.channels, frames);
+    else
+        s.engine->process(out, s.channels, frames);
     if (flags & paOutputUnderflow) s.xruns.fetch_add(1, std::memory_order_relaxed);
     s.frames.fetch_add(static_cast<std::uint64_t>(frames), std::memory_order_relaxed);
     s.bufferFrames.store(frames, std::memory_order_relaxed);
@@ -154,8 +156,7 @@ AudioSystem::AudioSystem(const char* jackClientName) {
     silenceBackendMessages();
     PaJack_SetClientName(jackClientName);  // before Pa_Initialize: it opens the JACK client
     const PaError err = Pa_Initialize();
-    if (err != paNoError)
-        throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot initialise PortAudio: " + paErrorText(err));
+    if (err != paNoError) throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot initialise PortAudio: " + paErrorText(err));
 }
 
 AudioSystem::~AudioSystem() {
@@ -171,9 +172,8 @@ std::vector<AudioDeviceInfo> AudioSystem::devices() const {
         const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
         if (!info) continue;
         const PaHostApiInfo* api = Pa_GetHostApiInfo(info->hostApi);
-        list.push_back(AudioDeviceInfo{i, info->name ? info->name : "?", api && api->name ? api->name : "?",
-                                       info->maxInputChannels, info->maxOutputChannels, info->defaultSampleRate,
-                                       i == chosen});
+        list.push_back(AudioDeviceInfo{i, info->name ? info->name : "?", api && api->name ? api->name : "?", info->maxInputChannels,
+                                       info->maxOutputChannels, info->defaultSampleRate, i == chosen});
     }
     return list;
 }
@@ -198,7 +198,8 @@ AudioDeviceChoice AudioSystem::chooseOutput(std::string_view device) const {
     }
     if (dev == paNoDevice) {
         std::string names;
-        for (PaDeviceIndex i : outputs) names += std::string(names.empty() ? "" : ", ") + std::to_string(i) + " '" + Pa_GetDeviceInfo(i)->name + "'";
+        for (PaDeviceIndex i : outputs)
+            names += std::string(names.empty() ? "" : ", ") + std::to_string(i) + " '" + Pa_GetDeviceInfo(i)->name + "'";
         throw AudioDeviceError(AudioDeviceError::Kind::NoMatch,
                                "no audio output device matches '" + std::string(device) + "' (output devices: " + names + ")");
     }
@@ -233,17 +234,21 @@ AudioOutput::AudioOutput(AudioSystem& system, Engine& engine, const AudioDeviceC
     if (device.index < 0 || device.index >= Pa_GetDeviceCount() || device.channels < 1)
         throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot open " + where + ": not a device of this AudioSystem");
     if (options.bufferFrames < 0)
-        throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot open " + where + ": buffer of " + std::to_string(options.bufferFrames) + " frames");
+        throw AudioDeviceError(AudioDeviceError::Kind::Backend,
+                               "cannot open " + where + ": buffer of " + std::to_string(options.bufferFrames) + " frames");
     const double latency = options.bufferFrames > 0 ? options.bufferFrames / device.sampleRate : device.defaultLatency;
     const PaStreamParameters out{device.index, device.channels, paFloat32 | paNonInterleaved, latency, nullptr};
-    const unsigned long framesPerBuffer = options.bufferFrames > 0 ? static_cast<unsigned long>(options.bufferFrames) : paFramesPerBufferUnspecified;
+    const unsigned long framesPerBuffer =
+        options.bufferFrames > 0 ? static_cast<unsigned long>(options.bufferFrames) : paFramesPerBufferUnspecified;
     PaStream* stream = nullptr;
     const PaError err = Pa_OpenStream(&stream, nullptr, &out, device.sampleRate, framesPerBuffer, paNoFlag, &streamCallback, shared_.get());
     if (err != paNoError) throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot open " + where + ": " + paErrorText(err));
     stream_ = stream;
 }
 
-AudioOutput::~AudioOutput() { close(); }
+AudioOutput::~AudioOutput() {
+    close();
+}
 
 void AudioOutput::close() {
     stop();
@@ -255,7 +260,8 @@ void AudioOutput::start() {
     if (running_ || abandoned_) return;
     if (!stream_) throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot start " + device_.label() + ": the stream was closed");
     const PaError err = Pa_StartStream(static_cast<PaStream*>(stream_));
-    if (err != paNoError) throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot start " + device_.label() + ": " + paErrorText(err));
+    if (err != paNoError)
+        throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot start " + device_.label() + ": " + paErrorText(err));
     running_ = true;
 }
 

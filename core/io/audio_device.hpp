@@ -71,8 +71,8 @@ struct AudioDeviceChoice {
     int index = -1;
     std::string name;
     std::string hostApi;
-    double sampleRate = 0.0;  // the device's rate (for JACK: the server's); build the Engine at it
-    int channels = 0;         // output channels to open: 2, or 1 on a mono device
+    double sampleRate = 0.0;      // the device's rate (for JACK: the server's); build the Engine at it
+    int channels = 0;             // output channels to open: 2, or 1 on a mono device
     double defaultLatency = 0.0;  // seconds (the device's low output latency)
 
     /// "system (JACK)", "default (ALSA)"
@@ -119,7 +119,7 @@ std::vector<AudioDeviceInfo> listAudioDevices();
 using RenderHook = void (*)(void* user, Engine& engine, float* const* out, int channels, int frames) noexcept;
 
 struct AudioOutputOptions {
-    int bufferFrames = 0;  // frames per callback; 0: the device's own (for JACK: the server period)
+    int bufferFrames = 0;             // frames per callback; 0: the device's own (for JACK: the server period)
     RenderHook renderHook = nullptr;  // nullptr: engine.process()
     void* renderUser = nullptr;
 };

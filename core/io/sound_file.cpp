@@ -23,7 +23,9 @@ SoundFileWriter::SoundFileWriter(const std::filesystem::path& path, int channels
     SF_INFO info{};
     info.channels = channels;
     info.samplerate = static_cast<int>(sampleRate);
-    const int subtype = format == SampleFormat::Float32 ? SF_FORMAT_FLOAT : format == SampleFormat::Pcm16 ? SF_FORMAT_PCM_16 : SF_FORMAT_PCM_24;
+    const int subtype = format == SampleFormat::Float32 ? SF_FORMAT_FLOAT
+                        : format == SampleFormat::Pcm16 ? SF_FORMAT_PCM_16
+                                                        : SF_FORMAT_PCM_24;
     info.format = SF_FORMAT_WAV | subtype;
     handle_->file = sf_open(path.c_str(), SFM_WRITE, &info);
     if (!handle_->file) throw std::runtime_error("cannot write '" + path.string() + "': " + sf_strerror(nullptr));

@@ -7,21 +7,30 @@ namespace kabel {
 
 std::string_view toString(SignalKind kind) noexcept {
     switch (kind) {
-        case SignalKind::Audio: return "audio";
-        case SignalKind::Pitch: return "pitch";
-        case SignalKind::Gate: return "gate";
-        case SignalKind::Control: return "control";
+        case SignalKind::Audio:
+            return "audio";
+        case SignalKind::Pitch:
+            return "pitch";
+        case SignalKind::Gate:
+            return "gate";
+        case SignalKind::Control:
+            return "control";
     }
     return "?";
 }
 
 std::string_view toString(ParamCurve curve) noexcept {
     switch (curve) {
-        case ParamCurve::Linear: return "linear";
-        case ParamCurve::Exponential: return "exponential";
-        case ParamCurve::Integer: return "integer";
-        case ParamCurve::Choice: return "choice";
-        case ParamCurve::Toggle: return "toggle";
+        case ParamCurve::Linear:
+            return "linear";
+        case ParamCurve::Exponential:
+            return "exponential";
+        case ParamCurve::Integer:
+            return "integer";
+        case ParamCurve::Choice:
+            return "choice";
+        case ParamCurve::Toggle:
+            return "toggle";
     }
     return "?";
 }
@@ -31,9 +40,12 @@ float ParamDescriptor::clamp(float value) const noexcept {
     value = std::clamp(value, min, max);
     switch (curve) {
         case ParamCurve::Integer:
-        case ParamCurve::Choice: return std::round(value);
-        case ParamCurve::Toggle: return value >= 0.5f ? 1.0f : 0.0f;
-        default: return value;
+        case ParamCurve::Choice:
+            return std::round(value);
+        case ParamCurve::Toggle:
+            return value >= 0.5f ? 1.0f : 0.0f;
+        default:
+            return value;
     }
 }
 
@@ -59,9 +71,15 @@ int indexOf(const Items& items, std::string_view id) noexcept {
 }
 }  // namespace
 
-int ModuleDescriptor::inputIndex(std::string_view portId) const noexcept { return indexOf(inputs, portId); }
-int ModuleDescriptor::outputIndex(std::string_view portId) const noexcept { return indexOf(outputs, portId); }
-int ModuleDescriptor::paramIndex(std::string_view paramId) const noexcept { return indexOf(params, paramId); }
+int ModuleDescriptor::inputIndex(std::string_view portId) const noexcept {
+    return indexOf(inputs, portId);
+}
+int ModuleDescriptor::outputIndex(std::string_view portId) const noexcept {
+    return indexOf(outputs, portId);
+}
+int ModuleDescriptor::paramIndex(std::string_view paramId) const noexcept {
+    return indexOf(params, paramId);
+}
 
 bool isValidId(std::string_view id) noexcept {
     if (id.empty() || id.size() > 64) return false;

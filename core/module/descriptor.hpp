@@ -23,10 +23,10 @@ enum class SignalKind : std::uint8_t { Audio, Pitch, Gate, Control };
 std::string_view toString(SignalKind kind) noexcept;
 
 struct PortDescriptor {
-    std::string id;                // stable, [A-Za-z0-9_-]+
-    std::string name;              // shown in the editor
+    std::string id;    // stable, [A-Za-z0-9_-]+
+    std::string name;  // shown in the editor
     SignalKind kind = SignalKind::Audio;
-    float defaultValue = 0.0f;     // inputs: the value an unconnected input reads
+    float defaultValue = 0.0f;  // inputs: the value an unconnected input reads
     std::string help;
 };
 
@@ -47,7 +47,7 @@ struct ParamDescriptor {
     float min = 0.0f;
     float max = 1.0f;
     float defaultValue = 0.0f;
-    std::string unit;                  // "Hz", "s", "dB", "" ...
+    std::string unit;  // "Hz", "s", "dB", "" ...
     ParamCurve curve = ParamCurve::Linear;
     std::vector<std::string> choices;  // labels for ParamCurve::Choice
     std::string help;

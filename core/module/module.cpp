@@ -6,8 +6,7 @@
 
 namespace kabel {
 
-Module::Module(const ModuleDescriptor& descriptor)
-    : descriptor_(&descriptor), params_(new std::atomic<float>[descriptor.params.size()]) {
+Module::Module(const ModuleDescriptor& descriptor) : descriptor_(&descriptor), params_(new std::atomic<float>[descriptor.params.size()]) {
     for (std::size_t i = 0; i < descriptor.params.size(); ++i)
         params_[i].store(descriptor.params[i].defaultValue, std::memory_order_relaxed);
 }

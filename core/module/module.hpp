@@ -29,8 +29,8 @@ struct InputPort {
     const float* zeros = nullptr;  // a block of silence (for channels this input does not carry)
     int channels = 1;              // 1..kMaxChannels
     int stride = 0;
-    bool connected = false;        // false: every frame holds the port's default value
-    float constant = 0.0f;         // the default value (meaningful when !connected)
+    bool connected = false;  // false: every frame holds the port's default value
+    float constant = 0.0f;   // the default value (meaningful when !connected)
 
     /// Polyphonic read with VCV-style broadcast: a mono input feeds every channel; channels beyond
     /// a poly input's count read silence.
@@ -63,11 +63,11 @@ struct HostBuffers {
 
 /// Everything a module needs for one block. Built by the compiler; valid only during process().
 struct ProcessContext {
-    int frames = 0;                    // frames in this block, 1..maxFrames passed to prepare()
-    std::uint64_t blockStart = 0;      // engine frame count at this block's first frame
-    std::span<const InputPort> in;     // one per descriptor input, in descriptor order
-    std::span<const OutputPort> out;   // one per descriptor output
-    const HostBuffers* host = nullptr; // device buffers; never null
+    int frames = 0;                     // frames in this block, 1..maxFrames passed to prepare()
+    std::uint64_t blockStart = 0;       // engine frame count at this block's first frame
+    std::span<const InputPort> in;      // one per descriptor input, in descriptor order
+    std::span<const OutputPort> out;    // one per descriptor output
+    const HostBuffers* host = nullptr;  // device buffers; never null
 };
 
 class Module {
@@ -118,9 +118,7 @@ public:
 
     /// Audio thread (engine only): reset() if requested, then process().
     void run(const ProcessContext& ctx) noexcept {
-        if (resetRequested_.load(std::memory_order_relaxed) &&
-            resetRequested_.exchange(false, std::memory_order_acquire))
-            reset();
+        if (resetRequested_.load(std::memory_order_relaxed) && resetRequested_.exchange(false, std::memory_order_acquire)) reset();
         process(ctx);
     }
 

@@ -44,9 +44,8 @@ const ModuleDescriptor* Registry::find(std::string_view typeId) const noexcept {
 
 std::vector<const ModuleDescriptor*> Registry::all() const {
     auto sorted = descriptors_;
-    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
-        return a->category != b->category ? a->category < b->category : a->id < b->id;
-    });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return a->category != b->category ? a->category < b->category : a->id < b->id; });
     return sorted;
 }
 

@@ -11,7 +11,9 @@
 namespace kabel::jsontext {
 namespace {
 
-bool isSpace(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isSpace(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 bool isNumberChar(char c) noexcept {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
@@ -35,8 +37,10 @@ struct Cursor {
         ++pos;
         while (!atEnd()) {
             const char c = text[pos++];
-            if (c == '\\') ++pos;
-            else if (c == '"') return;
+            if (c == '\\')
+                ++pos;
+            else if (c == '"')
+                return;
         }
     }
     // At an opening quote: the decoded string, moving past the closing quote. Escapes are decoded
@@ -54,13 +58,27 @@ struct Cursor {
             if (atEnd()) break;
             const char e = text[pos++];
             switch (e) {
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
-                case 'u': appendCodePoint(out, readUnicodeEscape()); break;
-                default: out += e; break;  // '"', '\\', '/'
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
+                case 'u':
+                    appendCodePoint(out, readUnicodeEscape());
+                    break;
+                default:
+                    out += e;
+                    break;  // '"', '\\', '/'
             }
         }
         return out;
@@ -81,8 +99,10 @@ struct Cursor {
                 continue;
             }
             ++pos;
-            if (d == '[' || d == '{') ++depth;
-            else if ((d == ']' || d == '}') && --depth == 0) return;
+            if (d == '[' || d == '{')
+                ++depth;
+            else if ((d == ']' || d == '}') && --depth == 0)
+                return;
         }
     }
 
@@ -92,9 +112,12 @@ private:
         for (int i = 0; i < 4 && !atEnd(); ++i) {
             const char h = text[pos++];
             v <<= 4;
-            if (h >= '0' && h <= '9') v |= unsigned(h - '0');
-            else if (h >= 'a' && h <= 'f') v |= unsigned(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') v |= unsigned(h - 'A' + 10);
+            if (h >= '0' && h <= '9')
+                v |= unsigned(h - '0');
+            else if (h >= 'a' && h <= 'f')
+                v |= unsigned(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+                v |= unsigned(h - 'A' + 10);
         }
         return v;
     }
@@ -218,14 +241,22 @@ std::optional<std::size_t> findInvalidUtf8(std::string_view text) noexcept {
         }
         int length = 0;
         unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-        if (c >= 0xC2 && c <= 0xDF) length = 2;
-        else if (c == 0xE0) length = 3, lo = 0xA0;
-        else if (c == 0xED) length = 3, hi = 0x9F;  // excludes UTF-16 surrogates
-        else if (c >= 0xE1 && c <= 0xEF) length = 3;
-        else if (c == 0xF0) length = 4, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3) length = 4;
-        else if (c == 0xF4) length = 4, hi = 0x8F;  // nothing above U+10FFFF
-        else return i;                              // 0x80..0xC1 and 0xF5..0xFF never start a character
+        if (c >= 0xC2 && c <= 0xDF)
+            length = 2;
+        else if (c == 0xE0)
+            length = 3, lo = 0xA0;
+        else if (c == 0xED)
+            length = 3, hi = 0x9F;  // excludes UTF-16 surrogates
+        else if (c >= 0xE1 && c <= 0xEF)
+            length = 3;
+        else if (c == 0xF0)
+            length = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3)
+            length = 4;
+        else if (c == 0xF4)
+            length = 4, hi = 0x8F;  // nothing above U+10FFFF
+        else
+            return i;  // 0x80..0xC1 and 0xF5..0xFF never start a character
         if (i + length > n) return i;
         if (s[i + 1] < lo || s[i + 1] > hi) return i;
         for (int k = 2; k < length; ++k)
@@ -301,9 +332,12 @@ namespace {
 void appendToken(std::string& pointer, std::string_view token) {
     pointer += '/';
     for (const char c : token) {
-        if (c == '~') pointer += "~0";
-        else if (c == '/') pointer += "~1";
-        else pointer += c;
+        if (c == '~')
+            pointer += "~0";
+        else if (c == '/')
+            pointer += "~1";
+        else
+            pointer += c;
     }
 }
 

@@ -32,10 +32,10 @@ struct ModuleSpec {
     std::map<std::string, double> params;  // by param id, as written (ids this build lacks are kept)
     float x = 0.0f;                        // canvas position
     float y = 0.0f;
-    std::string label;                     // optional display name ("" = the type's name)
-    std::string stateJson;                 // the module's own state (JSON text), "" = none
-    std::string extraParamsJson;           // placeholders only: non-numeric params (JSON object text)
-    std::string extraJson;                 // keys this build does not know (JSON object text), "" = none
+    std::string label;            // optional display name ("" = the type's name)
+    std::string stateJson;        // the module's own state (JSON text), "" = none
+    std::string extraParamsJson;  // placeholders only: non-numeric params (JSON object text)
+    std::string extraJson;        // keys this build does not know (JSON object text), "" = none
 };
 
 struct CableSpec {

@@ -54,19 +54,29 @@ std::string shortestNumber(T v) {
 
 std::string describe(const json& v) {
     switch (v.type()) {
-        case json::value_t::object: return "an object";
-        case json::value_t::array: return "an array";
-        case json::value_t::string: return "a string";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::null: return "null";
-        case json::value_t::number_float: return shortestNumber(v.get<double>());
+        case json::value_t::object:
+            return "an object";
+        case json::value_t::array:
+            return "an array";
+        case json::value_t::string:
+            return "a string";
+        case json::value_t::boolean:
+            return "a boolean";
+        case json::value_t::null:
+            return "null";
+        case json::value_t::number_float:
+            return shortestNumber(v.get<double>());
         case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return v.dump();
-        default: return "an unsupported value";
+        case json::value_t::number_unsigned:
+            return v.dump();
+        default:
+            return "an unsupported value";
     }
 }
 
-std::string describeType(const json& v) { return v.is_number() ? "a number" : describe(v); }
+std::string describeType(const json& v) {
+    return v.is_number() ? "a number" : describe(v);
+}
 
 // User text as it may appear in a one-line message: control characters escaped, at most about
 // `max` bytes (cut at a character boundary, "..." marks the cut).
@@ -75,8 +85,10 @@ std::string shown(std::string_view s, std::size_t max = 60) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
         if (out.size() >= max && (c & 0xC0) != 0x80) return out + "...";  // not inside a character
-        if (c == '\n') out += "\\n";
-        else if (c == '\t') out += "\\t";
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
         else if (c < 0x20 || c == 0x7F) {
             char hex[8];
             std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned>(c));
@@ -230,8 +242,10 @@ private:
         std::vector<std::set<std::string>> keys;
         bool duplicate = false;
         const auto watch = [&](int, json::parse_event_t event, json& parsed) {
-            if (event == json::parse_event_t::object_start) keys.emplace_back();
-            else if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+            if (event == json::parse_event_t::object_start)
+                keys.emplace_back();
+            else if (event == json::parse_event_t::object_end && !keys.empty())
+                keys.pop_back();
             else if (event == json::parse_event_t::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second)
                 duplicate = true;
             return true;
@@ -247,15 +261,14 @@ private:
             const auto offset = jsontext::findNonFiniteNumber(text);
             if (!offset) return ParseFailure{0, "number out of range: does not fit a double"};
             const std::size_t end = std::min(text.find_first_of(" \t\r\n,]}", *offset), *offset + 40);
-            return ParseFailure{*offset, "number out of range: " + std::string(text.substr(*offset, end - *offset)) +
-                                             " does not fit a double"};
+            return ParseFailure{*offset,
+                                "number out of range: " + std::string(text.substr(*offset, end - *offset)) + " does not fit a double"};
         }
         if (duplicate) {
             if (const auto dup = jsontext::findDuplicateKey(text)) {
                 const std::size_t slash = dup->pointer.rfind('/');
                 throw InputError(file_, jsontext::positionAt(text_, dup->offset).line, dup->pointer,
-                                 "duplicate key \"" + dup->pointer.substr(slash + 1) +
-                                     "\": keys must be unique within an object");
+                                 "duplicate key \"" + dup->pointer.substr(slash + 1) + "\": keys must be unique within an object");
             }
             throw InputError(file_, 0, "", "duplicate key: keys must be unique within an object");
         }
@@ -295,8 +308,7 @@ private:
         if (c == '\'') return " (JSON strings need double quotes)";
         if (c == ']' || c == '}') {
             const auto before = text.find_last_not_of(" \t\r\n", offset == 0 ? 0 : offset - 1);
-            if (offset > 0 && before != std::string_view::npos && text[before] == ',')
-                return " (JSON allows no comma after the last item)";
+            if (offset > 0 && before != std::string_view::npos && text[before] == ',') return " (JSON allows no comma after the last item)";
         }
         return "";
     }
@@ -307,8 +319,8 @@ private:
 
     const json& expect(const json& v, Want want, const std::string& pointer) const {
         static constexpr const char* kNames[] = {"an object", "an array", "a string", "a number"};
-        const bool ok = want == Want::Object ? v.is_object()
-                        : want == Want::Array ? v.is_array()
+        const bool ok = want == Want::Object   ? v.is_object()
+                        : want == Want::Array  ? v.is_array()
                         : want == Want::String ? v.is_string()
                                                : v.is_number();
         if (!ok) fail(pointer, std::string("expected ") + kNames[static_cast<int>(want)] + ", got " + describeType(v));
@@ -358,8 +370,7 @@ private:
     // --- stage 3: the document ----------------------------------------------------------------
 
     void readDocument(const json& doc) {
-        if (!doc.is_object())
-            fail("", "expected a JSON object at the top level, got " + describeType(doc) + " (is this a Kabel patch?)");
+        if (!doc.is_object()) fail("", "expected a JSON object at the top level, got " + describeType(doc) + " (is this a Kabel patch?)");
 
         const json& format = required(doc, "format", "", " (not a Kabel patch? expected \"format\": \"kabel-patch\")");
         if (!format.is_string() || format.get<std::string>() != kFormatName)
@@ -369,10 +380,8 @@ private:
         const json& version = required(doc, "version", "", " (the format version, 1 for this Kabel)");
         const long long v = expectInteger(version, "/version", 1, std::numeric_limits<int>::max(), "a positive integer");
         if (v > kPatchFormatVersion)
-            warn("/version", "format version " + std::to_string(v) + " is newer than this Kabel's (" +
-                                 std::to_string(kPatchFormatVersion) +
-                                 "): loaded best-effort, unknown keys kept; saving writes version " +
-                                 std::to_string(kPatchFormatVersion));
+            warn("/version", "format version " + std::to_string(v) + " is newer than this Kabel's (" + std::to_string(kPatchFormatVersion) +
+                                 "): loaded best-effort, unknown keys kept; saving writes version " + std::to_string(kPatchFormatVersion));
 
         Patch& patch = result_.patch;
         if (const json* meta = member(doc, "meta")) readMeta(*meta, patch.meta);
@@ -386,8 +395,7 @@ private:
         }
         if (const json* midiMap = member(doc, "midi_map")) {
             expectArray(*midiMap, "/midi_map");
-            for (std::size_t i = 0; i < midiMap->size(); ++i)
-                readMapping((*midiMap)[i], "/midi_map/" + std::to_string(i));
+            for (std::size_t i = 0; i < midiMap->size(); ++i) readMapping((*midiMap)[i], "/midi_map/" + std::to_string(i));
         }
         patch.extraJson = extraKeys(doc, {"format", "version", "meta", "modules", "cables", "midi_map"});
     }
@@ -413,8 +421,7 @@ private:
         if (const json* pos = member(m, "position")) {
             const std::string p = ptr + "/position";
             if (!pos->is_array() || pos->size() != 2)
-                fail(p, "expected [x, y], got " +
-                            (pos->is_array() ? "an array of " + std::to_string(pos->size()) : describeType(*pos)));
+                fail(p, "expected [x, y], got " + (pos->is_array() ? "an array of " + std::to_string(pos->size()) : describeType(*pos)));
             float* xy[2] = {&spec.x, &spec.y};
             for (std::size_t k = 0; k < 2; ++k) {
                 const std::string pk = p + "/" + std::to_string(k);
@@ -440,8 +447,10 @@ private:
             const std::string p = jsontext::appendPointer(ptr, id);
             if (!isValidId(id)) fail(p, inQuotes(id) + " is not a valid param id: " + kIdRule);
             if (!type) {
-                if (value.is_number()) spec.params[id] = value.get<double>();
-                else extra[id] = value;
+                if (value.is_number())
+                    spec.params[id] = value.get<double>();
+                else
+                    extra[id] = value;
                 continue;
             }
             const double v = expectNumber(value, p);
@@ -453,12 +462,12 @@ private:
             }
             const ParamDescriptor& d = type->params[static_cast<std::size_t>(index)];
             if (v < double(d.min) || v > double(d.max))
-                warn(p, shortestNumber(v) + " is outside the range [" + shortestNumber(d.min) + ", " +
-                            shortestNumber(d.max) + "] of " + type->id + "." + id + ": kept, the engine clamps it");
+                warn(p, shortestNumber(v) + " is outside the range [" + shortestNumber(d.min) + ", " + shortestNumber(d.max) + "] of " +
+                            type->id + "." + id + ": kept, the engine clamps it");
             else if ((d.curve == ParamCurve::Integer || d.curve == ParamCurve::Choice || d.curve == ParamCurve::Toggle) &&
                      v != std::floor(v))
-                warn(p, shortestNumber(v) + " is not a whole number (" + type->id + "." + id + " is " +
-                            std::string(toString(d.curve)) + "): kept, the engine rounds it");
+                warn(p, shortestNumber(v) + " is not a whole number (" + type->id + "." + id + " is " + std::string(toString(d.curve)) +
+                            "): kept, the engine rounds it");
         }
         if (!extra.empty()) spec.extraParamsJson = extra.dump();
     }
@@ -468,8 +477,7 @@ private:
         const std::string text = expectString(required(c, key, ptr, " (cables need \"from\" and \"to\")"), p);
         const auto ref = PortRef::parse(text);
         if (!ref) fail(p, "expected \"module.port\" (two ids joined by a dot), got " + inDoubleQuotes(text));
-        if (!findModule(ref->module))
-            fail(p, "no module with id " + inQuotes(ref->module) + " in this patch");
+        if (!findModule(ref->module)) fail(p, "no module with id " + inQuotes(ref->module) + " in this patch");
         return *ref;
     }
 
@@ -482,7 +490,8 @@ private:
         const bool isInput = type->inputIndex(ref.port) >= 0;
         if (wantOutput ? isOutput : isInput) return;
         if (wantOutput ? isInput : isOutput)
-            fail(p, inQuotes(ref.str()) + " is an " + (wantOutput ? "input" : "output") + ": a cable runs from \"from\" (an output) to \"to\" (an input)");
+            fail(p, inQuotes(ref.str()) + " is an " + (wantOutput ? "input" : "output") +
+                        ": a cable runs from \"from\" (an output) to \"to\" (an input)");
         warn(p, "module type " + inQuotes(type->id) + " has no " + (wantOutput ? "output " : "input ") + inQuotes(ref.port) +
                     ": cable kept, the engine ignores it");
     }
@@ -496,8 +505,8 @@ private:
         checkPort(cable.to, false, ptr + "/to");
         const auto [it, inserted] = cableIndex_.emplace(std::pair(cable.from.str(), cable.to.str()), result_.patch.cables.size());
         if (!inserted)
-            fail(ptr, "duplicate cable " + cable.from.str() + " -> " + cable.to.str() + " (also /cables/" +
-                          std::to_string(it->second) + ")");
+            fail(ptr,
+                 "duplicate cable " + cable.from.str() + " -> " + cable.to.str() + " (also /cables/" + std::to_string(it->second) + ")");
         cable.extraJson = extraKeys(c, {"from", "to"});
         result_.patch.cables.push_back(std::move(cable));
     }
@@ -508,16 +517,16 @@ private:
         map.source = expectString(required(m, "source", ptr, " (cc, cc14, nrpn, note, pitchbend or pressure)"), ptr + "/source");
         const auto range = midiNumberRange(map.source);
         if (!range)
-            fail(ptr + "/source", "unknown source " + inDoubleQuotes(map.source) + ": expected cc, cc14, nrpn, note, pitchbend or pressure");
+            fail(ptr + "/source",
+                 "unknown source " + inDoubleQuotes(map.source) + ": expected cc, cc14, nrpn, note, pitchbend or pressure");
         if (const json* ch = member(m, "channel"))
             map.channel = static_cast<int>(expectInteger(*ch, ptr + "/channel", 0, 16, "a channel 0..16 (0 = any)"));
         const json* number = member(m, "number");
-        if (!number && sourceUsesNumber(map.source))
-            fail(ptr, "missing \"number\" (the " + map.source + " number to map)");
+        if (!number && sourceUsesNumber(map.source)) fail(ptr, "missing \"number\" (the " + map.source + " number to map)");
         if (number)
-            map.number = static_cast<int>(expectInteger(*number, ptr + "/number", range->lo, range->hi,
-                                                        "an integer " + std::to_string(range->lo) + ".." +
-                                                            std::to_string(range->hi) + " for source '" + map.source + "'"));
+            map.number = static_cast<int>(expectInteger(
+                *number, ptr + "/number", range->lo, range->hi,
+                "an integer " + std::to_string(range->lo) + ".." + std::to_string(range->hi) + " for source '" + map.source + "'"));
         map.module = expectId(required(m, "module", ptr, " (the module id to control)"), ptr + "/module", "module id");
         map.param = expectId(required(m, "param", ptr, " (the param id to control)"), ptr + "/param", "param id");
         if (const json* v = member(m, "min")) map.min = expectNumber(*v, ptr + "/min");
@@ -532,8 +541,8 @@ private:
         if (const ModuleSpec* target = findModule(map.module)) {
             const ModuleDescriptor* type = registry_.find(target->type);
             if (type && type->paramIndex(map.param) < 0)
-                warn(ptr + "/param", "module type " + inQuotes(type->id) + " has no param " + inQuotes(map.param) +
-                                         ": mapping kept, it does nothing");
+                warn(ptr + "/param",
+                     "module type " + inQuotes(type->id) + " has no param " + inQuotes(map.param) + ": mapping kept, it does nothing");
         } else {
             warn(ptr + "/module", "no module with id " + inQuotes(map.module) + " in this patch: mapping kept, it does nothing");
         }
@@ -673,8 +682,7 @@ void writeModule(Writer& w, const ModuleSpec& m) {
         w.key("state", first);
         writeCompact(parseField(m.stateJson, name + " stateJson", false), w.out);
     }
-    w.extras(parseField(m.extraJson, name + " extraJson", true), {"id", "type", "position", "params", "label", "state"},
-             first);
+    w.extras(parseField(m.extraJson, name + " extraJson", true), {"id", "type", "position", "params", "label", "state"}, first);
     w.out += "}";
 }
 
@@ -683,8 +691,7 @@ void writeCable(Writer& w, const CableSpec& c) {
     w.out += "{";
     w.key("from", first), w.string(c.from.str());
     w.key("to", first), w.string(c.to.str());
-    w.extras(parseField(c.extraJson, "cable " + c.from.str() + " -> " + c.to.str() + " extraJson", true), {"from", "to"},
-             first);
+    w.extras(parseField(c.extraJson, "cable " + c.from.str() + " -> " + c.to.str() + " extraJson", true), {"from", "to"}, first);
     w.out += "}";
 }
 
@@ -700,8 +707,8 @@ void writeMapping(Writer& w, const MidiMapping& m) {
     if (m.min) w.key("min", first), w.number(*m.min, name + " min");
     if (m.max) w.key("max", first), w.number(*m.max, name + " max");
     w.key("curve", first), w.string(m.curve);
-    w.extras(parseField(m.extraJson, name + " extraJson", true),
-             {"source", "channel", "number", "module", "param", "min", "max", "curve"}, first);
+    w.extras(parseField(m.extraJson, name + " extraJson", true), {"source", "channel", "number", "module", "param", "min", "max", "curve"},
+             first);
     w.out += "}";
 }
 
@@ -748,8 +755,8 @@ LoadedPatch loadPatchFile(const std::filesystem::path& path, const Registry& reg
     }
     const auto tooLarge = [&](std::size_t size) {
         return InputError(name, 0, "",
-                          "file too large (" + std::to_string(size) + (S_ISREG(st.st_mode) ? "" : "+") +
-                              " bytes; the limit is " + std::to_string(kMaxPatchFileBytes >> 20) + " MB)");
+                          "file too large (" + std::to_string(size) + (S_ISREG(st.st_mode) ? "" : "+") + " bytes; the limit is " +
+                              std::to_string(kMaxPatchFileBytes >> 20) + " MB)");
     };
     if (S_ISREG(st.st_mode) && static_cast<std::uintmax_t>(st.st_size) > kMaxPatchFileBytes)
         throw tooLarge(static_cast<std::size_t>(st.st_size));
@@ -790,9 +797,7 @@ std::string serializePatch(const Patch& patch) {
         writeList(w, "midi_map", patch.midiMap, writeMapping);
         const json extra = parseField(patch.extraJson, "Patch::extraJson", true);
         for (const auto& [key, value] : extra.items()) {
-            if (key == "format" || key == "version" || key == "meta" || key == "modules" || key == "cables" ||
-                key == "midi_map")
-                continue;
+            if (key == "format" || key == "version" || key == "meta" || key == "modules" || key == "cables" || key == "midi_map") continue;
             w.out += ",\n  ";
             w.string(key);
             w.out += ": ";

@@ -38,6 +38,8 @@ private:
 };
 
 /// Rounds a per-channel frame count up so every channel of a buffer starts 64-byte aligned.
-constexpr int alignedStride(int frames) noexcept { return (frames + 15) / 16 * 16; }
+constexpr int alignedStride(int frames) noexcept {
+    return (frames + 15) / 16 * 16;
+}
 
 }  // namespace kabel

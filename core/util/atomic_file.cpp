@@ -32,8 +32,7 @@ namespace detail {
 
 std::filesystem::path makeTempPathBeside(const std::filesystem::path& path) {
     std::random_device rd;
-    const auto name = "." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(rd());
+    const auto name = "." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
     return path.parent_path() / name;
 }
 

@@ -13,15 +13,17 @@ public:
     /// `line` is 1-based; 0 when unknown. `where` may be empty.
     InputError(std::string file, int line, std::string where, std::string reason)
         : std::runtime_error(format(file, line, where, reason)),
-          file_(std::move(file)), line_(line), where_(std::move(where)), reason_(std::move(reason)) {}
+          file_(std::move(file)),
+          line_(line),
+          where_(std::move(where)),
+          reason_(std::move(reason)) {}
 
     const std::string& file() const noexcept { return file_; }
     int line() const noexcept { return line_; }
     const std::string& where() const noexcept { return where_; }
     const std::string& reason() const noexcept { return reason_; }
 
-    static std::string format(const std::string& file, int line, const std::string& where,
-                              const std::string& reason) {
+    static std::string format(const std::string& file, int line, const std::string& where, const std::string& reason) {
         std::string s = file.empty() ? std::string("<input>") : file;
         if (line > 0) s += ":" + std::to_string(line);
         s += ": ";

@@ -50,14 +50,10 @@ public:
     }
 
     /// Producer thread: true when push() would fail now. (The consumer can only make room.)
-    bool full() const noexcept {
-        return increment(tail_.load(std::memory_order_relaxed)) == head_.load(std::memory_order_acquire);
-    }
+    bool full() const noexcept { return increment(tail_.load(std::memory_order_relaxed)) == head_.load(std::memory_order_acquire); }
 
     /// Consumer thread: true when pop() would fail now.
-    bool empty() const noexcept {
-        return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);
-    }
+    bool empty() const noexcept { return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire); }
 
     std::size_t capacity() const noexcept { return size_ - 1; }
 

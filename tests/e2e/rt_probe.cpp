@@ -40,7 +40,9 @@ using kabel::test::RandomEditor;
 namespace {
 
 std::atomic<bool> gStop{false};
-extern "C" void onStopSignal(int) { gStop.store(true); }
+extern "C" void onStopSignal(int) {
+    gStop.store(true);
+}
 
 struct GuardTotals {
     std::atomic<long> allocations{0};
@@ -104,13 +106,20 @@ bool parse(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         const bool hasValue = i + 1 < argc;
-        if (a == "--edits" && hasValue) o.edits = std::atoi(argv[++i]);
-        else if (a == "--interval-ms" && hasValue) o.intervalMs = std::atoi(argv[++i]);
-        else if (a == "--seed" && hasValue) o.seed = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
-        else if (a == "--types" && hasValue) o.types = splitList(argv[++i]);
-        else if (a == "--negative-control") o.negativeControl = true;
-        else if (!a.starts_with("-") && o.patch.empty()) o.patch = a;
-        else return false;
+        if (a == "--edits" && hasValue)
+            o.edits = std::atoi(argv[++i]);
+        else if (a == "--interval-ms" && hasValue)
+            o.intervalMs = std::atoi(argv[++i]);
+        else if (a == "--seed" && hasValue)
+            o.seed = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+        else if (a == "--types" && hasValue)
+            o.types = splitList(argv[++i]);
+        else if (a == "--negative-control")
+            o.negativeControl = true;
+        else if (!a.starts_with("-") && o.patch.empty())
+            o.patch = a;
+        else
+            return false;
     }
     return !o.patch.empty() && o.edits > 0 && o.intervalMs >= 0;
 }
@@ -161,10 +170,11 @@ int run(const Options& o) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const AudioOutputStats s = output.stats();
     const EngineStats e = engine.stats();
-    std::printf("RESULT callbacks=%llu hook_calls=%ld swaps=%llu allocations=%ld locks=%ld edits=%d compiles=%llu xruns=%llu seconds=%.2f%s\n",
-                static_cast<unsigned long long>(s.callbacks), totals.calls.load(), static_cast<unsigned long long>(e.planSwaps),
-                totals.allocations.load(), totals.locks.load(), edits, static_cast<unsigned long long>(session.compileCount()),
-                static_cast<unsigned long long>(s.xruns), seconds, output.abandoned() ? " abandoned=1" : "");
+    std::printf(
+        "RESULT callbacks=%llu hook_calls=%ld swaps=%llu allocations=%ld locks=%ld edits=%d compiles=%llu xruns=%llu seconds=%.2f%s\n",
+        static_cast<unsigned long long>(s.callbacks), totals.calls.load(), static_cast<unsigned long long>(e.planSwaps),
+        totals.allocations.load(), totals.locks.load(), edits, static_cast<unsigned long long>(session.compileCount()),
+        static_cast<unsigned long long>(s.xruns), seconds, output.abandoned() ? " abandoned=1" : "");
     std::fflush(stdout);
     return output.abandoned() ? 2 : 0;
 }

@@ -38,8 +38,7 @@ StressResult runEditStress(const StressOptions& options) {
     // machine the audio thread can be descheduled for milliseconds).
     auto waitUntilTaken = [&] {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-        while (engine.activeGeneration() < session.compileCount() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::yield();
+        while (engine.activeGeneration() < session.compileCount() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     };
     StressResult result;
     for (int attempt = 0; result.edits < options.edits && attempt < options.edits * 20; ++attempt) {

@@ -16,11 +16,11 @@ struct StressOptions {
     std::vector<std::string> types;      // empty: every type in the registry
     int edits = 1000;
     std::uint32_t seed = 1;
-    bool countOnAudioThread = true;      // arm an RtGuard around every block
+    bool countOnAudioThread = true;  // arm an RtGuard around every block
 };
 
 struct StressResult {
-    RtCounts audioThread;        // allocations/locks seen inside processBlock
+    RtCounts audioThread;  // allocations/locks seen inside processBlock
     std::uint64_t blocks = 0;
     std::uint64_t planSwaps = 0;
     std::uint64_t compiles = 0;

@@ -30,8 +30,7 @@ void ModuleHarness::connect(std::string_view inputId, Signal channels) {
     const int i = module_->descriptor().inputIndex(inputId);
     if (i < 0) throw std::invalid_argument("no input '" + std::string(inputId) + "'");
     if (built_) throw std::logic_error("connect() after run()");
-    if (channels.empty() || channels.size() > static_cast<std::size_t>(kMaxChannels))
-        throw std::invalid_argument("1..16 channels");
+    if (channels.empty() || channels.size() > static_cast<std::size_t>(kMaxChannels)) throw std::invalid_argument("1..16 channels");
     inputSignals_[static_cast<std::size_t>(i)] = std::move(channels);
 }
 
@@ -63,8 +62,7 @@ void ModuleHarness::build() {
         p.constant = d.inputs[i].defaultValue;
         inPorts_.push_back(p);
     }
-    for (std::size_t o = 0; o < d.outputs.size(); ++o)
-        outPorts_.push_back(OutputPort{outBuffers_[o].data(), outChannels_[o], stride_});
+    for (std::size_t o = 0; o < d.outputs.size(); ++o) outPorts_.push_back(OutputPort{outBuffers_[o].data(), outChannels_[o], stride_});
     hostBlock_.assign(static_cast<std::size_t>(hostChannels_), std::vector<float>(static_cast<std::size_t>(stride_)));
     for (auto& h : hostBlock_) hostPointers_.push_back(h.data());
     host_.out = hostPointers_.data();
@@ -76,8 +74,7 @@ std::vector<Signal> ModuleHarness::run(int frames) {
     if (!built_) build();
     const auto& d = module_->descriptor();
     std::vector<Signal> outputs(d.outputs.size());
-    for (std::size_t o = 0; o < outputs.size(); ++o)
-        outputs[o].assign(static_cast<std::size_t>(outChannels_[o]), std::vector<float>());
+    for (std::size_t o = 0; o < outputs.size(); ++o) outputs[o].assign(static_cast<std::size_t>(outChannels_[o]), std::vector<float>());
     hostOut_.assign(static_cast<std::size_t>(hostChannels_), std::vector<float>());
 
     for (int done = 0; done < frames;) {
@@ -85,8 +82,7 @@ std::vector<Signal> ModuleHarness::run(int frames) {
         for (std::size_t i = 0; i < d.inputs.size(); ++i) {
             const Signal& s = inputSignals_[i];
             for (std::size_t c = 0; c < s.size(); ++c) {
-                if (s[c].size() < static_cast<std::size_t>(position_ + n))
-                    throw std::logic_error("input signal shorter than the run");
+                if (s[c].size() < static_cast<std::size_t>(position_ + n)) throw std::logic_error("input signal shorter than the run");
                 std::copy_n(s[c].begin() + position_, n, inBuffers_[i].begin() + static_cast<long>(c) * stride_);
             }
         }
@@ -104,7 +100,8 @@ std::vector<Signal> ModuleHarness::run(int frames) {
                 outputs[o][static_cast<std::size_t>(c)].insert(outputs[o][static_cast<std::size_t>(c)].end(), src, src + n);
             }
         for (int c = 0; c < hostChannels_; ++c)
-            hostOut_[static_cast<std::size_t>(c)].insert(hostOut_[static_cast<std::size_t>(c)].end(), hostBlock_[static_cast<std::size_t>(c)].begin(),
+            hostOut_[static_cast<std::size_t>(c)].insert(hostOut_[static_cast<std::size_t>(c)].end(),
+                                                         hostBlock_[static_cast<std::size_t>(c)].begin(),
                                                          hostBlock_[static_cast<std::size_t>(c)].begin() + n);
         position_ += n;
         done += n;

@@ -26,8 +26,12 @@ RtGuard::RtGuard() noexcept {
     tLocks = 0;
     tArmed = true;
 }
-RtGuard::~RtGuard() { tArmed = false; }
-RtCounts RtGuard::counts() const noexcept { return RtCounts{tAllocations, tLocks}; }
+RtGuard::~RtGuard() {
+    tArmed = false;
+}
+RtCounts RtGuard::counts() const noexcept {
+    return RtCounts{tAllocations, tLocks};
+}
 
 }  // namespace kabel::test
 
@@ -85,7 +89,9 @@ static MutexLock realMutexLock() noexcept {
     static MutexLock real = reinterpret_cast<MutexLock>(dlsym(RTLD_NEXT, "pthread_mutex_lock"));
     return real;
 }
-__attribute__((constructor)) static void resolveMutexLock() { realMutexLock(); }
+__attribute__((constructor)) static void resolveMutexLock() {
+    realMutexLock();
+}
 
 int pthread_mutex_lock(pthread_mutex_t* m) {
     if (tArmed) ++tLocks;

@@ -15,7 +15,9 @@ inline std::vector<float> sineSignal(double hz, int frames, double amplitude = 1
     return x;
 }
 
-inline std::vector<float> constantSignal(float value, int frames) { return std::vector<float>(static_cast<std::size_t>(frames), value); }
+inline std::vector<float> constantSignal(float value, int frames) {
+    return std::vector<float>(static_cast<std::size_t>(frames), value);
+}
 
 /// 1 at frame `at`, 0 elsewhere.
 inline std::vector<float> impulseSignal(int frames, int at = 0) {

@@ -129,16 +129,16 @@ struct Descriptors {
 const Descriptors& descriptors() {
     static const Descriptors d{
         describe("tconst", {}, {port("out")}, {param("value", -1e6f, 1e6f, 1.0f), param("channels", 1, 16, 1, true)},
-                        [] { return std::unique_ptr<Module>(new Const(descriptors().constant)); }),
+                 [] { return std::unique_ptr<Module>(new Const(descriptors().constant)); }),
         describe("tgain", {port("in")}, {port("out")}, {param("gain", -1e6f, 1e6f, 1.0f)},
-                       [] { return std::unique_ptr<Module>(new Gain(descriptors().gain)); }),
+                 [] { return std::unique_ptr<Module>(new Gain(descriptors().gain)); }),
         describe("tsum", {port("a"), port("b", 1.0f)}, {port("out")}, {},
-                      [] { return std::unique_ptr<Module>(new Sum(descriptors().sum)); }),
+                 [] { return std::unique_ptr<Module>(new Sum(descriptors().sum)); }),
         describe("tcount", {port("in")}, {port("out")}, {}, [] { return std::unique_ptr<Module>(new Count(descriptors().count)); }),
         describe("tramp", {}, {port("out")}, {param("slope", -1.0f, 1.0f, 1e-5f)},
-                             [] { return std::unique_ptr<Module>(new RampSource(descriptors().ramp)); }),
+                 [] { return std::unique_ptr<Module>(new RampSource(descriptors().ramp)); }),
         describe("tsine", {}, {port("out")}, {param("freq", 0.0f, 20000.0f, 440.0f)},
-                       [] { return std::unique_ptr<Module>(new Sine(descriptors().sine)); }),
+                 [] { return std::unique_ptr<Module>(new Sine(descriptors().sine)); }),
         describe("tnan", {}, {port("out")}, {}, [] { return std::unique_ptr<Module>(new NotANumber(descriptors().nan)); }),
         describe("tout", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Out(descriptors().out)); }),
         describe("tprobe", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Probe(descriptors().probe)); }),
@@ -152,13 +152,14 @@ const Registry& testRegistry() {
     static const Registry registry = [] {
         Registry r;
         const Descriptors& d = descriptors();
-        for (const ModuleDescriptor* m : {&d.constant, &d.gain, &d.sum, &d.count, &d.ramp, &d.sine, &d.nan, &d.out, &d.probe})
-            r.add(*m);
+        for (const ModuleDescriptor* m : {&d.constant, &d.gain, &d.sum, &d.count, &d.ramp, &d.sine, &d.nan, &d.out, &d.probe}) r.add(*m);
         return r;
     }();
     return registry;
 }
 
-ProbeReadings& probeReadings(Module& probe) { return static_cast<Probe&>(probe).readings; }
+ProbeReadings& probeReadings(Module& probe) {
+    return static_cast<Probe&>(probe).readings;
+}
 
 }  // namespace kabel::test

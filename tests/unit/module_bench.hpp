@@ -52,8 +52,7 @@ public:
         for (int b = 0; b < blocks_; ++b)
             for (int c = 0; c < channels; ++c)
                 for (int n = 0; n < frames_; ++n)
-                    in.data[(static_cast<std::size_t>(b) * channels + c) * stride_ + n] =
-                        signal(c, static_cast<long>(b) * frames_ + n);
+                    in.data[(static_cast<std::size_t>(b) * channels + c) * stride_ + n] = signal(c, static_cast<long>(b) * frames_ + n);
     }
 
     /// Runs for about `seconds` of wall time after a warm-up, timing each pass over the rendered

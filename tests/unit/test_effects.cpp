@@ -13,18 +13,18 @@
 #include "core/util/aligned_buffer.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
-#include "tests/support/signals.hpp"
 #include "tests/support/rt_guard.hpp"
+#include "tests/support/signals.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
 
-using kabel::test::ModuleHarness;
-using kabel::test::sineSignal;
 using kabel::test::constantSignal;
-using kabel::test::noiseSignal;
 using kabel::test::impulseSignal;
+using kabel::test::ModuleHarness;
+using kabel::test::noiseSignal;
 using kabel::test::Signal;
+using kabel::test::sineSignal;
 
 constexpr double kFs = 48000.0;
 
@@ -316,8 +316,8 @@ TEST_CASE("delay: memory lifecycle", "[effects]") {
         const int two[] = {2, 1};
         const int outTwo[] = {2};
         rig.module().prepareChannels(two, outTwo);
-        rig.module().setParam(2, 0.0f);  // dry
-        rig.module().setParam(3, 1.0f);  // wet
+        rig.module().setParam(2, 0.0f);   // dry
+        rig.module().setParam(3, 1.0f);   // wet
         rig.module().setParam(0, 0.01f);  // 480 samples
         // Loud audio on both channels for 2 blocks, then channel 1 stops existing for 3 blocks.
         for (int b = 0; b < 2; ++b) rig.run(2, [](int, int) { return 1.0f; });
@@ -465,10 +465,9 @@ TEST_CASE("reverb: width 1 decorrelates the sides, width 0 is mono", "[effects]"
         return h.run(frames);
     };
     const auto wide = run(1.0f), narrow = run(0.0f);
-    const double cWide = correlation(std::span<const float>(wide[0][0]).subspan(48000),
-                                     std::span<const float>(wide[1][0]).subspan(48000));
-    const double cNarrow = correlation(std::span<const float>(narrow[0][0]).subspan(48000),
-                                       std::span<const float>(narrow[1][0]).subspan(48000));
+    const double cWide = correlation(std::span<const float>(wide[0][0]).subspan(48000), std::span<const float>(wide[1][0]).subspan(48000));
+    const double cNarrow =
+        correlation(std::span<const float>(narrow[0][0]).subspan(48000), std::span<const float>(narrow[1][0]).subspan(48000));
     INFO("L/R correlation: width 1 " << cWide << ", width 0 " << cNarrow);
     CHECK(std::fabs(cWide) < 0.2);
     CHECK(cNarrow == Approx(1.0).margin(1e-6));
@@ -506,8 +505,8 @@ TEST_CASE("reverb: the silent tail neither slows down nor goes NaN", "[effects]"
     // away, while subnormal arithmetic would slow every second of the late stretch.
     const double early = *std::min_element(perSecond.begin(), perSecond.begin() + 5);
     const double late = *std::min_element(perSecond.begin() + 35, perSecond.end());
-    INFO("fastest second after 35 s " << late * 1e3 << " ms, of the first 5 s " << early * 1e3 << " ms; peak at 20 s "
-                                      << peaks[20] << ", at 35 s " << peaks[35]);
+    INFO("fastest second after 35 s " << late * 1e3 << " ms, of the first 5 s " << early * 1e3 << " ms; peak at 20 s " << peaks[20]
+                                      << ", at 35 s " << peaks[35]);
     CHECK(peaks[20] > 0.0f);  // the tail was still there, in the smallest normal numbers
     CHECK(peaks[20] < 1e-33f);
     CHECK(late < 2.0 * early);

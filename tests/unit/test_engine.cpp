@@ -28,8 +28,8 @@ struct Rig {
 TEST_CASE("a chain runs in order and unconnected inputs read their defaults", "[engine]") {
     Rig rig;
     // (2 * 3) + b, with b unconnected (default 1): 7
-    rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 2}}), moduleSpec("g", "tgain", {{"gain", 3}}),
-                                moduleSpec("s", "tsum"), moduleSpec("o", "tout")},
+    rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 2}}), moduleSpec("g", "tgain", {{"gain", 3}}), moduleSpec("s", "tsum"),
+                                moduleSpec("o", "tout")},
                                {{"c.out", "g.in"}, {"g.out", "s.a"}, {"s.out", "o.in"}}));
     const auto out = runBlocks(rig.engine, &rig.session, 2);
     CHECK(out.front() == 7.0f);
@@ -154,8 +154,8 @@ TEST_CASE("a new cable fades in and a removed one fades out, linearly over the f
 TEST_CASE("connecting a cable glides from the input's unpatched value", "[engine][session]") {
     Rig rig;
     // tsum.b defaults to 1: patching a constant 5 into it glides 1 -> 5.
-    rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 5}}), moduleSpec("s", "tsum"), moduleSpec("o", "tout")},
-                               {{"s.out", "o.in"}}));
+    rig.session.load(
+        makePatch({moduleSpec("c", "tconst", {{"value", 5}}), moduleSpec("s", "tsum"), moduleSpec("o", "tout")}, {{"s.out", "o.in"}}));
     CHECK(runBlocks(rig.engine, &rig.session, 1)[0] == 1.0f);
     rig.session.edit([](Patch& p) { p.cables.push_back(cableSpec("c.out", "s.b")); });
     const auto out = runBlocks(rig.engine, &rig.session, 10);
@@ -167,8 +167,9 @@ TEST_CASE("connecting a cable glides from the input's unpatched value", "[engine
 
 TEST_CASE("a removed module keeps running while its cables fade out, then is freed", "[engine][session]") {
     Rig rig;
-    rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 1}}), moduleSpec("g", "tgain", {{"gain", 1}}), moduleSpec("o", "tout")},
-                               {{"c.out", "g.in"}, {"g.out", "o.in"}}));
+    rig.session.load(
+        makePatch({moduleSpec("c", "tconst", {{"value", 1}}), moduleSpec("g", "tgain", {{"gain", 1}}), moduleSpec("o", "tout")},
+                  {{"c.out", "g.in"}, {"g.out", "o.in"}}));
     Module* removed = rig.session.instance("g");
     REQUIRE(removed);
     rig.session.edit([](Patch& p) { removeModule(p, "g"); });
@@ -205,8 +206,10 @@ TEST_CASE("plans can be swapped every block without a discontinuity", "[engine][
     for (int b = 0; b < 2000; ++b) {
         // alternate between two equivalent documents: one with an extra unconnected module
         rig.session.edit([&](Patch& p) {
-            if (b % 2) p.modules.push_back(moduleSpec("x", "tconst"));
-            else removeModule(p, "x");
+            if (b % 2)
+                p.modules.push_back(moduleSpec("x", "tconst"));
+            else
+                removeModule(p, "x");
         });
         auto block = runBlocks(rig.engine, &rig.session, 1);
         out.insert(out.end(), block.begin(), block.end());
@@ -297,8 +300,9 @@ TEST_CASE("removing a group fades its output once, linearly", "[engine][session]
     }
     SECTION("removing the middle of a chain and patching around it crossfades") {
         Rig rig;
-        rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 1}}), moduleSpec("g", "tgain", {{"gain", 3}}), moduleSpec("o", "tout")},
-                                   {{"c.out", "g.in"}, {"g.out", "o.in"}}));
+        rig.session.load(
+            makePatch({moduleSpec("c", "tconst", {{"value", 1}}), moduleSpec("g", "tgain", {{"gain", 3}}), moduleSpec("o", "tout")},
+                      {{"c.out", "g.in"}, {"g.out", "o.in"}}));
         rig.session.edit([](Patch& p) {
             removeModule(p, "g");
             p.cables.push_back(cableSpec("c.out", "o.in"));

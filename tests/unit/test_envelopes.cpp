@@ -47,11 +47,16 @@ TEST_CASE("linear adsr segments last exactly their times", "[envelopes]") {
     for (int n = 0; n < 30000; ++n) {
         double v = 0.0;
         const int k = n - kOn;
-        if (k < 0) v = 0.0;
-        else if (k < kA) v = double(k) / kA;
-        else if (k < kA + kD) v = 1.0 - 0.4 * double(k - kA) / kD;
-        else if (k < kGate) v = 0.6;
-        else if (k < kGate + kR) v = 0.6 * (1.0 - double(k - kGate) / kR);
+        if (k < 0)
+            v = 0.0;
+        else if (k < kA)
+            v = double(k) / kA;
+        else if (k < kA + kD)
+            v = 1.0 - 0.4 * double(k - kA) / kD;
+        else if (k < kGate)
+            v = 0.6;
+        else if (k < kGate + kR)
+            v = 0.6 * (1.0 - double(k - kGate) / kR);
         ideal[static_cast<std::size_t>(n)] = v;
     }
     double worst = 0.0;
@@ -83,7 +88,8 @@ TEST_CASE("linear adsr repeats identically when regated every 500 ms", "[envelop
     const auto env = h.run(4 * 24000)[0][0];
     for (int n = 0; n < 24000; ++n)
         for (int cycle = 1; cycle < 4; ++cycle)
-            if (env[static_cast<std::size_t>(n + cycle * 24000)] != env[static_cast<std::size_t>(n)]) FAIL("frame " << n << " cycle " << cycle);
+            if (env[static_cast<std::size_t>(n + cycle * 24000)] != env[static_cast<std::size_t>(n)])
+                FAIL("frame " << n << " cycle " << cycle);
     CHECK(env[480] == 1.0f);
     CHECK(env[24000 + 480] == 1.0f);
     CHECK(env[14400 + 4800] == 0.0f);
@@ -109,7 +115,7 @@ TEST_CASE("retriggers restart the attack from the current level without a jump",
         std::vector<float> gate = gateSignal(12000, 0, 1000);
         for (int n = 3400; n < 12000; ++n) gate[static_cast<std::size_t>(n)] = 1.0f;
         ModuleHarness h("adsr");
-    setAdsr(h, 0.01f, 0.1f, 0.6f, 0.1f);
+        setAdsr(h, 0.01f, 0.1f, 0.6f, 0.1f);
         h.connect("gate", gate);
         const auto env = h.run(12000)[0][0];
         const float atRelease = env[1000];
@@ -127,7 +133,7 @@ TEST_CASE("retriggers restart the attack from the current level without a jump",
         for (int n = 10000; n < 10010; ++n) retrig[static_cast<std::size_t>(n)] = 1.0f;  // in the sustain
         for (int n = 300; n < 310; ++n) retrig[static_cast<std::size_t>(n)] = 1.0f;      // during the attack
         ModuleHarness h("adsr");
-    setAdsr(h, 0.01f, 0.1f, 0.6f, 0.1f);
+        setAdsr(h, 0.01f, 0.1f, 0.6f, 0.1f);
         h.connect("gate", gateSignal(20000, 0, 20000));
         h.connect("retrig", retrig);
         const auto env = h.run(20000)[0][0];
@@ -143,7 +149,7 @@ TEST_CASE("retriggers restart the attack from the current level without a jump",
     SECTION("retrig input with the gate low does nothing") {
         std::vector<float> retrig = gateSignal(4800, 100, 200);
         ModuleHarness h("adsr");
-    setAdsr(h, 0.01f, 0.1f, 0.6f, 0.1f);
+        setAdsr(h, 0.01f, 0.1f, 0.6f, 0.1f);
         h.connect("retrig", retrig);
         CHECK(peak(h.run(4800)[0][0]) == 0.0f);
     }
@@ -255,8 +261,8 @@ TEST_CASE("adsr micro-benchmarks", "[.bench]") {
             b.setParam("shape", float(shape));
             b.setParam("sustain", 0.6f);
             b.connect("gate", channels, [](int c, long n) { return (n + c * 1000) % 24000 < 14400 ? 1.0f : 0.0f; });
-            const std::string label = std::string("adsr ") + (shape ? "exponential" : "linear") + ", " + std::to_string(channels) +
-                                      " ch, gate 300 ms of 500 ms";
+            const std::string label =
+                std::string("adsr ") + (shape ? "exponential" : "linear") + ", " + std::to_string(channels) + " ch, gate 300 ms of 500 ms";
             b.nsPerSample(label.c_str());
         }
     }

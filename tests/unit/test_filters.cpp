@@ -12,17 +12,17 @@
 #include "core/dsp/fast_math.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
-#include "tests/support/signals.hpp"
 #include "tests/support/rt_guard.hpp"
+#include "tests/support/signals.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
 
-using kabel::test::ModuleHarness;
-using kabel::test::sineSignal;
 using kabel::test::constantSignal;
+using kabel::test::ModuleHarness;
 using kabel::test::noiseSignal;
 using kabel::test::Signal;
+using kabel::test::sineSignal;
 
 constexpr double kFs = 48000.0;
 constexpr double kPi = std::numbers::pi;
@@ -37,10 +37,18 @@ double analyticDb(Tap tap, double f, double fc, double q) {
     const std::complex<double> den = s * s + s / q + 1.0;
     std::complex<double> h;
     switch (tap) {
-        case kLp: h = 1.0 / den; break;
-        case kBp: h = s / den; break;
-        case kHp: h = s * s / den; break;
-        case kNotch: h = (s * s + 1.0) / den; break;
+        case kLp:
+            h = 1.0 / den;
+            break;
+        case kBp:
+            h = s / den;
+            break;
+        case kHp:
+            h = s * s / den;
+            break;
+        case kNotch:
+            h = (s * s + 1.0) / den;
+            break;
     }
     return 20.0 * std::log10(std::abs(h));
 }
@@ -101,8 +109,8 @@ TEST_CASE("svf responses match the analytic bilinear responses", "[filters]") {
                     const double expected = analyticDb(tap, f, fc, q);
                     if (expected < -80.0) continue;  // the notch's zero
                     const double err = std::fabs(db[tap] - expected);
-                    INFO("tap " << tap << " fc " << fc << " q " << q << " f " << f << ": measured " << db[tap]
-                                << " dB, analytic " << expected << " dB");
+                    INFO("tap " << tap << " fc " << fc << " q " << q << " f " << f << ": measured " << db[tap] << " dB, analytic "
+                                << expected << " dB");
                     CHECK(err < 0.1);
                     worst = std::max(worst, err);
                     ++compared;

@@ -3,9 +3,9 @@
 
 #include <sndfile.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <filesystem>
-#include <unistd.h>
 
 #include "core/cli/workloads.hpp"
 #include "core/engine/offline.hpp"
@@ -85,8 +85,10 @@ TEST_CASE("swapping the plan every block for 10 s leaves the audio bit-identical
     for (int b = 0; b < kBlocks; ++b) {
         // Every block an edit that does not touch the sounding path: a module appears or goes.
         swapped.session.edit([&](Patch& p) {
-            if (b % 2 == 0) p.modules.push_back(moduleSpec("idle", "noise"));
-            else removeModule(p, "idle");
+            if (b % 2 == 0)
+                p.modules.push_back(moduleSpec("idle", "noise"));
+            else
+                removeModule(p, "idle");
         });
         const auto block = runBlocks(swapped.engine, &swapped.session, 1);
         out.insert(out.end(), block.begin(), block.end());
@@ -107,16 +109,19 @@ TEST_CASE("edits while rendering produce no step larger than the signals' own", 
         std::function<void(Patch&)> edit;
     };
     const std::vector<Scenario> scenarios = {
-        {"add a sounding module", [](Patch& p) {
+        {"add a sounding module",
+         [](Patch& p) {
              p.modules.push_back(moduleSpec("new", "sine", {{"freq", 880}}));
              p.cables.push_back(cableSpec("new.out", "out.left"));
          }},
         {"remove a sounding module", [](Patch& p) { removeModule(p, "osc"); }},
-        {"remove the filter and patch around it", [](Patch& p) {
+        {"remove the filter and patch around it",
+         [](Patch& p) {
              removeModule(p, "lpf");
              p.cables.push_back(cableSpec("saw.out", "out.left"));
          }},
-        {"reconnect a cable to another output", [](Patch& p) {
+        {"reconnect a cable to another output",
+         [](Patch& p) {
              removeCable(p, "lpf.lp", "out.left");
              p.cables.push_back(cableSpec("lpf.hp", "out.left"));
          }},
@@ -150,8 +155,8 @@ TEST_CASE("a feedback loop renders with its delay reported and exactly one block
     const Patch patch = makePatch(
         {moduleSpec("clock", "lfo", {{"rate", 0.1}, {"shape", 3}, {"pw", 0.5}, {"unipolar", 1}}),
          moduleSpec("blip", "adsr", {{"attack", 0.0001}, {"decay", 0.0001}, {"sustain", 0}, {"release", 0.0001}, {"shape", 0}}),
-         moduleSpec("mix", "mixer", {{"level2", 0.5}}), moduleSpec("echo", "delay", {{"time", 0.1}, {"feedback", 0}, {"dry", 0}, {"wet", 1}}),
-         moduleSpec("out", "out")},
+         moduleSpec("mix", "mixer", {{"level2", 0.5}}),
+         moduleSpec("echo", "delay", {{"time", 0.1}, {"feedback", 0}, {"dry", 0}, {"wet", 1}}), moduleSpec("out", "out")},
         {{"clock.out", "blip.gate"}, {"blip.env", "mix.in1"}, {"mix.out", "echo.in"}, {"echo.out", "mix.in2"}, {"mix.out", "out.left"}});
     Live live;
     live.session.load(patch);
@@ -181,10 +186,10 @@ TEST_CASE("the benchmark workloads render what the peers render", "[golden][benc
         CHECK(live.session.notes().empty());
         const auto out = runBlocks(live.engine, &live.session, 48000 * 4 / 64);
         const double level = rms(out);
-        if (w.name == "W1") CHECK(level == Approx(0.0442).epsilon(0.01));   // peers: 0.0442
-        if (w.name == "W4") CHECK(level == Approx(0.0316).epsilon(0.01));   // peers: 0.0316
-        if (w.name == "W2") CHECK((level > 0.02 && level < 0.07));          // peers: 0.026 .. 0.062
-        if (w.name == "W3") CHECK((level > 0.03 && level < 0.1));           // peers: 0.058 .. 0.081
+        if (w.name == "W1") CHECK(level == Approx(0.0442).epsilon(0.01));  // peers: 0.0442
+        if (w.name == "W4") CHECK(level == Approx(0.0316).epsilon(0.01));  // peers: 0.0316
+        if (w.name == "W2") CHECK((level > 0.02 && level < 0.07));         // peers: 0.026 .. 0.062
+        if (w.name == "W3") CHECK((level > 0.03 && level < 0.1));          // peers: 0.058 .. 0.081
         CHECK(live.engine.stats().nonFiniteSamples == 0);
     }
 }
@@ -202,7 +207,8 @@ TEST_CASE("the default patch renders a pulsing, unclipped sound", "[golden][patc
     CHECK(rms(left) > 0.04);
     // The pulse: the level envelope (RMS in 10 ms windows) repeats every 1/3 s.
     std::vector<float> envelope;
-    for (std::size_t n = 0; n + 480 <= left.size(); n += 480) envelope.push_back(static_cast<float>(rms(std::span<const float>(left).subspan(n, 480))));
+    for (std::size_t n = 0; n + 480 <= left.size(); n += 480)
+        envelope.push_back(static_cast<float>(rms(std::span<const float>(left).subspan(n, 480))));
     auto correlation = [&](std::size_t lag) {
         double sum = 0;
         for (std::size_t i = 0; i + lag < envelope.size(); ++i) sum += double(envelope[i]) * envelope[i + lag];

@@ -17,7 +17,9 @@ namespace {
 
 constexpr double kRate = 48000.0;
 
-std::vector<float> render(ModuleHarness& h, int frames) { return h.run(frames)[0][0]; }
+std::vector<float> render(ModuleHarness& h, int frames) {
+    return h.run(frames)[0][0];
+}
 
 // Frames where a 0/1 signal goes up and down.
 struct Edges {
@@ -128,16 +130,16 @@ TEST_CASE("lfo unipolar maps to 0..1", "[modulation]") {
 TEST_CASE("lfo reset restarts at the phase param on the rising edge", "[modulation]") {
     std::vector<float> reset(48000, 0.0f);
     for (int n = 10000; n < 10100; ++n) reset[static_cast<std::size_t>(n)] = 1.0f;  // one pulse
-    for (int n = 30001; n < 48000; ++n) reset[static_cast<std::size_t>(n)] = 0.7f;   // a held level: one edge
+    for (int n = 30001; n < 48000; ++n) reset[static_cast<std::size_t>(n)] = 0.7f;  // a held level: one edge
     ModuleHarness h("lfo");
     h.setParam("rate", 1.0f);
     h.setParam("shape", 2.0f);  // saw: the phase is visible directly
     h.setParam("phase", 0.5f);
     h.connect("reset", reset);
     const auto x = render(h, 48000);
-    CHECK(x[0] == Approx(0.0f).margin(1e-6));        // starts at the phase param too
+    CHECK(x[0] == Approx(0.0f).margin(1e-6));  // starts at the phase param too
     CHECK(x[9999] == Approx(-1.0f + 2.0f * float(0.5 + 9999.0 / 48000.0)).margin(1e-5));
-    CHECK(x[10000] == Approx(0.0f).margin(1e-6));    // phase 0.5 on the edge's sample
+    CHECK(x[10000] == Approx(0.0f).margin(1e-6));  // phase 0.5 on the edge's sample
     CHECK(x[10001] == Approx(2.0f / 48000.0f).margin(1e-6));
     CHECK(x[30001] == Approx(0.0f).margin(1e-6));
     CHECK(x[30002] > 0.0f);

@@ -27,7 +27,9 @@ std::vector<float> render(ModuleHarness& h, int frames, int channel = 0) {
 }
 
 // The frequency an oscillator actually runs at for `hz`: its uint32 increment's.
-double exactFrequency(double hz) { return double(dsp::phaseIncrement(hz / kRate)) * kRate / dsp::kPhaseCycle; }
+double exactFrequency(double hz) {
+    return double(dsp::phaseIncrement(hz / kRate)) * kRate / dsp::kPhaseCycle;
+}
 
 // Worst spectral line that is not a harmonic of f0 (nor DC), in dB re the fundamental, up to
 // maxHz. Each harmonic (and DC) masks +-8 bins: the Blackman-Harris main lobe is +-4.

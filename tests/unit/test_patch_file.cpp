@@ -32,28 +32,35 @@ namespace {
 
 // A private registry shaped like the real saw/svf/out modules, so these tests depend on no module
 // that is still being written.
-std::unique_ptr<Module> createNothing() { return nullptr; }
+std::unique_ptr<Module> createNothing() {
+    return nullptr;
+}
 
 const Registry& fileTestRegistry() {
     static const ModuleDescriptor saw{
-        .id = "saw", .name = "Saw", .category = "Oscillators",
+        .id = "saw",
+        .name = "Saw",
+        .category = "Oscillators",
         .inputs = {{.id = "pitch"}, {.id = "sync"}},
         .outputs = {{.id = "out"}},
         .params = {{.id = "freq", .min = 20.0f, .max = 20000.0f, .defaultValue = 440.0f, .curve = ParamCurve::Exponential},
                    {.id = "octave", .min = -4.0f, .max = 4.0f, .defaultValue = 0.0f, .curve = ParamCurve::Integer}},
         .create = createNothing};
     static const ModuleDescriptor svf{
-        .id = "svf", .name = "Filter", .category = "Filters",
+        .id = "svf",
+        .name = "Filter",
+        .category = "Filters",
         .inputs = {{.id = "in"}, {.id = "cutoff"}},
         .outputs = {{.id = "lp"}, {.id = "bp"}, {.id = "hp"}},
         .params = {{.id = "cutoff", .min = 20.0f, .max = 20000.0f, .defaultValue = 1000.0f, .curve = ParamCurve::Exponential},
                    {.id = "q", .min = 0.5f, .max = 20.0f, .defaultValue = 0.7f}},
         .create = createNothing};
-    static const ModuleDescriptor out{
-        .id = "out", .name = "Audio Out", .category = "I/O",
-        .inputs = {{.id = "left"}, {.id = "right"}},
-        .params = {{.id = "level", .min = 0.0f, .max = 2.0f, .defaultValue = 1.0f}},
-        .create = createNothing};
+    static const ModuleDescriptor out{.id = "out",
+                                      .name = "Audio Out",
+                                      .category = "I/O",
+                                      .inputs = {{.id = "left"}, {.id = "right"}},
+                                      .params = {{.id = "level", .min = 0.0f, .max = 2.0f, .defaultValue = 1.0f}},
+                                      .create = createNothing};
     static const Registry registry = [] {
         Registry r;
         r.add(saw);
@@ -130,13 +137,12 @@ InputError expectInputError(Fn&& load) {
 
 bool samePatch(const Patch& a, const Patch& b) {
     auto sameModule = [](const ModuleSpec& x, const ModuleSpec& y) {
-        return x.id == y.id && x.type == y.type && x.params == y.params && x.x == y.x && x.y == y.y &&
-               x.label == y.label && x.stateJson == y.stateJson && x.extraParamsJson == y.extraParamsJson &&
-               x.extraJson == y.extraJson;
+        return x.id == y.id && x.type == y.type && x.params == y.params && x.x == y.x && x.y == y.y && x.label == y.label &&
+               x.stateJson == y.stateJson && x.extraParamsJson == y.extraParamsJson && x.extraJson == y.extraJson;
     };
     auto sameMapping = [](const MidiMapping& x, const MidiMapping& y) {
-        return x.source == y.source && x.channel == y.channel && x.number == y.number && x.module == y.module &&
-               x.param == y.param && x.min == y.min && x.max == y.max && x.curve == y.curve && x.extraJson == y.extraJson;
+        return x.source == y.source && x.channel == y.channel && x.number == y.number && x.module == y.module && x.param == y.param &&
+               x.min == y.min && x.max == y.max && x.curve == y.curve && x.extraJson == y.extraJson;
     };
     auto sameCable = [](const CableSpec& x, const CableSpec& y) { return x.sameEnds(y) && x.extraJson == y.extraJson; };
     return a.meta.title == b.meta.title && a.meta.author == b.meta.author && a.meta.description == b.meta.description &&
@@ -175,8 +181,12 @@ const std::map<std::string, BadCase>& badCases() {
         {"cable-to-output", {10, "/cables/0/to: 'lpf.lp' is an output"}},
         {"cable-unknown-module", {11, "/cables/1/from: no module with id 'vcf' in this patch"}},
         {"cables-not-array", {9, "/cables: expected an array, got an object"}},
-        {"comment", {2, "invalid JSON: syntax error while parsing object key - invalid literal; last read: '{<U+000A>  /'; expected string literal (JSON has no comments) (column 3)"}},
-        {"control-char-in-string", {4, "invalid JSON: syntax error while parsing value - invalid string: control character U+000A (LF) must be escaped"}},
+        {"comment",
+         {2,
+          "invalid JSON: syntax error while parsing object key - invalid literal; last read: '{<U+000A>  /'; expected string literal (JSON "
+          "has no comments) (column 3)"}},
+        {"control-char-in-string",
+         {4, "invalid JSON: syntax error while parsing value - invalid string: control character U+000A (LF) must be escaped"}},
         {"deep-nesting", {2, "arrays and objects nested deeper than 256 levels (column 256)"}},
         {"duplicate-cable", {12, "/cables/2: duplicate cable osc.out -> lpf.in (also /cables/0)"}},
         {"duplicate-key", {6, "/modules/0/params/freq: duplicate key \"freq\": keys must be unique within an object"}},
@@ -229,9 +239,15 @@ const std::map<std::string, BadCase>& badCases() {
         {"single-quotes", {2, "(JSON strings need double quotes) (column 3)"}},
         {"top-level-array", {1, "expected a JSON object at the top level, got an array (is this a Kabel patch?)"}},
         {"top-level-string", {1, "expected a JSON object at the top level, got a string"}},
-        {"trailing-comma", {7, "invalid JSON: syntax error while parsing value - unexpected ']'; expected '[', '{', or a literal (JSON allows no comma after the last item) (column 3)"}},
+        {"trailing-comma",
+         {7,
+          "invalid JSON: syntax error while parsing value - unexpected ']'; expected '[', '{', or a literal (JSON allows no comma after "
+          "the last item) (column 3)"}},
         {"trailing-garbage", {10, "invalid JSON: syntax error while parsing value - unexpected '}'; expected end of input"}},
-        {"truncated", {5, "invalid JSON: syntax error while parsing object key - invalid string: missing closing quote; last read: '\"params'; expected string literal (the file ends too early: is it truncated?) (column 61)"}},
+        {"truncated",
+         {5,
+          "invalid JSON: syntax error while parsing object key - invalid string: missing closing quote; last read: '\"params'; expected "
+          "string literal (the file ends too early: is it truncated?) (column 61)"}},
         {"utf16", {1, "the file is UTF-16 encoded: save it as UTF-8"}},
         {"version-fraction", {3, "/version: expected a positive integer, got 1.5"}},
         {"version-negative", {3, "/version: -1 is out of range: expected a positive integer"}},
@@ -266,8 +282,7 @@ TEST_CASE("every malformed patch is rejected with file, line and the specific pr
         CHECK(e.file() == path.string());
         CHECK(what.rfind(path.string() + ":", 0) == 0);
         CHECK(e.line() == expected->second.line);
-        if (expected->second.line > 0)
-            CHECK(what.rfind(path.string() + ":" + std::to_string(expected->second.line) + ": ", 0) == 0);
+        if (expected->second.line > 0) CHECK(what.rfind(path.string() + ":" + std::to_string(expected->second.line) + ": ", 0) == 0);
         CHECK_THAT(what, Catch::Matchers::Contains(expected->second.message));
         CHECK(what.find('\n') == std::string::npos);  // one line
         ++checked;
@@ -302,8 +317,8 @@ TEST_CASE("a message names file, line and JSON pointer", "[patchfile]") {
 }
 
 TEST_CASE("parse errors give line and column from the byte offset", "[patchfile]") {
-    const InputError e = expectInputError(
-        [&] { parsePatch("{\n  \"format\": \"kabel-patch\",\n  \"version\" 1\n}\n", "x.kabel", fileTestRegistry()); });
+    const InputError e =
+        expectInputError([&] { parsePatch("{\n  \"format\": \"kabel-patch\",\n  \"version\" 1\n}\n", "x.kabel", fileTestRegistry()); });
     CHECK(e.line() == 3);
     CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains("expected ':'") && Catch::Matchers::Contains("(column 13)"));
 }
@@ -468,14 +483,15 @@ TEST_CASE("unknown module types load as placeholders that keep params and cables
     REQUIRE(loaded.patch.cables.size() == 3);
     CHECK(loaded.patch.cables[1].from.str() == "grain.out-l");
     REQUIRE(loaded.warnings.size() == 1);
-    CHECK(loaded.warnings[0] ==
-          (kDataDir / "patches" / "placeholders.kabel").string() +
-              ":7: /modules/1/type: unknown module type 'granulator': loaded as a placeholder");
+    CHECK(loaded.warnings[0] == (kDataDir / "patches" / "placeholders.kabel").string() +
+                                    ":7: /modules/1/type: unknown module type 'granulator': loaded as a placeholder");
 
     // Saved back, the placeholder line is what the file had.
     const std::string saved = serializePatch(loaded.patch);
-    CHECK_THAT(saved, Catch::Matchers::Contains(
-                          R"J({"id": "grain", "type": "granulator", "position": [300, 40.75], "params": {"density": 12.5, "flags": [true, false, null], "mode": "cloud", "options": {"freeze": false, "window": "hann"}, "pitch": -7, "size": 1e-05, "spread": 1e+30, "table": [1, 2.5, "x"]}, "label": "Grains (from a newer Kabel)", "state": [1, 2, 3], "gui": {"collapsed": true}})J"));
+    CHECK_THAT(
+        saved,
+        Catch::Matchers::Contains(
+            R"J({"id": "grain", "type": "granulator", "position": [300, 40.75], "params": {"density": 12.5, "flags": [true, false, null], "mode": "cloud", "options": {"freeze": false, "window": "hann"}, "pitch": -7, "size": 1e-05, "spread": 1e+30, "table": [1, 2.5, "x"]}, "label": "Grains (from a newer Kabel)", "state": [1, 2, 3], "gui": {"collapsed": true}})J"));
 }
 
 TEST_CASE("unknown keys at every level survive a round trip", "[patchfile]") {
@@ -498,9 +514,9 @@ TEST_CASE("unknown keys at every level survive a round trip", "[patchfile]") {
 TEST_CASE("a patch from a newer format version loads best-effort with a warning", "[patchfile]") {
     const LoadedPatch loaded = loadExample("future-version.kabel");
     REQUIRE(loaded.warnings.size() == 1);
-    CHECK_THAT(loaded.warnings[0], Catch::Matchers::EndsWith(
-                                       "future-version.kabel:3: /version: format version 2 is newer than this Kabel's (1): "
-                                       "loaded best-effort, unknown keys kept; saving writes version 1"));
+    CHECK_THAT(loaded.warnings[0],
+               Catch::Matchers::EndsWith("future-version.kabel:3: /version: format version 2 is newer than this Kabel's (1): "
+                                         "loaded best-effort, unknown keys kept; saving writes version 1"));
     CHECK(loaded.patch.extraJson == R"({"scenes":[{"name":"A"},{"name":"B"}]})");
     CHECK(loaded.patch.modules.at(0).extraJson == R"({"lock":true})");
     CHECK_THAT(serializePatch(loaded.patch), Catch::Matchers::Contains("\"version\": 1,"));
@@ -561,8 +577,8 @@ TEST_CASE("hand-edited files: key order, spacing, escapes and number spellings d
     CHECK(p.midiMap[0].max == 10.0);
 
     const std::string saved = serializePatch(p);
-    CHECK_THAT(saved, Catch::Matchers::Contains(
-                          R"({"id": "osc", "type": "saw", "position": [100.7, 0], "params": {"freq": 250, "octave": 1}})"));
+    CHECK_THAT(saved,
+               Catch::Matchers::Contains(R"({"id": "osc", "type": "saw", "position": [100.7, 0], "params": {"freq": 250, "octave": 1}})"));
     CHECK_THAT(saved, Catch::Matchers::Contains(R"("position": [1000, 33.333332])"));
     CHECK_THAT(saved, Catch::Matchers::Contains(
                           R"({"source": "cc14", "channel": 0, "number": 3, "module": "lpf", "param": "q", "max": 10, "curve": "linear"})"));
@@ -578,8 +594,10 @@ TEST_CASE("a large patch loads and round-trips quickly", "[patchfile]") {
         m.type = i % 2 ? "svf" : "saw";
         m.x = static_cast<float>(i) * 0.1f;
         m.y = -static_cast<float>(i) / 3.0f;
-        if (i % 2) m.params = {{"cutoff", 20.0 + i}, {"q", 0.5 + i % 19}};
-        else m.params = {{"freq", 20.0 + i * 3.7}};
+        if (i % 2)
+            m.params = {{"cutoff", 20.0 + i}, {"q", 0.5 + i % 19}};
+        else
+            m.params = {{"freq", 20.0 + i * 3.7}};
         p.modules.push_back(std::move(m));
     }
     for (int i = 0; i + 1 < kModules; i += 2)
@@ -608,8 +626,7 @@ TEST_CASE("thousands of warnings cost one pass over the text, not one each", "[p
     const LoadedPatch loaded = parsePatch(text, "plugins.kabel", fileTestRegistry());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     REQUIRE(loaded.warnings.size() == kModules);
-    CHECK(loaded.warnings.back() == "plugins.kabel:" + std::to_string(kModules + 4) + ": /modules/" +
-                                        std::to_string(kModules - 1) +
+    CHECK(loaded.warnings.back() == "plugins.kabel:" + std::to_string(kModules + 4) + ": /modules/" + std::to_string(kModules - 1) +
                                         "/type: unknown module type 'from-a-plugin': loaded as a placeholder");
     CHECK(seconds < 2.0 * kSlowdown);
 }
@@ -789,7 +806,7 @@ TEST_CASE("jsontext: findPointer walks objects, arrays and escaped keys", "[patc
     CHECK(line("/a/1/x~1y") == 3);
     CHECK(line("/a/1/t~0/1") == 4);  // skips a string full of brackets
     CHECK(line("/\xC3\xA9") == 5);
-    CHECK(line("/a/7") == 2);        // missing element: the deepest existing value
+    CHECK(line("/a/7") == 2);  // missing element: the deepest existing value
     CHECK(line("/nope/3") == 1);
     CHECK_FALSE(jsontext::findPointer("   ", "/a").has_value());
     CHECK(jsontext::appendPointer("/p", "a/b~c") == "/p/a~1b~0c");

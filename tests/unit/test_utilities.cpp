@@ -8,16 +8,16 @@
 
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
-#include "tests/support/signals.hpp"
 #include "tests/support/rt_guard.hpp"
+#include "tests/support/signals.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
 
-using kabel::test::ModuleHarness;
-using kabel::test::sineSignal;
 using kabel::test::constantSignal;
+using kabel::test::ModuleHarness;
 using kabel::test::Signal;
+using kabel::test::sineSignal;
 
 constexpr double kFs = 48000.0;
 
@@ -175,8 +175,7 @@ TEST_CASE("mixer is polyphonic channel by channel", "[utilities]") {
     REQUIRE(h.outputChannels(0) == 4);
     for (int c = 0; c < 4; ++c) {
         std::vector<float> expected(static_cast<std::size_t>(frames));
-        for (int n = 0; n < frames; ++n)
-            expected[n] = poly[c][n] + mono[n] + (c < 2 ? two[c][n] : 0.0f);  // mono broadcasts, poly does not
+        for (int n = 0; n < frames; ++n) expected[n] = poly[c][n] + mono[n] + (c < 2 ? two[c][n] : 0.0f);  // mono broadcasts, poly does not
         CHECK(maxAbsDiff(out[0][c], expected) < 1e-6f);
     }
 }
