@@ -44,6 +44,8 @@ int renderCommand(const RenderCommand& options) {
     bar.finish();
     for (const std::string& note : summary.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
     if (options.quiet) return 0;
+    std::printf("compiled %zu modules in %.2f ms: %zu signals in %zu buffers\n", summary.report.steps, summary.report.milliseconds,
+                summary.report.signals, summary.report.buffers);
     for (const FeedbackCable& f : summary.report.feedback)
         std::printf("feedback: %s -> %s is read %d frames late (breaks a cycle)\n", f.from.c_str(), f.to.c_str(), f.delayFrames);
     const double seconds = static_cast<double>(summary.frames) / options.sampleRate;
