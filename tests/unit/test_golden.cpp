@@ -216,3 +216,47 @@ TEST_CASE("the default patch renders a pulsing, unclipped sound", "[golden][patc
     };
     CHECK(correlation(33) > 1.2 * correlation(17));  // 333 ms (one pulse) vs half a pulse
 }
+
+TEST_CASE("renders are exact at any sample rate and engine block", "[golden]") {
+    const auto wav = tempPath("rates.wav");
+    const Patch patch = makePatch({moduleSpec("osc", "sine", {{"freq", 1000}}), moduleSpec("out", "out", {{"level", 0.5}})},
+                                  {{"osc.out", "out.left"}});
+    for (double rate : {44100.0, 48000.0, 96000.0}) {
+        for (int block : {1, 37, 64, 256}) {
+            RenderOptions options;
+            options.seconds = 3.0;
+            options.sampleRate = rate;
+            options.blockFrames = block;
+            options.channels = 1;
+            options.format = SampleFormat::Pcm24;
+            const RenderSummary summary = renderPatch(patch, wav, options);
+            SF_INFO info;
+            const auto channels = readWav(wav, info);
+            INFO("rate " << rate << ", block " << block);
+            CHECK(summary.frames == static_cast<std::uint64_t>(3.0 * rate));
+            CHECK(info.frames == static_cast<sf_count_t>(3.0 * rate));
+            CHECK(info.samplerate == static_cast<int>(rate));
+            CHECK((info.format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_24);
+            CHECK(zeroCrossingFrequency(channels[0], rate) == Approx(1000.0).margin(0.01));
+            CHECK(peak(channels[0]) == Approx(0.5).margin(1e-4));
+        }
+    }
+    std::filesystem::remove(wav);
+}
+
+TEST_CASE("a module of unknown type runs as a silent placeholder, and the rest plays", "[golden][session]") {
+    Patch patch = makePatch({moduleSpec("osc", "sine", {{"freq", 500}}), moduleSpec("future", "granular-cloud", {{"density", 12}}),
+                             moduleSpec("out", "out", {{"level", 0.5}})},
+                            {{"osc.out", "out.left"}, {"future.out", "out.left"}, {"osc.out", "future.in"}});
+    Live live;
+    live.session.load(patch);
+    REQUIRE(live.session.notes().size() == 1);
+    CHECK(live.session.notes()[0].find("unknown type 'granular-cloud'") != std::string::npos);
+    CHECK(live.session.instance("future") == nullptr);
+    const auto out = runBlocks(live.engine, &live.session, 750);
+    CHECK(zeroCrossingFrequency(out, 48000.0) == Approx(500.0).margin(0.01));
+    CHECK(peak(out) == Approx(0.5).margin(1e-4));
+    // The document keeps the placeholder, its params and its cables for saving.
+    CHECK(live.session.patch().findModule("future")->params.at("density") == 12.0);
+    CHECK(live.session.patch().cables.size() == 3);
+}
