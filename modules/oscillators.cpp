@@ -377,10 +377,6 @@ const RegisterModule registerSaw{kSaw};
 enum NoiseOutputs { kNoiseOut };
 enum NoiseParams { kNoiseColor, kNoiseChannels };
 
-// Distinct streams for every instance and channel: each noise module takes the next number.
-// Deterministic for a given creation order (a render of the same patch repeats exactly).
-std::atomic<std::uint32_t> noiseInstances{0};
-
 // murmur3's 32-bit finaliser: a bijection that mixes every input bit into every output bit.
 inline std::uint32_t mix32(std::uint32_t h) noexcept {
     h ^= h >> 16;
@@ -402,14 +398,7 @@ constexpr int kPinkPoles = 8;
 
 class Noise final : public Module {
 public:
-    explicit Noise(const ModuleDescriptor& d) : Module(d) {
-        const std::uint32_t instance = noiseInstances.fetch_add(1, std::memory_order_relaxed);
-        for (int c = 0; c < kMaxChannels; ++c) {
-            const std::uint32_t id = instance * kMaxChannels + static_cast<std::uint32_t>(c);
-            offset_[static_cast<std::size_t>(c)] = mix32(id * 2u + 1u);
-            multiplier_[static_cast<std::size_t>(c)] = mix32(id ^ 0x5bd1e995u) | 1u;  // odd: a full-period Weyl sequence
-        }
-    }
+    using Module::Module;
 
     int outputChannels(int, std::span<const int>) const override {
         return std::clamp(static_cast<int>(param(kNoiseChannels)), 1, kMaxChannels);
@@ -417,6 +406,15 @@ public:
 
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
+        // A distinct stream per instance (from its seed: the patch's module id) and per channel,
+        // the same on every render of the patch.
+        const std::uint64_t seed = instanceSeed();
+        const std::uint32_t instance = mix32(static_cast<std::uint32_t>(seed) ^ mix32(static_cast<std::uint32_t>(seed >> 32)));
+        for (int c = 0; c < kMaxChannels; ++c) {
+            const std::uint32_t id = instance + static_cast<std::uint32_t>(c) * 0x9e3779b9u;
+            offset_[static_cast<std::size_t>(c)] = mix32(id * 2u + 1u);
+            multiplier_[static_cast<std::size_t>(c)] = mix32(id ^ 0x5bd1e995u) | 1u;  // odd: a full-period Weyl sequence
+        }
         std::array<double, kPinkPoles> poles{}, zeros{};
         int count = 0;
         for (double f = 5.0; f < 0.5 * sampleRate && count < kPinkPoles; f *= 4.0, ++count) {

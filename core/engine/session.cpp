@@ -43,6 +43,9 @@ bool Session::setParam(std::string_view moduleId, std::string_view paramId, doub
 
 Session::Instance Session::create(const ModuleSpec& spec, const ModuleDescriptor& descriptor) {
     Instance instance{spec.id, spec.type, std::shared_ptr<Module>(descriptor.create()), nextKey_++};
+    std::uint64_t seed = 14695981039346656037ull;  // FNV-1a of the module id: stable across renders
+    for (unsigned char c : spec.id) seed = (seed ^ c) * 1099511628211ull;
+    instance.module->setInstanceSeed(seed);
     instance.module->prepare(engine_.config().sampleRate, engine_.config().blockFrames);
     if (!spec.stateJson.empty()) {
         try {

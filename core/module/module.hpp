@@ -125,12 +125,19 @@ public:
     double sampleRate() const noexcept { return sampleRate_; }
     int maxFrames() const noexcept { return maxFrames_; }
 
+    /// UI thread, before prepare(): a number that identifies this instance within its patch (the
+    /// session hashes the module id), so modules with randomness (noise, random sources) are
+    /// reproducible — a patch renders the same every time — yet differ between instances.
+    void setInstanceSeed(std::uint64_t seed) noexcept { seed_ = seed; }
+    std::uint64_t instanceSeed() const noexcept { return seed_; }
+
 private:
     const ModuleDescriptor* descriptor_;
     std::unique_ptr<std::atomic<float>[]> params_;
     std::atomic<bool> resetRequested_{false};
     double sampleRate_ = 48000.0;
     int maxFrames_ = 64;
+    std::uint64_t seed_ = 0;
 };
 
 }  // namespace kabel

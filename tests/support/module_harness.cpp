@@ -9,11 +9,12 @@
 
 namespace kabel::test {
 
-ModuleHarness::ModuleHarness(std::string_view typeId, double sampleRate, int blockFrames)
+ModuleHarness::ModuleHarness(std::string_view typeId, double sampleRate, int blockFrames, std::uint64_t seed)
     : sampleRate_(sampleRate), blockFrames_(blockFrames), stride_(alignedStride(blockFrames)) {
     const ModuleDescriptor* d = Registry::global().find(typeId);
     if (!d) throw std::invalid_argument("no module type '" + std::string(typeId) + "'");
     module_ = d->create();
+    module_->setInstanceSeed(seed);
     module_->prepare(sampleRate, blockFrames);
     inputSignals_.resize(d->inputs.size());
 }

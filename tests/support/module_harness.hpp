@@ -16,9 +16,9 @@ using Signal = std::vector<std::vector<float>>;
 
 class ModuleHarness {
 public:
-    /// Creates the registered module `typeId` and prepares it. Throws std::invalid_argument for an
-    /// unknown type.
-    explicit ModuleHarness(std::string_view typeId, double sampleRate = 48000.0, int blockFrames = 64);
+    /// Creates the registered module `typeId`, gives it `seed` (Module::setInstanceSeed) and
+    /// prepares it. Throws std::invalid_argument for an unknown type.
+    explicit ModuleHarness(std::string_view typeId, double sampleRate = 48000.0, int blockFrames = 64, std::uint64_t seed = 0);
     ~ModuleHarness();
 
     Module& module() { return *module_; }

@@ -219,8 +219,8 @@ TEST_CASE("the default patch renders a pulsing, unclipped sound", "[golden][patc
 
 TEST_CASE("renders are exact at any sample rate and engine block", "[golden]") {
     const auto wav = tempPath("rates.wav");
-    const Patch patch = makePatch({moduleSpec("osc", "sine", {{"freq", 1000}}), moduleSpec("out", "out", {{"level", 0.5}})},
-                                  {{"osc.out", "out.left"}});
+    const Patch patch =
+        makePatch({moduleSpec("osc", "sine", {{"freq", 1000}}), moduleSpec("out", "out", {{"level", 0.5}})}, {{"osc.out", "out.left"}});
     for (double rate : {44100.0, 48000.0, 96000.0}) {
         for (int block : {1, 37, 64, 256}) {
             RenderOptions options;
@@ -259,4 +259,16 @@ TEST_CASE("a module of unknown type runs as a silent placeholder, and the rest p
     // The document keeps the placeholder, its params and its cables for saving.
     CHECK(live.session.patch().findModule("future")->params.at("density") == 12.0);
     CHECK(live.session.patch().cables.size() == 3);
+}
+
+TEST_CASE("noise is the same on every render of a patch, and different per module", "[golden]") {
+    const Patch patch = makePatch({moduleSpec("a", "noise"), moduleSpec("b", "noise"), moduleSpec("out", "out")},
+                                  {{"a.out", "out.left"}, {"b.out", "out.right"}});
+    Live first(2), second(2);
+    first.session.load(patch);
+    second.session.load(patch);
+    CHECK(runBlocks(first.engine, &first.session, 100, 0) == runBlocks(second.engine, &second.session, 100, 0));
+    // a and b feed the two channels: their streams differ
+    CHECK(std::vector<float>(first.engine.blockOutput(0), first.engine.blockOutput(0) + 64) !=
+          std::vector<float>(first.engine.blockOutput(1), first.engine.blockOutput(1) + 64));
 }

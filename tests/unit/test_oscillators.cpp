@@ -357,7 +357,7 @@ TEST_CASE("pink noise falls 3 dB per octave at white's RMS", "[oscillators]") {
 TEST_CASE("noise channels and instances are independent", "[oscillators]") {
     ModuleHarness a("noise");
     a.setParam("channels", 4.0f);
-    ModuleHarness b("noise");
+    ModuleHarness b("noise", 48000.0, 64, 1);  // another instance: another seed
     const auto outA = a.run(1 << 16)[0];
     const auto outB = b.run(1 << 16)[0];
     REQUIRE(a.outputChannels(0) == 4);
