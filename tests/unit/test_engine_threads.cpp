@@ -21,3 +21,17 @@ TEST_CASE("plan swaps between a UI thread and an audio thread", "[engine][thread
     CHECK(r.planSwaps >= r.compiles * 9 / 10);
     CHECK(r.compiles >= 1000);
 }
+
+TEST_CASE("plan swaps between a UI thread and an audio thread, with every module type", "[engine][threads]") {
+    // Under ThreadSanitizer this checks the real modules too: prepareChannels() on the UI thread
+    // (new delay lines, voices) while the audio thread runs the same instances.
+    StressOptions options;
+    options.registry = &kabel::Registry::global();
+    options.edits = 1000;
+    options.countOnAudioThread = false;
+    options.seed = 11;
+    const StressResult r = runEditStress(options);
+    INFO("blocks " << r.blocks << ", plan swaps " << r.planSwaps << ", compiles " << r.compiles);
+    CHECK(r.edits == 1000);
+    CHECK(r.planSwaps >= r.compiles * 9 / 10);
+}
