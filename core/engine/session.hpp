@@ -48,7 +48,9 @@ public:
     const Patch& patch() const noexcept { return document_; }
 
     /// Sets one parameter (knob, MIDI, automation) in the document and on the instance. Recompiles
-    /// only for structural params. False when the module or param does not exist.
+    /// only for structural params. False when the module or param does not exist. Every parameter
+    /// change goes through here (or through the document): each sync re-applies the document's
+    /// values, so a value written straight into a module's atomic would not survive the next edit.
     bool setParam(std::string_view moduleId, std::string_view paramId, double value);
 
     /// UI thread, regularly (every UI frame; between blocks offline): frees retired plans, drops
