@@ -6,6 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 KABEL=${1:?kabel executable}
 need sox sox
+clean_jack_db_on_exit
 cd "$WORK" || fail "cannot enter $WORK"
 # No display, and a JACK server name nobody runs: no audio device.
 env -u DISPLAY -u WAYLAND_DISPLAY JACK_DEFAULT_SERVER=kabel-none-$$ JACK_NO_START_SERVER=1 "$KABEL" >out.log 2>&1

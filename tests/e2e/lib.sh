@@ -120,3 +120,16 @@ forget() {
 # Anything this run's server or clients left in /dev/shm (jackd and libjack name their
 # semaphores and segments after the server).
 shm_leftovers() { ls /dev/shm 2>/dev/null | grep -F -- "$E2E_SERVER" | tr '\n' ' '; }
+
+# libjack creates its metadata database /dev/shm/jack_db-UID even when it finds no server (jackd
+# removes it when it exits). For scripts that probe with no server: on exit, remove it if this
+# script made it and no jackd runs now.
+clean_jack_db_on_exit() {
+  JACK_DB=/dev/shm/jack_db-$(id -u)
+  [ -e "$JACK_DB" ] && JACK_DB_BEFORE=1 || JACK_DB_BEFORE=0
+  trap 'remove_jack_db; cleanup' EXIT
+}
+remove_jack_db() {
+  [ "$JACK_DB_BEFORE" -eq 0 ] && [ -d "$JACK_DB" ] && command -v pgrep >/dev/null && ! pgrep -u "$(id -u)" -x jackd >/dev/null && rm -rf "$JACK_DB"
+  return 0
+}

@@ -11,15 +11,7 @@ source "$(dirname "$0")/lib.sh"
 if [ -r /proc/asound/cards ] && ! grep -q 'no soundcards' /proc/asound/cards; then
   skip "this machine has a sound card, so the no-device path cannot be tested here"
 fi
-# libjack creates its metadata database /dev/shm/jack_db-UID even when it finds no server (jackd
-# removes it when it exits). Remove it afterwards if this test made it and no jackd runs now.
-JACK_DB=/dev/shm/jack_db-$(id -u)
-[ -e "$JACK_DB" ] && JACK_DB_BEFORE=1 || JACK_DB_BEFORE=0
-remove_jack_db() {
-  [ "$JACK_DB_BEFORE" -eq 0 ] && [ -d "$JACK_DB" ] && command -v pgrep >/dev/null && ! pgrep -u "$(id -u)" -x jackd >/dev/null && rm -rf "$JACK_DB"
-  return 0
-}
-trap 'remove_jack_db; cleanup' EXIT
+clean_jack_db_on_exit
 # A server name nobody uses: no JACK server to find, and none may be started for us.
 export JACK_DEFAULT_SERVER=kabel-e2e-no-such-server JACK_NO_START_SERVER=1
 if command -v jack_lsp >/dev/null 2>&1 && jack_lsp >/dev/null 2>&1; then
