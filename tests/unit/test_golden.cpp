@@ -141,10 +141,10 @@ TEST_CASE("edits while rendering produce no step larger than the signals' own", 
         const auto rest = runBlocks(edited.engine, &edited.session, 375);
         e.insert(e.end(), rest.begin(), rest.end());
         const float own = std::max(maxStep(a), maxStep(b));
-        // A 10 ms crossfade between two signals adds at most |a - b| / 480 per frame to their steps.
-        const float crossfade = 2.0f * 0.4f * 2.0f / 480.0f;
+        // (A linear 10 ms crossfade could in theory add |a - b| / 480 to one step; measured, it
+        // adds nothing here: the edited render's largest step is at most the signals' own.)
         INFO(s.name << ": own max step " << own << ", with the edit " << maxStep(e));
-        CHECK(maxStep(e) <= own + crossfade);
+        CHECK(maxStep(e) <= own);
         CHECK_FALSE(edited.session.transitioning());
         CHECK(edited.session.ghostCount() == 0);
     }
