@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
@@ -99,8 +100,9 @@ int playCommand(const PlayCommand& options) {
         const AudioDeviceChoice device = audio.chooseOutput(options.device);
         Engine engine(EngineConfig{device.sampleRate, options.blockFrames, device.channels});
         Session session(engine, Registry::global());
-        session.load(std::move(loaded.patch));
-        for (const std::string& note : session.notes()) std::fprintf(stderr, "note: %s\n", note.c_str());
+        session.load(std::move(loaded.patch), std::filesystem::path(options.patch).parent_path());
+        session.finishLoading();  // samples and tables ready before the first callback
+        for (const std::string& note : session.messages()) std::fprintf(stderr, "note: %s\n", note.c_str());
 
         AudioOutputOptions streamOptions;
         streamOptions.bufferFrames = options.bufferFrames;

@@ -1,6 +1,7 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 
 #include "core/cli/commands.hpp"
 #include "core/cli/progress_bar.hpp"
@@ -26,6 +27,7 @@ int renderCommand(const RenderCommand& options) {
     render.sampleRate = options.sampleRate;
     render.blockFrames = options.blockFrames;
     render.channels = options.channels;
+    render.patchDirectory = std::filesystem::path(options.patch).parent_path();
     ProgressBar bar("rendering", options.progress && !options.quiet);
     render.progress = [&](double fraction) {
         char detail[64];

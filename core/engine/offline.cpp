@@ -17,11 +17,12 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
 
     Engine engine(EngineConfig{options.sampleRate, options.blockFrames, options.channels, options.outputGuard});
     Session session(engine);
-    session.load(patch);
+    session.load(patch, options.patchDirectory);
+    session.finishLoading();  // samples and tables decoded before the first block
 
     RenderSummary summary;
     summary.report = session.report();
-    summary.notes = session.notes();
+    summary.notes = session.messages();
     const auto total = static_cast<std::uint64_t>(std::llround(options.seconds * options.sampleRate));
     const int block = options.blockFrames;
     const int channels = options.channels;

@@ -22,6 +22,7 @@ struct RenderOptions {
     int channels = 2;
     SampleFormat format = SampleFormat::Float32;
     bool outputGuard = true;
+    std::filesystem::path patchDirectory;  // relative paths in module state (samples, tables) resolve here
     /// Called now and then with the fraction done (0..1), from the rendering thread.
     std::function<void(double)> progress;
 };
@@ -32,7 +33,7 @@ struct RenderSummary {
     float peak = 0.0f;           // largest |sample| written
     EngineStats stats;
     CompileReport report;
-    std::vector<std::string> notes;  // from the session: placeholders, unconnected cables
+    std::vector<std::string> notes;  // from the session: placeholders, unconnected cables, files not loaded
 };
 
 /// Renders `patch` into a WAV file, replacing `path` atomically (temp file + rename): on any error

@@ -13,8 +13,9 @@ Session::Session(Engine& engine, const Registry& registry, float fadeMs)
 
 Session::~Session() = default;
 
-void Session::load(Patch patch) {
+void Session::load(Patch patch, std::filesystem::path directory) {
     document_ = std::move(patch);
+    directory_ = std::move(directory);
     sync(true);
 }
 
@@ -47,14 +48,21 @@ Session::Instance Session::create(const ModuleSpec& spec, const ModuleDescriptor
     for (unsigned char c : spec.id) seed = (seed ^ c) * 1099511628211ull;
     instance.module->setInstanceSeed(seed);
     instance.module->prepare(engine_.config().sampleRate, engine_.config().blockFrames);
-    if (!spec.stateJson.empty()) {
-        try {
-            instance.module->loadState(nlohmann::json::parse(spec.stateJson));
-        } catch (const std::exception& e) {
-            notes_.push_back("module '" + spec.id + "': state not loaded: " + e.what());
-        }
-    }
     return instance;
+}
+
+// The document's state for this module, given to the module when it differs from what it has.
+void Session::applyState(Instance& instance, const ModuleSpec& spec) {
+    if (spec.stateJson == instance.appliedState) return;
+    instance.appliedState = spec.stateJson;
+    try {
+        const nlohmann::json state = spec.stateJson.empty() ? nlohmann::json() : nlohmann::json::parse(spec.stateJson);
+        instance.module->loadState(state, LoadContext{directory_, &worker_});
+    } catch (const std::exception& e) {
+        stateProblems_[spec.id] = e.what();
+        return;
+    }
+    stateProblems_.erase(spec.id);
 }
 
 void Session::sync(bool instant) {
@@ -83,6 +91,7 @@ void Session::sync(bool instant) {
         } else {
             instance = create(spec, *d);
         }
+        applyState(instance, spec);
         for (std::size_t p = 0; p < d->params.size(); ++p) {
             const auto value = spec.params.find(d->params[p].id);
             instance.module->setParam(static_cast<int>(p),
@@ -91,6 +100,7 @@ void Session::sync(bool instant) {
         order.push_back(instance.key);
         live.emplace(spec.id, std::move(instance));
     }
+    std::erase_if(stateProblems_, [&](const auto& entry) { return !live.count(entry.first); });
     if (instant) {
         ghosts_.clear();
         edges_.clear();
@@ -178,10 +188,26 @@ void Session::retireEdges(std::map<EdgeKey, EdgeInfo>& edges, const std::unorder
 
 void Session::poll() {
     engine_.collectGarbage();
+    worker_.runCompletions();
+    for (auto& [id, instance] : live_) instance.module->idle();
+    for (Instance& g : ghosts_) g.module->idle();
     bool recompile = compiler_.fadesSettled();
     for (const auto& [key, info] : edges_)
         if (info.target == 0.0f && compiler_.cableGain(key) <= 0.0f) recompile = true;
     if (recompile) sync(false);
+}
+
+void Session::finishLoading() {
+    worker_.drain();
+    for (auto& [id, instance] : live_) instance.module->idle();
+}
+
+std::vector<std::string> Session::messages() const {
+    std::vector<std::string> all = notes_;
+    for (const auto& [id, problem] : stateProblems_) all.push_back("module '" + id + "': state not loaded: " + problem);
+    for (const auto& [id, instance] : live_)
+        if (std::string status = instance.module->status(); !status.empty()) all.push_back("module '" + id + "': " + status);
+    return all;
 }
 
 bool Session::transitioning() const noexcept {

@@ -22,6 +22,7 @@
 #include "core/engine/engine.hpp"
 #include "core/module/registry.hpp"
 #include "core/patch/patch.hpp"
+#include "core/util/worker.hpp"
 
 namespace kabel {
 
@@ -34,7 +35,8 @@ public:
     Session& operator=(const Session&) = delete;
 
     /// Replaces everything at once, with no fades: new instances, feedback cables chosen afresh.
-    void load(Patch patch);
+    /// `directory` is the patch file's folder: relative paths in module state resolve there.
+    void load(Patch patch, std::filesystem::path directory = {});
 
     /// Changes the document and brings the engine in line (crossfading what changed).
     template <typename Change>
@@ -60,12 +62,18 @@ public:
     /// True while cables fade or removed modules are still fading out.
     bool transitioning() const noexcept;
 
+    /// UI thread: waits for every background load (samples, tables) and applies the results.
+    /// Offline renders call it so they start with everything loaded.
+    void finishLoading();
+
     /// The live instance of a document module; nullptr for an unknown id or a placeholder.
     Module* instance(std::string_view moduleId) const;
 
     const CompileReport& report() const noexcept { return report_; }
     /// What the engine could not honour: placeholders, cables to ports a module lacks, bad state.
     const std::vector<std::string>& notes() const noexcept { return notes_; }
+    /// notes() plus each module's current status ("module 'kit': kick.wav: not a sound file").
+    std::vector<std::string> messages() const;
     std::uint64_t compileCount() const noexcept { return compiles_; }
     std::size_t ghostCount() const noexcept { return ghosts_.size(); }
 
@@ -75,18 +83,22 @@ private:
         std::string type;
         std::shared_ptr<Module> module;
         std::uint64_t key = 0;
-        bool hadOutputs = false;  // ghosts: had cables out when removed (else a sink that fades its inputs)
+        bool hadOutputs = false;   // ghosts: had cables out when removed (else a sink that fades its inputs)
+        std::string appliedState;  // the document's state text last given to loadState()
     };
     struct EdgeInfo {
         float target = 1.0f;  // 0: fading out before removal
     };
 
     void sync(bool instant);
+    void applyState(Instance& instance, const ModuleSpec& spec);
     void retireEdges(std::map<EdgeKey, EdgeInfo>& edges, const std::unordered_map<std::uint64_t, const Instance*>& byKey);
     Instance create(const ModuleSpec& spec, const ModuleDescriptor& descriptor);
 
+    Worker worker_;  // first member: destroyed last
     Engine& engine_;
     const Registry& registry_;
+    std::filesystem::path directory_;
     Compiler compiler_;
     Patch document_;
     std::map<std::string, Instance> live_;
@@ -94,6 +106,7 @@ private:
     std::map<EdgeKey, EdgeInfo> edges_;  // the edges of the last compile
     CompileReport report_;
     std::vector<std::string> notes_;
+    std::map<std::string, std::string> stateProblems_;  // module id -> why its state was refused
     std::uint64_t nextKey_ = 1;
     std::uint64_t compiles_ = 0;
 };

@@ -27,7 +27,7 @@ int Module::outputChannels(int, std::span<const int> inputChannels) const {
 void Module::prepareChannels(std::span<const int>, std::span<const int>) {}
 
 void Module::saveState(nlohmann::json&) const {}
-void Module::loadState(const nlohmann::json&) {}
+void Module::loadState(const nlohmann::json&, const LoadContext&) {}
 
 void Module::setParam(int index, float value) noexcept {
     params_[index].store(descriptor_->params[index].clamp(value), std::memory_order_relaxed);

@@ -14,14 +14,18 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
+#include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/module/descriptor.hpp"
 
 namespace kabel {
+
+class Worker;
 
 /// One input port for one block. Audio thread, read-only.
 struct InputPort {
@@ -70,6 +74,17 @@ struct ProcessContext {
     const HostBuffers* host = nullptr;  // device buffers; never null
 };
 
+/// Where a module's state is loaded from and where its slow work runs (UI thread).
+struct LoadContext {
+    std::filesystem::path baseDirectory;  // relative paths in state are relative to this (the patch's folder)
+    Worker* worker = nullptr;             // background work; nullptr: do it at once (tests)
+
+    /// `path` as given when absolute, else relative to baseDirectory.
+    std::filesystem::path resolve(const std::filesystem::path& path) const {
+        return path.is_absolute() || baseDirectory.empty() ? path : baseDirectory / path;
+    }
+};
+
 class Module {
 public:
     /// UI thread. Allocates one atomic per parameter, each at its default value.
@@ -102,11 +117,22 @@ public:
     /// its old channel counts, so nothing it uses may move or be freed. Default: nothing.
     virtual void prepareChannels(std::span<const int> inputChannels, std::span<const int> outputChannels);
 
-    /// UI thread: optional per-instance state saved in the patch (e.g. a sequencer's steps).
-    /// loadState throws InputError-compatible std::exceptions with a clear message on bad data.
+    /// UI thread: per-instance state kept in the patch as JSON (a sequencer's steps, the file a
+    /// sampler plays). The document is the source of truth: the session calls loadState() when
+    /// the module is created and whenever its state in the document changes; a null `state`
+    /// means "the default". Slow work (decoding files) goes to context.worker (see AsyncLoad in
+    /// rt_value.hpp); data reaches the audio thread as immutable values (RtValue). Throws
+    /// std::exception with a clear message for state it cannot use (the module keeps its state).
+    virtual void loadState(const nlohmann::json& state, const LoadContext& context);
+    /// UI thread: the state to save, if the module changed it itself (default: none).
     virtual void saveState(nlohmann::json& state) const;
-    virtual void loadState(const nlohmann::json& state);
-    virtual bool hasState() const noexcept { return false; }
+
+    /// UI thread, regularly (Session::poll): free what the audio thread handed back, publish
+    /// background results.
+    virtual void idle() {}
+
+    /// UI thread: a problem the user should see ("kick.wav: not a sound file"), "" if none.
+    virtual std::string status() const { return {}; }
 
     /// Any thread. Parameter values are in the param's own unit (Hz, s, ...), clamped to its range.
     float param(int index) const noexcept { return params_[index].load(std::memory_order_relaxed); }

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/module/registry.hpp"
 #include "core/util/aligned_buffer.hpp"
 
@@ -33,6 +35,11 @@ void ModuleHarness::connect(std::string_view inputId, Signal channels) {
     if (built_) throw std::logic_error("connect() after run()");
     if (channels.empty() || channels.size() > static_cast<std::size_t>(kMaxChannels)) throw std::invalid_argument("1..16 channels");
     inputSignals_[static_cast<std::size_t>(i)] = std::move(channels);
+}
+
+void ModuleHarness::loadState(const std::string& json, const std::filesystem::path& directory) {
+    module_->loadState(json.empty() ? nlohmann::json() : nlohmann::json::parse(json), LoadContext{directory, nullptr});
+    module_->idle();
 }
 
 void ModuleHarness::setHostOutputs(int channels) {
@@ -73,6 +80,7 @@ void ModuleHarness::build() {
 
 std::vector<Signal> ModuleHarness::run(int frames) {
     if (!built_) build();
+    module_->idle();  // the UI thread's regular call, between runs
     const auto& d = module_->descriptor();
     std::vector<Signal> outputs(d.outputs.size());
     for (std::size_t o = 0; o < outputs.size(); ++o) outputs[o].assign(static_cast<std::size_t>(outChannels_[o]), std::vector<float>());

@@ -3,7 +3,9 @@
 // outputChannels(), as in a compiled plan.
 #pragma once
 
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +33,10 @@ public:
     /// called before the first run().
     void connect(std::string_view inputId, Signal channels);
     void connect(std::string_view inputId, std::vector<float> mono) { connect(inputId, Signal{std::move(mono)}); }
+
+    /// Gives the module its state (JSON text; "" for the default), as a session would, with files
+    /// resolved relative to `directory`. Loads at once (no worker). Throws what loadState throws.
+    void loadState(const std::string& json, const std::filesystem::path& directory = {});
 
     /// Gives the module device buffers (for audio I/O modules): `channels` outputs.
     void setHostOutputs(int channels);

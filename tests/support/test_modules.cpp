@@ -1,8 +1,14 @@
 #include "tests/support/test_modules.hpp"
 
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <numbers>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "core/module/rt_value.hpp"
 
 namespace kabel::test {
 namespace {
@@ -101,6 +107,40 @@ public:
     ProbeReadings readings;
 };
 
+// Loads a number from the text file its state names ({"file": "value.txt"}) in the background
+// and outputs it; a file that does not hold a number keeps the previous value and reports why.
+class FileValue final : public Module {
+public:
+    using Module::Module;
+    struct Value {
+        float number = 0.0f;
+    };
+    void loadState(const nlohmann::json& state, const LoadContext& context) override {
+        if (state.is_null() || !state.contains("file")) {
+            value_.clear();
+            return;
+        }
+        if (!state["file"].is_string()) throw std::invalid_argument("\"file\" must be a string");
+        const std::filesystem::path path = context.resolve(state["file"].get<std::string>());
+        value_.request(context.worker, [path] {
+            std::ifstream in(path);
+            if (!in) throw std::runtime_error(path.filename().string() + ": cannot open");
+            auto v = std::make_unique<Value>();
+            if (!(in >> v->number)) throw std::runtime_error(path.filename().string() + ": not a number");
+            return v;
+        });
+    }
+    void idle() override { value_.collect(); }
+    std::string status() const override { return value_.error(); }
+    void process(const ProcessContext& ctx) noexcept override {
+        const Value* v = value_.get();
+        for (int n = 0; n < ctx.frames; ++n) ctx.out[0].data[n] = v ? v->number : -1.0f;
+    }
+
+private:
+    AsyncLoad<Value> value_;
+};
+
 ModuleDescriptor describe(std::string id, std::vector<PortDescriptor> inputs, std::vector<PortDescriptor> outputs,
                           std::vector<ParamDescriptor> params, std::unique_ptr<Module> (*create)()) {
     ModuleDescriptor d;
@@ -123,7 +163,7 @@ ParamDescriptor param(std::string id, float min, float max, float def, bool stru
 }
 
 struct Descriptors {
-    ModuleDescriptor constant, gain, sum, count, ramp, sine, nan, out, probe;
+    ModuleDescriptor constant, gain, sum, count, ramp, sine, nan, out, probe, file;
 };
 
 const Descriptors& descriptors() {
@@ -142,6 +182,7 @@ const Descriptors& descriptors() {
         describe("tnan", {}, {port("out")}, {}, [] { return std::unique_ptr<Module>(new NotANumber(descriptors().nan)); }),
         describe("tout", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Out(descriptors().out)); }),
         describe("tprobe", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Probe(descriptors().probe)); }),
+        describe("tfile", {}, {port("out")}, {}, [] { return std::unique_ptr<Module>(new FileValue(descriptors().file)); }),
     };
     return d;
 }
@@ -152,7 +193,8 @@ const Registry& testRegistry() {
     static const Registry registry = [] {
         Registry r;
         const Descriptors& d = descriptors();
-        for (const ModuleDescriptor* m : {&d.constant, &d.gain, &d.sum, &d.count, &d.ramp, &d.sine, &d.nan, &d.out, &d.probe}) r.add(*m);
+        for (const ModuleDescriptor* m : {&d.constant, &d.gain, &d.sum, &d.count, &d.ramp, &d.sine, &d.nan, &d.out, &d.probe, &d.file})
+            r.add(*m);
         return r;
     }();
     return registry;

@@ -10,6 +10,8 @@
 //   tnan    out = NaN                        (for the output guard)
 //   tout    adds `in` to host channel 0 (and 1)
 //   tprobe  records the channel count and first sample of its input (readable from the test)
+//   tfile   outputs the number in the text file its state names ({"file": "v.txt"}), loaded in
+//           the background (-1 before the first load); a bad file keeps the old value
 #pragma once
 
 #include <atomic>
