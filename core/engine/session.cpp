@@ -57,7 +57,7 @@ void Session::applyState(Instance& instance, const ModuleSpec& spec) {
     instance.appliedState = spec.stateJson;
     try {
         const nlohmann::json state = spec.stateJson.empty() ? nlohmann::json() : nlohmann::json::parse(spec.stateJson);
-        instance.module->loadState(state, LoadContext{directory_, &worker_});
+        instance.module->loadState(state, LoadContext{directory_, &worker_, &buffers_});
     } catch (const std::exception& e) {
         stateProblems_[spec.id] = e.what();
         return;

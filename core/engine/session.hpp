@@ -21,6 +21,7 @@
 #include "core/engine/compiler.hpp"
 #include "core/engine/engine.hpp"
 #include "core/module/registry.hpp"
+#include "core/module/shared_buffers.hpp"
 #include "core/patch/patch.hpp"
 #include "core/util/worker.hpp"
 
@@ -95,7 +96,8 @@ private:
     void retireEdges(std::map<EdgeKey, EdgeInfo>& edges, const std::unordered_map<std::uint64_t, const Instance*>& byKey);
     Instance create(const ModuleSpec& spec, const ModuleDescriptor& descriptor);
 
-    Worker worker_;  // first member: destroyed last
+    Worker worker_;          // first member: destroyed last
+    SharedBuffers buffers_;  // named live buffers (modules keep the ones they use alive)
     Engine& engine_;
     const Registry& registry_;
     std::filesystem::path directory_;

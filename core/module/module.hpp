@@ -26,6 +26,7 @@
 namespace kabel {
 
 class Worker;
+class SharedBuffers;
 
 /// One input port for one block. Audio thread, read-only.
 struct InputPort {
@@ -78,6 +79,7 @@ struct ProcessContext {
 struct LoadContext {
     std::filesystem::path baseDirectory;  // relative paths in state are relative to this (the patch's folder)
     Worker* worker = nullptr;             // background work; nullptr: do it at once (tests)
+    SharedBuffers* buffers = nullptr;     // the session's named live buffers; nullptr: none (tests)
 
     /// `path` as given when absolute, else relative to baseDirectory.
     std::filesystem::path resolve(const std::filesystem::path& path) const {
