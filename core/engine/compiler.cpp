@@ -216,7 +216,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         for (int v : order) {
             auto& in = inChannels[static_cast<std::size_t>(v)];
             for (std::size_t p = 0; p < in.size(); ++p) {
-                int channels = 1;
+                int channels = 0;  // unconnected (see Module::outputChannels)
                 for (int e : into[static_cast<std::size_t>(v)][p]) {
                     const GraphEdge& edge = g.edges[static_cast<std::size_t>(e)];
                     channels =

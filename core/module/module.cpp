@@ -27,6 +27,8 @@ int Module::outputChannels(int, std::span<const int> inputChannels) const {
 void Module::prepareChannels(std::span<const int>, std::span<const int>) {}
 
 void Module::saveState(nlohmann::json&) const {}
+
+const SignalTap* Module::tap(int) const { return nullptr; }
 void Module::loadState(const nlohmann::json&, const LoadContext&) {}
 
 void Module::setParam(int index, float value) noexcept {

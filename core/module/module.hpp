@@ -27,6 +27,7 @@ namespace kabel {
 
 class Worker;
 class SharedBuffers;
+class SignalTap;
 
 /// One input port for one block. Audio thread, read-only.
 struct InputPort {
@@ -110,7 +111,8 @@ public:
     virtual void reset() noexcept {}
 
     /// UI thread, at compile time: channels carried by output `output`, given the channel count of
-    /// every input (1 for unconnected inputs). Default: the largest input count (1 with no inputs).
+    /// every input (0 for an unconnected input, so a module can tell). Default: the largest input
+    /// count, at least 1.
     virtual int outputChannels(int output, std::span<const int> inputChannels) const;
 
     /// UI thread, at compile time, before a plan is submitted in which this module's ports carry
@@ -135,6 +137,10 @@ public:
 
     /// UI thread: a problem the user should see ("kick.wav: not a sound file"), "" if none.
     virtual std::string status() const { return {}; }
+
+    /// UI thread: the module's signal taps for the editor (a scope's traces), index 0, 1, ...;
+    /// nullptr past the last. See signal_tap.hpp.
+    virtual const SignalTap* tap(int index) const;
 
     /// Any thread. Parameter values are in the param's own unit (Hz, s, ...), clamped to its range.
     float param(int index) const noexcept { return params_[index].load(std::memory_order_relaxed); }

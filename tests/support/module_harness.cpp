@@ -54,8 +54,10 @@ void ModuleHarness::build() {
         inChannels_.push_back(ch);
         inBuffers_.emplace_back(static_cast<std::size_t>(ch * stride_), d.inputs[i].defaultValue);
     }
+    std::vector<int> connected(inChannels_.size());  // 0 for unconnected inputs, as the compiler reports them
+    for (std::size_t i = 0; i < connected.size(); ++i) connected[i] = inputSignals_[i].empty() ? 0 : inChannels_[i];
     for (std::size_t o = 0; o < d.outputs.size(); ++o) {
-        const int ch = module_->outputChannels(static_cast<int>(o), inChannels_);
+        const int ch = std::clamp(module_->outputChannels(static_cast<int>(o), connected), 1, kMaxChannels);
         outChannels_.push_back(ch);
         outBuffers_.emplace_back(static_cast<std::size_t>(ch * stride_), 0.0f);
     }
