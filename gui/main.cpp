@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
     benchCmd->add_option("--peers-dir", bench.peersDir, "The peers' folder (default: ../shared/bench/peers of the source tree)");
     benchCmd->add_option("--json", bench.json, "Write the results as JSON to this file");
     benchCmd->add_option("--write-patches", bench.writePatches, "Only write the workloads as .kabel files into this folder");
+    std::string moduleFilter;
+    auto* modulesOption =
+        benchCmd->add_option("--modules", moduleFilter, "Only the per-module cost table (module ids containing FILTER)")->expected(0, 1);
 
     CLI11_PARSE(app, argc, argv);
 
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
     }
     if (playCmd->parsed()) return kabel::cli::playCommand(play);
     if (devices->parsed()) return kabel::cli::listDevices();
+    if (benchCmd->parsed() && modulesOption->count() > 0) return kabel::cli::moduleCosts(moduleFilter);
     if (benchCmd->parsed()) {
         bench.workloads = splitList(workloads);
         bench.peerEngines = splitList(peerEngines);

@@ -56,4 +56,8 @@ struct BenchCommand {
 /// `kabel bench`: real-time factors of the standard workloads (and the peers, side by side).
 int benchCommand(const BenchCommand& options);
 
+/// `kabel bench --modules [FILTER]`: ns per sample per channel of every module type (whose id
+/// contains FILTER), mono and 16 channels.
+int moduleCosts(const std::string& filter);
+
 }  // namespace kabel::cli

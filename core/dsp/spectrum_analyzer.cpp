@@ -25,7 +25,8 @@ struct SpectrumAnalyzer::Fft {
 };
 
 SpectrumAnalyzer::SpectrumAnalyzer(int size) : size_(size) {
-    if (size < 64 || size > 65536 || (size & (size - 1)) != 0) throw std::invalid_argument("spectrum size must be a power of two, 64..65536");
+    if (size < 64 || size > 65536 || (size & (size - 1)) != 0)
+        throw std::invalid_argument("spectrum size must be a power of two, 64..65536");
     fft_ = std::make_unique<Fft>(size);
     window_.resize(static_cast<std::size_t>(size));
     double sum = 0.0;

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <memory>
 
@@ -18,10 +19,14 @@ namespace kabel {
 
 class SignalTap {
 public:
-    /// UI thread: a ring of `capacity` frames for each of `channels` channels.
+    /// UI thread: a ring of at least `capacity` frames (rounded up to a power of two) for each of
+    /// `channels` channels.
     SignalTap(int channels, int capacity)
-        : channels_(channels), capacity_(capacity), data_(new std::atomic<float>[static_cast<std::size_t>(channels) * capacity]) {
-        for (std::size_t i = 0; i < static_cast<std::size_t>(channels) * static_cast<std::size_t>(capacity); ++i)
+        : channels_(channels),
+          capacity_(static_cast<int>(std::bit_ceil(static_cast<unsigned>(std::max(capacity, 2))))),
+          mask_(static_cast<std::uint64_t>(capacity_ - 1)),
+          data_(new std::atomic<float>[static_cast<std::size_t>(channels) * static_cast<std::size_t>(capacity_)]) {
+        for (std::size_t i = 0; i < static_cast<std::size_t>(channels) * static_cast<std::size_t>(capacity_); ++i)
             data_[i].store(0.0f, std::memory_order_relaxed);
     }
 
@@ -33,8 +38,7 @@ public:
     void write(int c, const float* samples, int frames) noexcept {
         const std::uint64_t start = written_.load(std::memory_order_relaxed);
         std::atomic<float>* ring = data_.get() + static_cast<std::ptrdiff_t>(c) * capacity_;
-        for (int n = 0; n < frames; ++n)
-            ring[(start + static_cast<std::uint64_t>(n)) % static_cast<std::uint64_t>(capacity_)].store(samples[n], std::memory_order_relaxed);
+        for (int n = 0; n < frames; ++n) ring[(start + static_cast<std::uint64_t>(n)) & mask_].store(samples[n], std::memory_order_relaxed);
     }
     /// Audio thread: publishes the frames written since the last commit.
     void commit(int frames) noexcept { written_.fetch_add(static_cast<std::uint64_t>(frames), std::memory_order_release); }
@@ -51,8 +55,8 @@ public:
             const int n = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(frames), end));
             const std::atomic<float>* ring = data_.get() + static_cast<std::ptrdiff_t>(c) * capacity_;
             for (int i = 0; i < n; ++i)
-                out[i] = ring[(end - static_cast<std::uint64_t>(n) + static_cast<std::uint64_t>(i)) % static_cast<std::uint64_t>(capacity_)].load(
-                    std::memory_order_relaxed);
+                out[i] =
+                    ring[(end - static_cast<std::uint64_t>(n) + static_cast<std::uint64_t>(i)) & mask_].load(std::memory_order_relaxed);
             // The writer may have overwritten what we read if it advanced by more than the slack.
             const std::uint64_t after = written_.load(std::memory_order_acquire);
             if (after - end <= static_cast<std::uint64_t>(capacity_ - n)) return n;
@@ -63,6 +67,7 @@ public:
 private:
     int channels_;
     int capacity_;
+    std::uint64_t mask_;
     std::unique_ptr<std::atomic<float>[]> data_;
     std::atomic<std::uint64_t> written_{0};
 };
