@@ -191,6 +191,68 @@ public:
         const std::uint64_t constantInc = rateIn.connected ? 0 : constantIncrement(blockRate, rateIn.constant);
         const float invSampleRate = static_cast<float>(1.0 / sampleRate());
 
+        if (!anyInput && !random && !fade) {
+            // The common case, kept small (the general path's stack arrays and constants stay
+            // out of this function). Sine, triangle, saw and ramp need only the top 32 bits of
+            // the phase: a uint32 phase stepping by the truncated increment (off by < 64 units
+            // of 2^-32 at the end of a chunk) while the exact 64-bit phase advances for the next
+            // chunk. The square compares the exact 64-bit phase with pw.
+            const float high = 1.0f, low = unipolar ? 0.0f : -1.0f;
+            for (int c = 0; c < out.channels; ++c) {
+                Channel& st = ch_[static_cast<std::size_t>(c)];
+                float* __restrict o = out.channel(c);
+                for (int offset = 0; offset < frames; offset += kChunk) {
+                    const int n = std::min(kChunk, frames - offset);
+                    if (shape == kShapeSquare) {
+                        const std::uint64_t phase = st.phase;
+                        for (int i = 0; i < n; ++i)
+                            o[offset + i] = phase + static_cast<std::uint64_t>(i) * constantInc < threshold ? high : low;
+                    } else {
+                        renderSmooth(shape, unipolar, static_cast<std::uint32_t>(st.phase >> 32),
+                                     static_cast<std::uint32_t>(constantInc >> 32), o + offset, n);
+                    }
+                    st.last = st.phase + static_cast<std::uint64_t>(n - 1) * constantInc;
+                    st.phase += static_cast<std::uint64_t>(n) * constantInc;
+                }
+            }
+            return;
+        }
+        const Block block{.frames = frames,
+                          .shape = shape,
+                          .oldShape = oldShape,
+                          .unipolar = unipolar,
+                          .oldUnipolar = oldUnipolar,
+                          .fade = fade,
+                          .random = random,
+                          .threshold = threshold,
+                          .start = start,
+                          .division = division,
+                          .constantInc = constantInc,
+                          .blockRate = blockRate,
+                          .invSampleRate = invSampleRate};
+        renderGeneral(block, rateIn, resetIn, syncIn, out);
+    }
+
+private:
+    // What process() decided for this block, for the general path.
+    struct Block {
+        int frames, shape, oldShape;
+        bool unipolar, oldUnipolar, fade, random;
+        std::uint64_t threshold, start;
+        SyncDivision division;
+        std::uint64_t constantInc;
+        float blockRate, invSampleRate;
+    };
+
+    // Any input patched, a square, a random shape or a crossfade: per-frame 64-bit phases.
+    [[gnu::noinline]] void renderGeneral(const Block& b, const InputPort& rateIn, const InputPort& resetIn, const InputPort& syncIn,
+                                         const OutputPort& out) noexcept {
+        const int frames = b.frames, shape = b.shape, oldShape = b.oldShape;
+        const bool unipolar = b.unipolar, oldUnipolar = b.oldUnipolar, fade = b.fade, random = b.random;
+        const std::uint64_t threshold = b.threshold, start = b.start, constantInc = b.constantInc;
+        const SyncDivision division = b.division;
+        const float blockRate = b.blockRate, invSampleRate = b.invSampleRate;
+        const bool anyInput = rateIn.connected || resetIn.connected || syncIn.connected;
         for (int c = 0; c < out.channels; ++c) {
             const auto cc = static_cast<std::size_t>(c);
             Channel& st = ch_[cc];
@@ -202,16 +264,6 @@ public:
                 const int n = std::min(kChunk, frames - offset);
                 std::array<std::uint64_t, kChunk> ph;
                 std::array<bool, kChunk> wrap;
-                if (!anyInput && !random && shape != kShapeSquare && !fade) {
-                    // Waveform values need only the top 32 bits of the phase: a uint32 phase
-                    // stepping by the truncated increment (off by < 64 units of 2^-32 at the end
-                    // of a chunk) while the exact 64-bit phase advances for the next chunk.
-                    renderSmooth(shape, unipolar, static_cast<std::uint32_t>(st.phase >> 32), static_cast<std::uint32_t>(constantInc >> 32),
-                                 o + offset, n);
-                    st.last = st.phase + static_cast<std::uint64_t>(n - 1) * constantInc;
-                    st.phase += static_cast<std::uint64_t>(n) * constantInc;
-                    continue;
-                }
                 if (!anyInput) {
                     for (int i = 0; i < n; ++i) ph[static_cast<std::size_t>(i)] = st.phase + static_cast<std::uint64_t>(i) * constantInc;
                     if (random) {
@@ -235,37 +287,35 @@ public:
                     } else {
                         inc.fill(constantInc);
                     }
-                    for (int i = 0; i < n; ++i) {
-                        const auto ii = static_cast<std::size_t>(i);
-                        bool newCycle = st.phase < st.last;  // wrapped on the way to this frame
-                        if (syncIn.connected) {
-                            const bool high = sy[offset + i] >= 0.5f;
-                            if (high && !st.syncHigh) {
-                                if (st.sinceEdge > 0)
-                                    st.syncInc = exactIncrement(division.cycles,
-                                                                std::uint64_t{division.clocks} * static_cast<std::uint64_t>(st.sinceEdge));
-                                if (st.sinceEdge < 0 || ++st.edgeCount >= static_cast<int>(division.clocks)) {
-                                    st.edgeCount = 0;
-                                    newCycle |= restart(st, start);
-                                }
-                                st.sinceEdge = 0;
-                            }
-                            st.syncHigh = high;
-                        }
-                        if (resetIn.connected) {
-                            const bool high = rs[offset + i] >= 0.5f;
-                            if (high && !st.resetHigh) {  // rising edge: restart on this frame
-                                newCycle |= restart(st, start);
-                                st.edgeCount = 0;
-                            }
-                            st.resetHigh = high;
-                        }
-                        wrap[ii] = newCycle;
-                        ph[ii] = st.phase;
-                        st.last = st.phase;
-                        const bool synced = syncIn.connected && st.syncInc != 0;
-                        st.phase += synced ? st.syncInc : inc[ii];
-                        if (st.sinceEdge >= 0) ++st.sinceEdge;
+                    // The per-frame phase loop, compiled for each combination of what is
+                    // patched, so a plain rate input pays for no reset, sync or wrap logic.
+                    const int kind = (syncIn.connected ? 4 : 0) | (resetIn.connected ? 2 : 0) | (random ? 1 : 0);
+                    const Inputs io{inc.data(), sy + offset, rs + offset, ph.data(), wrap.data(), start, division};
+                    switch (kind) {
+                        case 0:
+                            advance<false, false, false>(st, io, n);
+                            break;
+                        case 1:
+                            advance<false, false, true>(st, io, n);
+                            break;
+                        case 2:
+                            advance<false, true, false>(st, io, n);
+                            break;
+                        case 3:
+                            advance<false, true, true>(st, io, n);
+                            break;
+                        case 4:
+                            advance<true, false, false>(st, io, n);
+                            break;
+                        case 5:
+                            advance<true, false, true>(st, io, n);
+                            break;
+                        case 6:
+                            advance<true, true, false>(st, io, n);
+                            break;
+                        default:
+                            advance<true, true, true>(st, io, n);
+                            break;
                     }
                 }
                 std::array<float, kChunk> cur, prev;
@@ -295,7 +345,6 @@ public:
         }
     }
 
-private:
     struct Channel {
         std::uint64_t phase = 0, last = 0;  // this frame's phase; the previous frame's
         bool resetHigh = false, syncHigh = false;
@@ -306,16 +355,69 @@ private:
         float cur = 0.0f, prev = 0.0f;
     };
 
-    // Jumps to `start` (a reset or a sync group start). True when that starts a new cycle for the
-    // random shapes: a forward jump across phase 0, or any jump of more than 1/16 cycle. A small
-    // step back (a clock a sample late after the cycle had already wrapped) keeps the value.
-    static bool restart(Channel& st, std::uint64_t start) noexcept {
-        const std::uint64_t from = st.phase;
-        st.phase = start;
+    // Jumps `phase` to `start` (a reset or a sync group start). True when that starts a new cycle
+    // for the random shapes: a forward jump across phase 0, or any jump of more than 1/16 cycle.
+    // A small step back (a clock a sample late after the cycle had already wrapped) keeps the value.
+    static bool restart(std::uint64_t& phase, std::uint64_t start) noexcept {
+        const std::uint64_t from = phase;
+        phase = start;
         constexpr std::uint64_t kNear = std::uint64_t{1} << 60;
         if (start - from < kNear) return start < from;  // forward: new if it crossed 0
         if (from - start < kNear) return false;         // a small step back
         return true;
+    }
+
+    struct Inputs {
+        const std::uint64_t* inc;  // per-frame increments (rate knob and input)
+        const float* sync;
+        const float* reset;
+        std::uint64_t* ph;  // out: each frame's phase
+        bool* wrap;         // out (kWrap): a new cycle begins on this frame
+        std::uint64_t start;
+        SyncDivision division;
+    };
+
+    // Advances one channel's phase over n frames, handling sync and reset edges on their frames.
+    template <bool kSync, bool kReset, bool kWrap>
+    static void advance(Channel& st, const Inputs& io, int n) noexcept {
+        std::uint64_t phase = st.phase, last = st.last;
+        for (int i = 0; i < n; ++i) {
+            bool newCycle = false;
+            if constexpr (kWrap) newCycle = phase < last;  // wrapped on the way to this frame
+            if constexpr (kSync) {
+                const bool high = io.sync[i] >= 0.5f;
+                if (high && !st.syncHigh) {
+                    if (st.sinceEdge > 0)
+                        st.syncInc = exactIncrement(io.division.cycles,
+                                                    std::uint64_t{io.division.clocks} * static_cast<std::uint64_t>(st.sinceEdge));
+                    if (st.sinceEdge < 0 || ++st.edgeCount >= static_cast<int>(io.division.clocks)) {
+                        st.edgeCount = 0;
+                        newCycle |= restart(phase, io.start);
+                    }
+                    st.sinceEdge = 0;
+                }
+                st.syncHigh = high;
+            }
+            if constexpr (kReset) {
+                const bool high = io.reset[i] >= 0.5f;
+                if (high && !st.resetHigh) {  // rising edge: restart on this frame
+                    newCycle |= restart(phase, io.start);
+                    st.edgeCount = 0;
+                }
+                st.resetHigh = high;
+            }
+            if constexpr (kWrap) io.wrap[i] = newCycle;
+            io.ph[i] = phase;
+            last = phase;
+            if constexpr (kSync) {
+                phase += st.syncInc != 0 ? st.syncInc : io.inc[i];
+                if (st.sinceEdge >= 0) ++st.sinceEdge;
+            } else {
+                phase += io.inc[i];
+            }
+        }
+        st.phase = phase;
+        st.last = last;
     }
 
     std::uint64_t constantIncrement(float rate, float octaves) noexcept {
@@ -616,37 +718,55 @@ public:
         const OutputPort& out = ctx.out[kSlewOut];
         const bool exponential = param(kSlewShape) >= 0.5f;
         updateCoefficients(param(kSlewRise), param(kSlewFall));
-        for (int c = 0; c < out.channels; ++c) {
-            const float* __restrict x = in.channel(c);
-            float* __restrict o = out.channel(c);
-            // The state is a double: a float lag stalls where the step d x coef falls below half
-            // an ulp (1% short of the target for a 30 s glide), and a float ramp drifts by a
-            // rounding per step.
-            double y = y_[static_cast<std::size_t>(c)];
-            if (!in.connected && y == double(in.constant)) {
-                std::fill_n(o, frames, in.constant);  // settled on the unpatched value
-                continue;
+        const int channels = out.channels;
+        if (!in.connected) {
+            bool settled = true;
+            for (int c = 0; c < channels; ++c) settled = settled && y_[static_cast<std::size_t>(c)] == double(in.constant);
+            if (settled) {
+                for (int c = 0; c < channels; ++c) std::fill_n(out.channel(c), frames, in.constant);
+                return;
             }
-            if (exponential) {
-                const double up = riseCoef_, down = fallCoef_;
-                for (int n = 0; n < frames; ++n) {
-                    const double target = x[n], d = target - y;
-                    y += d * (d > 0.0 ? up : down);
-                    if (std::fabs(target - y) < kSettled) y = target;
-                    o[n] = static_cast<float>(y);
-                }
-            } else {
-                const double up = riseStep_, down = -fallStep_;
-                for (int n = 0; n < frames; ++n) {
-                    y += std::clamp(double(x[n]) - y, down, up);
-                    o[n] = static_cast<float>(y);
-                }
-            }
-            y_[static_cast<std::size_t>(c)] = y;
         }
+        // Each channel is a serial recursion; four channels side by side give the CPU four
+        // independent chains to overlap.
+        int c = 0;
+        for (; c + 4 <= channels; c += 4) run<4>(in, out, c, frames, exponential);
+        for (; c < channels; ++c) run<1>(in, out, c, frames, exponential);
     }
 
 private:
+    // The state is a double: a float lag stalls where the step d x coef falls below half an ulp
+    // (1% short of the target for a 30 s glide), and a float ramp drifts by a rounding per step.
+    template <int L>
+    void run(const InputPort& in, const OutputPort& out, int c0, int frames, bool exponential) noexcept {
+        std::array<const float*, L> x;
+        std::array<float*, L> o;
+        std::array<double, L> y;
+        for (int l = 0; l < L; ++l) {
+            x[static_cast<std::size_t>(l)] = in.channel(c0 + l);
+            o[static_cast<std::size_t>(l)] = out.channel(c0 + l);
+            y[static_cast<std::size_t>(l)] = y_[static_cast<std::size_t>(c0 + l)];
+        }
+        if (exponential) {
+            const double up = riseCoef_, down = fallCoef_;
+            for (int n = 0; n < frames; ++n)
+                for (std::size_t l = 0; l < L; ++l) {
+                    const double target = x[l][n], d = target - y[l];
+                    y[l] += d * (d > 0.0 ? up : down);
+                    if (std::fabs(target - y[l]) < kSettled) y[l] = target;
+                    o[l][n] = static_cast<float>(y[l]);
+                }
+        } else {
+            const double up = riseStep_, down = -fallStep_;
+            for (int n = 0; n < frames; ++n)
+                for (std::size_t l = 0; l < L; ++l) {
+                    y[l] += std::clamp(double(x[l][n]) - y[l], down, up);
+                    o[l][n] = static_cast<float>(y[l]);
+                }
+        }
+        for (int l = 0; l < L; ++l) y_[static_cast<std::size_t>(c0 + l)] = y[static_cast<std::size_t>(l)];
+    }
+
     void updateCoefficients(float rise, float fall) noexcept {
         if (rise == cachedRise_ && fall == cachedFall_) return;
         cachedRise_ = rise;
@@ -883,31 +1003,16 @@ public:
             attackCoef_ = -std::expm1(-1.0 / (double(attack) * sampleRate()));
             releaseCoef_ = -std::expm1(-1.0 / (double(release) * sampleRate()));
         }
-        const double up = attackCoef_, down = releaseCoef_;
-        for (int c = 0; c < out.channels; ++c) {
-            const float* __restrict x = in.channel(c);
+        // Each channel's detector is a serial recursion; four channels side by side give the CPU
+        // four independent chains to overlap.
+        const int channels = out.channels;
+        int c = 0;
+        for (; c + 4 <= channels; c += 4) rms ? detect<4, true>(in, out, c, frames) : detect<4, false>(in, out, c, frames);
+        for (; c < channels; ++c) rms ? detect<1, true>(in, out, c, frames) : detect<1, false>(in, out, c, frames);
+        for (c = 0; c < channels; ++c) {
             float* __restrict o = out.channel(c);
-            // The detector: |x| or x^2 through an attack/release one-pole (the state is the
-            // mean square for RMS, so the times are its time constants). A double state: a
-            // float one stalls short of its target once a step is below half an ulp (1.5%
-            // short with a 10 s release).
-            double e = env_[static_cast<std::size_t>(c)];
-            if (rms) {
-                for (int n = 0; n < frames; ++n) {
-                    const double v = double(x[n]) * double(x[n]);
-                    e += (v - e) * (v > e ? up : down);
-                    o[n] = static_cast<float>(e);
-                }
+            if (rms)
                 for (int n = 0; n < frames; ++n) o[n] = std::sqrt(o[n]);
-            } else {
-                for (int n = 0; n < frames; ++n) {
-                    const double v = std::fabs(x[n]);
-                    e += (v - e) * (v > e ? up : down);
-                    o[n] = static_cast<float>(e);
-                }
-            }
-            if (e < 1e-30) e = 0.0;  // no denormals on silence
-            env_[static_cast<std::size_t>(c)] = e;
             if (db) {
                 // 20 log10(level) = 6.0206 log2(level), floored at -120 dB (and at 0 input).
                 constexpr float kFloor = 1e-6f;
@@ -916,6 +1021,33 @@ public:
                     o[n] = 6.02059991f * log2Positive(v);
                 }
             }
+        }
+    }
+
+private:
+    // |x| or x^2 through an attack/release one-pole (the state is the mean square for RMS, so the
+    // times are its time constants), into the output. A double state: a float one stalls short
+    // of its target once a step is below half an ulp (1.5% short with a 10 s release).
+    template <int L, bool kRms>
+    void detect(const InputPort& in, const OutputPort& out, int c0, int frames) noexcept {
+        const double up = attackCoef_, down = releaseCoef_;
+        std::array<const float*, L> x;
+        std::array<float*, L> o;
+        std::array<double, L> e;
+        for (int l = 0; l < L; ++l) {
+            x[static_cast<std::size_t>(l)] = in.channel(c0 + l);
+            o[static_cast<std::size_t>(l)] = out.channel(c0 + l);
+            e[static_cast<std::size_t>(l)] = env_[static_cast<std::size_t>(c0 + l)];
+        }
+        for (int n = 0; n < frames; ++n)
+            for (std::size_t l = 0; l < L; ++l) {
+                const double v = kRms ? double(x[l][n]) * double(x[l][n]) : std::fabs(double(x[l][n]));
+                e[l] += (v - e[l]) * (v > e[l] ? up : down);
+                o[l][n] = static_cast<float>(e[l]);
+            }
+        for (int l = 0; l < L; ++l) {
+            const double v = e[static_cast<std::size_t>(l)];
+            env_[static_cast<std::size_t>(c0 + l)] = v < 1e-30 ? 0.0 : v;  // no denormals on silence
         }
     }
 
