@@ -1,18 +1,29 @@
-// Oscillators: sine, band-limited saw, white and pink noise.
+// Oscillators: sine, band-limited saw, pulse and triangle, a two-operator FM voice, white and
+// pink noise. The wavetable oscillator is in wavetable.cpp; the machinery they share (ports,
+// the phase kernel with through-zero FM, phase modulation and hard sync, the BLEP and BLAMP
+// residuals) is declared in oscillator_core.hpp and defined here.
 //
 // Design note. Sine and saw keep their phase as a uint32 (2^32 per cycle, core/dsp/fast_math.hpp),
-// so they are exact in frequency (1.1e-5 Hz steps at 48 kHz) and never drift. Each block takes
-// one of two kernels, chosen per block and never per sample (STYLE.md §5):
+// so they are exact in frequency (1.1e-5 Hz steps at 48 kHz) and never drift. With fm, pm and
+// sync unpatched each block takes one of two fast kernels, chosen per block and never per
+// sample (STYLE.md §5):
 //   - constant: pitch unpatched and the frequency knob at rest. The phase of frame n is
 //     phase + n * increment, computed independently per frame, so the loop has no carried
 //     dependency and auto-vectorises (the sine runs at a fraction of a nanosecond per sample).
 //   - modulated: per-frame increments from freq * 2^pitch (fast pow2, vectorised), a scalar
 //     running sum for the phases (one add per frame), then the vectorised waveform.
-// The saw is a naive ramp plus a band-limited step residual (BLEP) at each wrap: a 24-tap
-// Kaiser-windowed sinc step (cut-off 0.42 fs), tabulated at 64 sub-sample offsets with linear
-// interpolation. The kernel is linear-phase, so the saw's output is delayed by 12 samples
-// (0.25 ms at 48 kHz). Alias products measure below -80 dB re the fundamental for 1-5 kHz at
-// 48 kHz (tests/unit/test_oscillators.cpp); the top octave rolls off (-0.9 dB at 18 kHz).
+// With fm, pm or sync patched (and always for the pulse and triangle) the general kernel of
+// oscillator_core.hpp runs: signed increments (through-zero FM), sync resets at their
+// sub-sample position, phase modulation, then the naive waveform and its corrections.
+// The saw, pulse and triangle are a naive waveform plus band-limited residuals at each
+// discontinuity: a step residual (BLEP) at the saw's wrap and the pulse's edges, a ramp residual
+// (BLAMP) at the triangle's corners, both at a sync reset. The residuals come from a 24-tap
+// Kaiser-windowed sinc (cut-off 0.42 fs) tabulated at 64 sub-sample offsets with linear
+// interpolation. The kernel is linear-phase, so these outputs are delayed by 12 samples (0.25 ms
+// at 48 kHz); the sine is delayed the same way only while its sync input is patched (its phase
+// skips 12 frames on patching and unpatching so the output stays continuous). Alias products
+// measure below -80 dB re the fundamental for 1-5 kHz at 48 kHz
+// (tests/unit/test_oscillators.cpp); the top octave rolls off (-0.9 dB at 18 kHz).
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -26,24 +37,47 @@
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
+#include "modules/oscillator_core.hpp"
 
 namespace kabel {
-namespace {
+namespace osc {
 
-// Modulated kernels work on chunks of at most this many frames (stack arrays, no allocation).
-constexpr int kChunk = 64;
+// ---------------------------------------------------------------------------------------------
+// Shared ports and params
 
-enum OscInputs { kOscPitch };
-enum OscOutputs { kOscOut };
-enum OscParams { kOscFreq };
-
-std::vector<PortDescriptor> oscInputs() {
+std::vector<PortDescriptor> pitchFmPmSyncInputs() {
     return {{.id = "pitch",
              .name = "Pitch",
              .kind = SignalKind::Pitch,
              .defaultValue = 0.0f,
              .help = "octaves added to the frequency: +1 doubles it (1 V/oct). A polyphonic pitch "
-                     "gives one voice per channel"}};
+                     "gives one voice per channel"},
+            {.id = "fm",
+             .name = "FM",
+             .kind = SignalKind::Audio,
+             .defaultValue = 0.0f,
+             .help = "through-zero linear FM: frequency = f0 x (1 + FM amount x fm), f0 = Frequency x "
+                     "2^pitch; where that is negative the phase runs backwards"},
+            {.id = "pm",
+             .name = "PM",
+             .kind = SignalKind::Audio,
+             .defaultValue = 0.0f,
+             .help = "phase modulation in cycles, added to the phase (1 = a whole cycle; a sine into PM "
+                     "with amplitude I / 2 pi is FM of index I radians)"},
+            {.id = "sync",
+             .name = "Sync",
+             .kind = SignalKind::Audio,
+             .defaultValue = 0.0f,
+             .help = "hard sync: each rising crossing of 0.5 restarts the cycle at phase 0, at its "
+                     "exact sub-sample time (patch the master oscillator's output here)"}};
+}
+
+PortDescriptor positionInput() {
+    return {.id = "position",
+            .name = "Position",
+            .kind = SignalKind::Control,
+            .defaultValue = 0.0f,
+            .help = "added to the Position knob (0..1 across the table's frames; the sum is clamped)"};
 }
 
 ParamDescriptor freqParam() {
@@ -57,131 +91,21 @@ ParamDescriptor freqParam() {
             .help = "frequency at pitch 0; the default is C4, so pitch reads as octaves re C4"};
 }
 
-// Caches the increment of the constant kernel: recomputed (in double) only when the knob or the
-// unpatched pitch value changes, so a bank of idle oscillators pays one compare per block.
-class ConstantIncrement {
-public:
-    void prepare(double sampleRate) noexcept {
-        sampleRate_ = sampleRate;
-        freq_ = -1.0f;
-    }
-    std::uint32_t get(float freq, float pitch) noexcept {
-        if (freq != freq_ || pitch != pitch_) {
-            freq_ = freq;
-            pitch_ = pitch;
-            increment_ = dsp::phaseIncrement(double(freq) * std::exp2(double(pitch)) / sampleRate_);
-        }
-        return increment_;
-    }
-
-private:
-    double sampleRate_ = 48000.0;
-    float freq_ = -1.0f, pitch_ = 0.0f;
-    std::uint32_t increment_ = 0;
-};
-
-// Per-frame increments for frames [offset, offset + n) of the block: (freq ramp) * 2^pitch.
-void modulatedIncrements(std::uint32_t* inc, const float* pitch, Ramp freq, float invSampleRate, int offset, int n) noexcept {
-    const float f0 = freq.at(offset) * invSampleRate;
-    const float df = freq.step * invSampleRate;
-    for (int i = 0; i < n; ++i) inc[i] = dsp::phaseIncrementFast((f0 + float(i) * df) * dsp::fastPow2(pitch[i]));
+ParamDescriptor fmAmountParam() {
+    return {.id = "fm_amount",
+            .name = "FM amount",
+            .min = 0.0f,
+            .max = 10.0f,
+            .defaultValue = 1.0f,
+            .unit = "",
+            .curve = ParamCurve::Linear,
+            .help = "depth of the FM input: frequency = f0 x (1 + amount x fm)"};
 }
 
 // ---------------------------------------------------------------------------------------------
-// sine
+// The band-limited residuals
 
-class Sine final : public Module {
-public:
-    using Module::Module;
-
-    void prepare(double sampleRate, int maxFrames) override {
-        Module::prepare(sampleRate, maxFrames);
-        freq_.prepare(sampleRate);
-        constant_.prepare(sampleRate);
-    }
-
-    void reset() noexcept override {
-        phase_.fill(0);
-        freq_.reset(param(kOscFreq));
-    }
-
-    void process(const ProcessContext& ctx) noexcept override {
-        const int frames = ctx.frames;
-        const Ramp freq = freq_.next(param(kOscFreq), frames);
-        const InputPort& pitch = ctx.in[kOscPitch];
-        const OutputPort& out = ctx.out[kOscOut];
-        if (!pitch.connected && freq.constant()) {
-            const std::uint32_t inc = constant_.get(freq.start, pitch.constant);
-            for (int c = 0; c < out.channels; ++c) {
-                renderConstant(out.channel(c), phase_[c], inc, frames);
-                phase_[c] += static_cast<std::uint32_t>(frames) * inc;
-            }
-            return;
-        }
-        const float invSampleRate = static_cast<float>(1.0 / sampleRate());
-        for (int c = 0; c < out.channels; ++c) {
-            const float* p = pitch.channel(c);
-            float* o = out.channel(c);
-            std::uint32_t phase = phase_[c];
-            for (int offset = 0; offset < frames; offset += kChunk) {
-                const int n = std::min(kChunk, frames - offset);
-                std::array<std::uint32_t, kChunk> ph;
-                modulatedIncrements(ph.data(), p + offset, freq, invSampleRate, offset, n);
-                for (int i = 0; i < n; ++i) {  // running sum: increments become phases
-                    const std::uint32_t inc = ph[static_cast<std::size_t>(i)];
-                    ph[static_cast<std::size_t>(i)] = phase;
-                    phase += inc;
-                }
-                for (int i = 0; i < n; ++i) o[offset + i] = dsp::fastSin2pi(dsp::phaseToSigned(ph[static_cast<std::size_t>(i)]));
-            }
-            phase_[c] = phase;
-        }
-    }
-
-private:
-    static void renderConstant(float* __restrict out, std::uint32_t phase, std::uint32_t inc, int frames) noexcept {
-        for (int n = 0; n < frames; ++n) out[n] = dsp::fastSin2pi(dsp::phaseToSigned(phase + static_cast<std::uint32_t>(n) * inc));
-    }
-
-    ParamSmoother freq_;
-    ConstantIncrement constant_;
-    std::array<std::uint32_t, kMaxChannels> phase_{};
-};
-
-const ModuleDescriptor kSine{
-    .id = "sine",
-    .name = "Sine Oscillator",
-    .category = "Oscillators",
-    .help =
-        "A pure sine wave, exact in frequency (it never drifts, even over hours) and clean "
-        "(harmonics and noise below -120 dB). Frequency = Frequency knob x 2^Pitch, so with "
-        "the knob at its default (C4) the Pitch input reads octaves re C4. A polyphonic Pitch "
-        "makes one sine per channel. Starts at phase 0 (0, rising) and after a reset.",
-    .inputs = oscInputs(),
-    .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "sine wave, +-1"}},
-    .params = {freqParam()},
-    .create = [] { return std::unique_ptr<Module>(new Sine(kSine)); },
-};
-const RegisterModule registerSine{kSine};
-
-// ---------------------------------------------------------------------------------------------
-// saw
-
-// The band-limited step residual: for a unit step at time t0, the windowed-sinc step minus the
-// ideal step, at the kTaps frames around t0. Row p holds offsets frac = p / kOversample (frac:
-// how long before the first frame after the step the step happened, in frames); tap i is frame
-// (first frame after the step) - kTaps/2 + i. `delta` is the next row minus this one, for linear
-// interpolation with one multiply-add. Pre-scaled by the saw's step (-2).
-struct BlepTable {
-    static constexpr int kTaps = 24;
-    static constexpr int kOversample = 64;
-    static constexpr int kDelay = kTaps / 2;
-    struct Row {
-        alignas(32) std::array<float, kTaps> value;
-        alignas(32) std::array<float, kTaps> delta;
-    };
-    std::array<Row, kOversample> rows;
-};
+namespace {
 
 double besselI0(double x) {
     double sum = 1.0, term = 1.0;
@@ -193,13 +117,15 @@ double besselI0(double x) {
     return sum;
 }
 
-// Built once, at the first saw's construction (UI thread), by integrating the kernel numerically.
-BlepTable buildBlepTable() {
-    constexpr int N = BlepTable::kTaps;
-    constexpr int M = BlepTable::kOversample;
+// Integrates the kernel numerically (Simpson) into the band-limited step S, and S once more
+// (trapezoid, on a grid 1024 times finer than a frame) into the band-limited ramp R; the
+// residuals are S - (t >= 0) and R - max(t, 0).
+BlepTables buildBlepTables() {
+    constexpr int N = kBlepTaps;
+    constexpr int M = kBlepOversample;
     constexpr double kCutoff = 0.42;  // cycles per sample: -0.9 dB at 18 kHz, stop band from 24 kHz
     constexpr double kBeta = 7.0;     // Kaiser window
-    constexpr int kSteps = 16 * M;    // integration steps per frame (Simpson)
+    constexpr int kSteps = 16 * M;    // integration steps per frame
     const double half = N / 2.0;
     const double i0Beta = besselI0(kBeta);
     auto kernel = [&](double t) {
@@ -208,120 +134,417 @@ BlepTable buildBlepTable() {
         const double sinc = t == 0.0 ? 2.0 * kCutoff : std::sin(2.0 * std::numbers::pi * kCutoff * t) / (std::numbers::pi * t);
         return sinc * window;
     };
-    std::vector<double> cumulative(static_cast<std::size_t>(N * kSteps + 1), 0.0);
+    const std::size_t points = static_cast<std::size_t>(N * kSteps + 1);
+    std::vector<double> step(points, 0.0), ramp(points, 0.0);
     double sum = 0.0;
     for (int j = 0; j < N * kSteps; ++j) {
         const double t0 = -half + double(j) / kSteps, t1 = t0 + 1.0 / kSteps;
         sum += (kernel(t0) + 4.0 * kernel(0.5 * (t0 + t1)) + kernel(t1)) / (6.0 * kSteps);
-        cumulative[static_cast<std::size_t>(j + 1)] = sum;
+        step[static_cast<std::size_t>(j + 1)] = sum;
     }
-    auto residual = [&](int p, int i) {  // at tau = i - N/2 + p/M frames after the step
+    for (auto& s : step) s /= sum;
+    for (std::size_t j = 1; j < points; ++j) ramp[j] = ramp[j - 1] + 0.5 * (step[j - 1] + step[j]) / kSteps;
+    auto stepResidual = [&](int p, int i) {  // at tau = i - N/2 + p/M frames after the step
         const int j = i * kSteps + p * (kSteps / M);
-        const double step = i >= N / 2 ? 1.0 : 0.0;  // which side of the step frame i is on
-        return cumulative[static_cast<std::size_t>(j)] / sum - step;
+        return step[static_cast<std::size_t>(j)] - (i >= N / 2 ? 1.0 : 0.0);
     };
-    BlepTable table{};
-    constexpr double kStepHeight = -2.0;  // the saw falls from +1 to -1
+    auto rampResidual = [&](int p, int i) {
+        const int j = i * kSteps + p * (kSteps / M);
+        const double tau = double(j) / kSteps - half;
+        return ramp[static_cast<std::size_t>(j)] - std::max(tau, 0.0);
+    };
+    BlepTables tables{};
     for (int p = 0; p < M; ++p)
         for (int i = 0; i < N; ++i) {
-            const double a = residual(p, i), b = residual(p + 1, i);
-            table.rows[static_cast<std::size_t>(p)].value[static_cast<std::size_t>(i)] = static_cast<float>(kStepHeight * a);
-            table.rows[static_cast<std::size_t>(p)].delta[static_cast<std::size_t>(i)] = static_cast<float>(kStepHeight * (b - a));
+            const auto pp = static_cast<std::size_t>(p), ii = static_cast<std::size_t>(i);
+            const double s = stepResidual(p, i), s1 = stepResidual(p + 1, i);
+            tables.step[pp].value[ii] = static_cast<float>(s);
+            tables.step[pp].delta[ii] = static_cast<float>(s1 - s);
+            const double r = rampResidual(p, i), r1 = rampResidual(p + 1, i);
+            tables.ramp[pp].value[ii] = static_cast<float>(r);
+            tables.ramp[pp].delta[ii] = static_cast<float>(r1 - r);
         }
-    return table;
+    return tables;
 }
 
-const BlepTable& blepTable() {
-    static const BlepTable table = buildBlepTable();
-    return table;
+// 1 where the phase a -> b (moving by the signed difference) crossed the wrap at 0.
+inline std::uint32_t crossedWrap(std::uint32_t a, std::uint32_t b) noexcept {
+    const auto d = static_cast<std::int32_t>(b - a);
+    return (b < a) != (d < 0) ? 1u : 0u;
 }
 
-class Saw final : public Module {
+// One straight piece of phase: from a (relative to the edge) by d, lasting `duration` frames and
+// ending `end` frames before the frame the residual is aligned to.
+inline void crossSegment(std::uint32_t a, std::int32_t d, float duration, float end, const Edge& e, float speed, const BlepTables& t,
+                         float* dst) noexcept {
+    const std::uint32_t b = a + static_cast<std::uint32_t>(d);
+    if (!crossedWrap(a, b)) return;
+    const std::uint32_t past = d > 0 ? b : 0u - b;  // how far beyond the edge the phase went
+    const float frac = static_cast<float>(past) / static_cast<float>(std::abs(static_cast<std::int64_t>(d))) * duration + end;
+    if (e.corner)
+        addRamp(dst, t, frac, e.amount * speed);
+    else
+        addStep(dst, t, frac, d > 0 ? e.amount : -e.amount);
+}
+
+}  // namespace
+
+const BlepTables& blepTables() {
+    static const BlepTables tables = buildBlepTables();
+    return tables;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The general phase kernel
+
+void advance(PhaseState& st, const Drive& d, int offset, int n, std::uint32_t resetPhase, Chunk& ch) noexcept {
+    ch.n = n;
+    ch.resets = 0;
+    ch.prevInc = st.inc;
+    ch.searchFirst = st.pending;
+    std::int32_t* __restrict inc = ch.inc.data();
+    if (d.constant) {
+        std::fill_n(inc, n, d.constantInc);
+    } else {
+        const float f0 = d.freq.at(offset) * d.invSampleRate;
+        const float df = d.freq.step * d.invSampleRate;
+        const float* __restrict pitch = d.pitch + offset;
+        if (d.fm) {
+            const float a0 = d.fmAmount.at(offset), da = d.fmAmount.step;
+            const float* __restrict fm = d.fm + offset;
+            for (int i = 0; i < n; ++i)
+                inc[i] = signedIncrement((f0 + float(i) * df) * dsp::fastPow2(pitch[i]) * dsp::mulAdd(a0 + float(i) * da, fm[i], 1.0f));
+        } else {
+            for (int i = 0; i < n; ++i) inc[i] = signedIncrement((f0 + float(i) * df) * dsp::fastPow2(pitch[i]));
+        }
+    }
+    std::uint32_t* __restrict pm = ch.pm.data();
+    std::uint32_t* __restrict theta = ch.theta.data();
+    pm[0] = st.pm;
+    theta[0] = st.theta;
+    if (d.pm) {
+        const float* __restrict in = d.pm + offset;
+        for (int i = 0; i < n; ++i) pm[i + 1] = cyclesToPhase(in[i]);
+    } else {
+        std::fill_n(pm + 1, n, 0u);
+    }
+    std::uint32_t q = st.phase;
+    if (!d.sync) {
+        std::fill_n(ch.resetAt.data(), n, -1.0f);
+        for (int i = 0; i < n; ++i) {  // running sum: increments become phases
+            theta[i + 1] = q;
+            q += static_cast<std::uint32_t>(inc[i]);
+        }
+        st.sync = 1.0f;  // a sync patched later starts without an edge
+    } else {
+        const float* __restrict sync = d.sync + offset;
+        std::int32_t prev = st.inc;
+        float before = st.sync;
+        for (int i = 0; i < n; ++i) {
+            const float s = sync[i];
+            float at = -1.0f;
+            if (before < 0.5f && s >= 0.5f) {
+                // The rising crossing of 0.5, by linear interpolation: `at` frames before frame i.
+                at = std::min((s - 0.5f) / (s - before), 1.0f);
+                q = resetPhase + static_cast<std::uint32_t>(static_cast<std::int32_t>(at * static_cast<float>(prev)));
+                ++ch.resets;
+            }
+            ch.resetAt[static_cast<std::size_t>(i)] = at;
+            theta[i + 1] = q;
+            q += static_cast<std::uint32_t>(inc[i]);
+            prev = inc[i];
+            before = s;
+        }
+        st.sync = std::isfinite(before) ? before : 1.0f;
+    }
+    for (int i = 1; i <= n; ++i) theta[i] += pm[i];
+    st.phase = q;
+    st.inc = inc[n - 1];
+    st.theta = theta[n];
+    st.pm = pm[n];
+    st.pending = true;
+}
+
+void correct(const Chunk& ch, const Edge* edges, int edgeCount, std::uint32_t resetPhase, const Shape& shape, const BlepTables& t,
+             float* acc) noexcept {
+    const int n = ch.n;
+    const std::uint32_t* __restrict theta = ch.theta.data();
+    alignas(32) std::array<std::uint32_t, kChunk> hit;
+    for (int i = 0; i < n; ++i) hit[static_cast<std::size_t>(i)] = ch.resetAt[static_cast<std::size_t>(i)] >= 0.0f ? 1u : 0u;
+    for (int e = 0; e < edgeCount; ++e) {  // a vectorised search: most chunks cross nothing
+        const Edge& edge = edges[e];
+        if (edge.positions) {
+            const std::uint32_t* __restrict p = edge.positions;
+            for (int i = 0; i < n; ++i) hit[static_cast<std::size_t>(i)] |= crossedWrap(theta[i] - p[i], theta[i + 1] - p[i + 1]);
+        } else {
+            const std::uint32_t at = edge.at;
+            for (int i = 0; i < n; ++i) hit[static_cast<std::size_t>(i)] |= crossedWrap(theta[i] - at, theta[i + 1] - at);
+        }
+    }
+    if (!ch.searchFirst) hit[0] = 0;
+    std::uint32_t any = 0;
+    for (int i = 0; i < n; ++i) any |= hit[static_cast<std::size_t>(i)];
+    if (!any) return;
+    for (int i = 0; i < n; ++i) {
+        const auto k = static_cast<std::size_t>(i);
+        if (!hit[k]) continue;
+        float* dst = acc + i;
+        const std::uint32_t ta = theta[i], tb = theta[i + 1];
+        const float f = ch.resetAt[k];
+        if (f < 0.0f) {
+            const auto d = static_cast<std::int32_t>(tb - ta);
+            const float speed = std::fabs(phaseToCycles(d));
+            for (int e = 0; e < edgeCount; ++e) {
+                const Edge& edge = edges[e];
+                const std::uint32_t pa = edge.positions ? edge.positions[i] : edge.at;
+                const std::uint32_t pb = edge.positions ? edge.positions[i + 1] : edge.at;
+                crossSegment(ta - pa, static_cast<std::int32_t>((tb - pb) - (ta - pa)), 1.0f, 0.0f, edge, speed, t, dst);
+            }
+            continue;
+        }
+        // A sync reset `f` frames before frame i: the phase ran from ta for 1 - f frames, jumped
+        // to the reset phase (plus pm), and ran on for f frames to tb.
+        const std::int32_t inc0 = i == 0 ? ch.prevInc : ch.inc[k - 1];
+        const auto dpm = static_cast<std::int32_t>(ch.pm[k + 1] - ch.pm[k]);
+        const auto d = static_cast<std::int32_t>(static_cast<std::uint32_t>(inc0) + static_cast<std::uint32_t>(dpm));
+        const float speed = std::fabs(phaseToCycles(d));
+        const auto preD = static_cast<std::int32_t>(static_cast<float>(d) * (1.0f - f));
+        const std::uint32_t pre = ta + static_cast<std::uint32_t>(preD);
+        const std::uint32_t post =
+            resetPhase + ch.pm[k] + static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<float>(dpm) * (1.0f - f)));
+        const auto postD = static_cast<std::int32_t>(tb - post);
+        for (int e = 0; e < edgeCount; ++e) {
+            const Edge& edge = edges[e];
+            const std::uint32_t p = edge.positions ? edge.positions[i + 1] : edge.at;
+            crossSegment(ta - p, preD, 1.0f - f, f, edge, speed, t, dst);
+            crossSegment(post - p, postD, f, 0.0f, edge, speed, t, dst);
+        }
+        const float jump = shape.value(post, i) - shape.value(pre, i);
+        const float bend = (shape.slope(post, i) - shape.slope(pre, i)) * phaseToCycles(d);
+        addStep(dst, t, f, jump);
+        addRamp(dst, t, f, bend);
+    }
+}
+
+}  // namespace osc
+
+namespace {
+
+using namespace osc;
+
+// The pulse's extra input and param, after the family's common ones.
+constexpr int kInPw = kInSync + 1;
+constexpr int kParamPw = kParamFmAmount + 1;
+enum OscOutputs { kOscOut };
+
+// ---------------------------------------------------------------------------------------------
+// sine
+
+struct SineShape final : Shape {
+    static float at(std::uint32_t theta) noexcept { return dsp::fastSin2pi(dsp::phaseToSigned(theta)); }
+    float value(std::uint32_t theta, int) const noexcept override { return at(theta); }
+    float slope(std::uint32_t theta, int) const noexcept override {
+        return 2.0f * std::numbers::pi_v<float> * at(theta + 0x40000000u);  // 2 pi cos
+    }
+};
+
+class Sine final : public PhaseOscillator {
 public:
-    // Not reset(): that would prime the frequency glide with the default before the patch's
-    // value is set.
-    explicit Saw(const ModuleDescriptor& d) : Module(d), blep_(&blepTable()) { ramp_.fill(0x80000000u); }
-
-    void prepare(double sampleRate, int maxFrames) override {
-        Module::prepare(sampleRate, maxFrames);
-        freq_.prepare(sampleRate);
-        constant_.prepare(sampleRate);
-    }
-
-    void reset() noexcept override {
-        ramp_.fill(0x80000000u);  // phase 0: the ramp at 0, rising (as the sine)
-        for (auto& a : acc_) a.fill(0.0f);
-        freq_.reset(param(kOscFreq));
-    }
+    explicit Sine(const ModuleDescriptor& d) : PhaseOscillator(d, 0) {}
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
-        const Ramp freq = freq_.next(param(kOscFreq), frames);
-        const InputPort& pitch = ctx.in[kOscPitch];
+        const Block b = begin(ctx);
         const OutputPort& out = ctx.out[kOscOut];
-        const bool constant = !pitch.connected && freq.constant();
-        const std::uint32_t constantInc = constant ? std::max<std::uint32_t>(1, constant_.get(freq.start, pitch.constant)) : 0;
-        const float invSampleRate = static_cast<float>(1.0 / sampleRate());
+        if (b.sync != delayed_) switchDelay(b, out.channels, [](std::uint32_t theta, int) { return SineShape::at(theta); });
+        if (!b.general) {
+            processFast(ctx, b.freq, out);
+            return;
+        }
         for (int c = 0; c < out.channels; ++c) {
-            const float* p = pitch.channel(c);
+            const Drive d = drive(b, c);
+            PhaseState& st = st_[static_cast<std::size_t>(c)];
             float* o = out.channel(c);
             for (int offset = 0; offset < frames; offset += kChunk) {
                 const int n = std::min(kChunk, frames - offset);
-                if (constant)
-                    renderConstant(c, constantInc, n);
-                else
-                    renderModulated(c, p + offset, freq, invSampleRate, offset, n);
-                // Output the chunk, keep the residual tail that reaches into the next one.
-                float* a = acc_[static_cast<std::size_t>(c)].data();
-                std::copy_n(a, n, o + offset);
-                std::copy_n(a + n, kTaps, a);
+                Chunk ch;
+                advance(st, d, offset, n, 0, ch);
+                if (!b.sync) {
+                    for (int i = 0; i < n; ++i) o[offset + i] = SineShape::at(ch.theta[static_cast<std::size_t>(i + 1)]);
+                    continue;
+                }
+                Accumulator& acc = acc_[static_cast<std::size_t>(c)];
+                float* a = acc.begin(n);
+                float* __restrict naive = a + kBlepDelay;
+                for (int i = 0; i < n; ++i) naive[i] += SineShape::at(ch.theta[static_cast<std::size_t>(i + 1)]);
+                if (ch.resets > 0) correct(ch, nullptr, 0, 0, SineShape{}, *blep_, a);
+                acc.finish(o + offset, n);
             }
         }
     }
 
 private:
-    static constexpr int kTaps = BlepTable::kTaps;
-    static constexpr int kDelay = BlepTable::kDelay;
-
-    // acc[0..kTaps) holds what earlier chunks left for these frames; frame n of the naive ramp
-    // lands at acc[n + kDelay] and a step before frame m adds its residual at acc[m..m+kTaps).
-    float* beginChunk(int c, int n) noexcept {
-        float* a = acc_[static_cast<std::size_t>(c)].data();
-        std::fill_n(a + kTaps, n, 0.0f);
-        return a;
+    void processFast(const ProcessContext& ctx, Ramp freq, const OutputPort& out) noexcept {
+        const int frames = ctx.frames;
+        const InputPort& pitch = ctx.in[kInPitch];
+        if (!pitch.connected && freq.constant()) {
+            const std::uint32_t inc = constant_.get(freq.start, pitch.constant);
+            for (int c = 0; c < out.channels; ++c) {
+                PhaseState& st = st_[static_cast<std::size_t>(c)];
+                renderConstant(out.channel(c), st.phase, inc, frames);
+                st.phase += static_cast<std::uint32_t>(frames) * inc;
+                st.sync = 1.0f;
+            }
+            return;
+        }
+        const float invSampleRate = static_cast<float>(1.0 / sampleRate());
+        for (int c = 0; c < out.channels; ++c) {
+            const float* p = pitch.channel(c);
+            float* o = out.channel(c);
+            std::uint32_t phase = st_[static_cast<std::size_t>(c)].phase;
+            for (int offset = 0; offset < frames; offset += kChunk) {
+                const int n = std::min(kChunk, frames - offset);
+                std::array<std::uint32_t, kChunk> ph;
+                modulatedIncrements(ph.data(), p + offset, freq, invSampleRate, offset, n);
+                for (int i = 0; i < n; ++i) {  // running sum: increments become phases
+                    const std::uint32_t inc = ph[static_cast<std::size_t>(i)];
+                    ph[static_cast<std::size_t>(i)] = phase;
+                    phase += inc;
+                }
+                for (int i = 0; i < n; ++i) o[offset + i] = dsp::fastSin2pi(dsp::phaseToSigned(ph[static_cast<std::size_t>(i)]));
+            }
+            st_[static_cast<std::size_t>(c)].phase = phase;
+            st_[static_cast<std::size_t>(c)].sync = 1.0f;
+        }
     }
 
-    void renderConstant(int c, std::uint32_t inc, int n) noexcept {
-        float* __restrict a = beginChunk(c, n);
-        const std::uint32_t q = ramp_[static_cast<std::size_t>(c)];
-        float* __restrict naive = a + kDelay;
-        for (int i = 0; i < n; ++i) naive[i] += rampValue(q + static_cast<std::uint32_t>(i) * inc);
+    static void renderConstant(float* __restrict out, std::uint32_t phase, std::uint32_t inc, int frames) noexcept {
+        for (int n = 0; n < frames; ++n) out[n] = dsp::fastSin2pi(dsp::phaseToSigned(phase + static_cast<std::uint32_t>(n) * inc));
+    }
+};
+
+const ModuleDescriptor kSine{
+    .id = "sine",
+    .name = "Sine Oscillator",
+    .category = "Oscillators",
+    .help =
+        "A pure sine wave, exact in frequency (it never drifts, even over hours) and clean "
+        "(harmonics and noise below -120 dB). Frequency = Frequency knob x 2^Pitch, so with "
+        "the knob at its default (C4) the Pitch input reads octaves re C4. FM is through-zero "
+        "linear FM (frequency x (1 + FM amount x fm); negative runs the phase backwards), PM "
+        "adds cycles to the phase, and Sync restarts the cycle at each rising crossing of 0.5, "
+        "band-limited: while Sync is patched the output is delayed by 12 samples (0.25 ms at "
+        "48 kHz), like the saw's. A polyphonic Pitch makes one sine per channel. Starts at phase "
+        "0 (0, rising) and after a reset.",
+    .inputs = pitchFmPmSyncInputs(),
+    .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "sine wave, +-1"}},
+    .params = {freqParam(), fmAmountParam()},
+    .create = [] { return std::unique_ptr<Module>(new Sine(kSine)); },
+};
+const RegisterModule registerSine{kSine};
+
+// ---------------------------------------------------------------------------------------------
+// saw
+
+// The saw's phase is the ramp itself: -1 at the wrap (phase 0 here), rising to +1; the module's
+// "phase 0" (0, rising, as the sine) is the ramp's mid-point.
+constexpr std::uint32_t kSawStart = 0x80000000u;
+
+struct SawShape final : Shape {
+    static float at(std::uint32_t q) noexcept { return static_cast<float>(q >> 8) * 0x1p-23f - 1.0f; }  // exact: 24 bits
+    float value(std::uint32_t q, int) const noexcept override { return at(q); }
+    float slope(std::uint32_t, int) const noexcept override { return 2.0f; }
+};
+
+constexpr float kSawStep = -2.0f;  // the jump at the wrap, going forward
+
+class Saw final : public PhaseOscillator {
+public:
+    explicit Saw(const ModuleDescriptor& d) : PhaseOscillator(d, kSawStart) {}
+
+    void process(const ProcessContext& ctx) noexcept override {
+        const int frames = ctx.frames;
+        const Block b = begin(ctx);
+        const InputPort& pitch = ctx.in[kInPitch];
+        const OutputPort& out = ctx.out[kOscOut];
+        const std::uint32_t constantInc = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(b.constantInc));
+        const Edge wrap{.at = 0, .corner = false, .amount = kSawStep};
+        for (int c = 0; c < out.channels; ++c) {
+            const auto cc = static_cast<std::size_t>(c);
+            const float* p = pitch.channel(c);
+            float* o = out.channel(c);
+            const Drive d = b.general ? drive(b, c) : Drive{};
+            for (int offset = 0; offset < frames; offset += kChunk) {
+                const int n = std::min(kChunk, frames - offset);
+                float* a = acc_[cc].begin(n);
+                if (!b.general) {
+                    catchUp(st_[cc], a);
+                    if (b.constant)
+                        renderConstant(c, a, constantInc, n);
+                    else
+                        renderModulated(c, a, p + offset, b.freq, b.invSampleRate, offset, n);
+                } else {
+                    Chunk ch;
+                    advance(st_[cc], d, offset, n, kSawStart, ch);
+                    float* __restrict naive = a + kBlepDelay;
+                    for (int i = 0; i < n; ++i) naive[i] += SawShape::at(ch.theta[static_cast<std::size_t>(i + 1)]);
+                    correct(ch, &wrap, 1, kSawStart, SawShape{}, *blep_, a);
+                }
+                acc_[cc].finish(o + offset, n);
+            }
+        }
+    }
+
+private:
+    // The general kernel ran last: the wrap between its last frame and this chunk's first has
+    // not been looked for yet.
+    void catchUp(PhaseState& st, float* a) const noexcept {
+        st.sync = 1.0f;
+        if (!st.pending) return;
+        st.pending = false;
+        const auto d = static_cast<std::int32_t>(st.phase - st.theta);
+        if (d == 0 || (st.phase < st.theta) == (d < 0)) return;
+        const std::uint32_t past = d > 0 ? st.phase : 0u - st.phase;
+        addStep(a, *blep_, static_cast<float>(past) / static_cast<float>(std::abs(static_cast<std::int64_t>(d))),
+                d > 0 ? kSawStep : -kSawStep);
+    }
+
+    // acc[0..kBlepTaps) holds what earlier chunks left for these frames; frame n of the naive
+    // ramp lands at acc[n + kBlepDelay] and a step before frame m adds its residual at
+    // acc[m..m+kBlepTaps).
+    void renderConstant(int c, float* __restrict a, std::uint32_t inc, int n) noexcept {
+        PhaseState& st = st_[static_cast<std::size_t>(c)];
+        const std::uint32_t q = st.phase;
+        float* __restrict naive = a + kBlepDelay;
+        for (int i = 0; i < n; ++i) naive[i] += SawShape::at(q + static_cast<std::uint32_t>(i) * inc);
         // Steps: the ramp wraps before frame m when q + m * inc passes 2^32 (m = 1..n: the step
         // into the next chunk's first frame is handled here, where its residual starts).
         const float invInc = 1.0f / static_cast<float>(inc);
         std::uint64_t m = (0x100000000ull - q + inc - 1) / inc;
         while (m <= static_cast<std::uint64_t>(n)) {
             const std::uint32_t after = q + static_cast<std::uint32_t>(m) * inc;  // small: just past the wrap
-            addStep(a + m, static_cast<float>(after) * invInc);
+            addStep(a + m, *blep_, static_cast<float>(after) * invInc, kSawStep);
             m += (0x100000000ull - after + inc - 1) / inc;
         }
-        ramp_[static_cast<std::size_t>(c)] = q + static_cast<std::uint32_t>(n) * inc;
+        st.phase = q + static_cast<std::uint32_t>(n) * inc;
+        st.inc = static_cast<std::int32_t>(std::min(inc, kIncrementMax));
     }
 
-    void renderModulated(int c, const float* pitch, Ramp freq, float invSampleRate, int offset, int n) noexcept {
-        float* __restrict a = beginChunk(c, n);
+    void renderModulated(int c, float* __restrict a, const float* pitch, Ramp freq, float invSampleRate, int offset, int n) noexcept {
+        PhaseState& st = st_[static_cast<std::size_t>(c)];
         std::array<std::uint32_t, kChunk> inc;
         std::array<std::uint32_t, kChunk + 1> phase;  // phase[n]: the next chunk's first
         modulatedIncrements(inc.data(), pitch, freq, invSampleRate, offset, n);
-        std::uint32_t q = ramp_[static_cast<std::size_t>(c)];
+        std::uint32_t q = st.phase;
         for (int i = 0; i < n; ++i) {  // running sum (at least 1 per frame, so a wrap is visible)
             phase[static_cast<std::size_t>(i)] = q;
             q += std::max<std::uint32_t>(1, inc[static_cast<std::size_t>(i)]);
         }
         phase[static_cast<std::size_t>(n)] = q;
-        ramp_[static_cast<std::size_t>(c)] = q;
-        float* __restrict naive = a + kDelay;
-        for (int i = 0; i < n; ++i) naive[i] += rampValue(phase[static_cast<std::size_t>(i)]);
+        st.phase = q;
+        st.inc = static_cast<std::int32_t>(std::min(inc[static_cast<std::size_t>(n - 1)], kIncrementMax));
+        float* __restrict naive = a + kBlepDelay;
+        for (int i = 0; i < n; ++i) naive[i] += SawShape::at(phase[static_cast<std::size_t>(i)]);
         // Steps: where the phase went down. A vectorised count first; most chunks have none.
         int wraps = 0;
         for (int i = 0; i < n; ++i) wraps += phase[static_cast<std::size_t>(i + 1)] < phase[static_cast<std::size_t>(i)] ? 1 : 0;
@@ -329,29 +552,11 @@ private:
             const std::uint32_t after = phase[static_cast<std::size_t>(i + 1)];
             if (after < phase[static_cast<std::size_t>(i)]) {
                 const std::uint32_t d = std::max<std::uint32_t>(1, inc[static_cast<std::size_t>(i)]);
-                addStep(a + i + 1, static_cast<float>(after) / static_cast<float>(d));
+                addStep(a + i + 1, *blep_, static_cast<float>(after) / static_cast<float>(d), kSawStep);
                 --wraps;
             }
         }
     }
-
-    // -1 at the wrap, rising to +1 (exactly: 24 bits).
-    static float rampValue(std::uint32_t q) noexcept { return static_cast<float>(q >> 8) * 0x1p-23f - 1.0f; }
-
-    // Adds the residual of a step that happened `frac` frames (0..1) before frame dst[kDelay].
-    void addStep(float* __restrict dst, float frac) const noexcept {
-        const float pos = frac * float(BlepTable::kOversample);
-        const int row = std::min(static_cast<int>(pos), BlepTable::kOversample - 1);
-        const float w = pos - float(row);
-        const BlepTable::Row& r = blep_->rows[static_cast<std::size_t>(row)];
-        for (int i = 0; i < kTaps; ++i) dst[i] += r.value[static_cast<std::size_t>(i)] + w * r.delta[static_cast<std::size_t>(i)];
-    }
-
-    const BlepTable* blep_;
-    ParamSmoother freq_;
-    ConstantIncrement constant_;
-    std::array<std::uint32_t, kMaxChannels> ramp_{};
-    std::array<std::array<float, kChunk + kTaps>, kMaxChannels> acc_{};
 };
 
 const ModuleDescriptor kSaw{
@@ -362,14 +567,368 @@ const ModuleDescriptor kSaw{
         "A rising sawtooth (+-1), band-limited: each wrap is smoothed by a tabulated "
         "band-limited step, so alias products stay more than 80 dB below the fundamental up "
         "to 5 kHz at 48 kHz, and the harmonics roll off gently above 15 kHz. Frequency = "
-        "Frequency knob x 2^Pitch (octaves re C4 at the default). The output is delayed by "
-        "12 samples (0.25 ms), the price of a linear-phase step. Starts at 0, rising.",
-    .inputs = oscInputs(),
+        "Frequency knob x 2^Pitch (octaves re C4 at the default). FM is through-zero linear FM "
+        "(frequency x (1 + FM amount x fm); where that is negative the saw runs backwards and "
+        "falls), PM adds cycles to the phase, and Sync restarts the cycle at phase 0 (the ramp's "
+        "mid-point) at each rising crossing of 0.5, band-limited at the exact sub-sample time. "
+        "The output is delayed by 12 samples (0.25 ms), the price of a linear-phase step. Starts "
+        "at 0, rising.",
+    .inputs = pitchFmPmSyncInputs(),
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "rising sawtooth, +-1"}},
-    .params = {freqParam()},
+    .params = {freqParam(), fmAmountParam()},
     .create = [] { return std::unique_ptr<Module>(new Saw(kSaw)); },
 };
 const RegisterModule registerSaw{kSaw};
+
+// ---------------------------------------------------------------------------------------------
+// square (pulse)
+
+constexpr float kPwMin = 0.01f, kPwMax = 0.99f;
+
+// A pulse width as a phase: +1 for theta in [0, pw), -1 after.
+inline std::uint32_t widthToPhase(float pw) noexcept {
+    const float w = std::min(std::max(kPwMin, pw), kPwMax);  // in this order NaN gives kPwMin
+    return static_cast<std::uint32_t>(static_cast<std::int32_t>((w - 0.5f) * 4294967296.0f)) + 0x80000000u;
+}
+
+struct SquareShape final : Shape {
+    const std::uint32_t* width;  // per frame, index i + 1 for frame i (Chunk indexing)
+    float value(std::uint32_t theta, int i) const noexcept override { return theta < width[i + 1] ? 1.0f : -1.0f; }
+    float slope(std::uint32_t, int) const noexcept override { return 0.0f; }
+};
+
+class Square final : public PhaseOscillator {
+public:
+    explicit Square(const ModuleDescriptor& d) : PhaseOscillator(d, 0) {}
+
+    void prepare(double sampleRate, int maxFrames) override {
+        PhaseOscillator::prepare(sampleRate, maxFrames);
+        pw_.prepare(sampleRate);
+    }
+
+    void reset() noexcept override {
+        PhaseOscillator::reset();
+        pw_.reset(param(kParamPw));
+    }
+
+    void process(const ProcessContext& ctx) noexcept override {
+        const int frames = ctx.frames;
+        const Block b = begin(ctx);
+        const Ramp pw = pw_.next(param(kParamPw), frames);
+        const InputPort& pwIn = ctx.in[kInPw];
+        const OutputPort& out = ctx.out[kOscOut];
+        for (int c = 0; c < out.channels; ++c) {
+            const auto cc = static_cast<std::size_t>(c);
+            const Drive d = drive(b, c);
+            const float* pwc = pwIn.channel(c);
+            float* o = out.channel(c);
+            for (int offset = 0; offset < frames; offset += kChunk) {
+                const int n = std::min(kChunk, frames - offset);
+                Chunk ch;
+                alignas(32) std::array<std::uint32_t, kChunk + 1> width;
+                width[0] = st_[cc].edge;
+                for (int i = 0; i < n; ++i) width[static_cast<std::size_t>(i + 1)] = widthToPhase(pw.at(offset + i) + pwc[offset + i]);
+                st_[cc].edge = width[static_cast<std::size_t>(n)];
+                advance(st_[cc], d, offset, n, 0, ch);
+                float* a = acc_[cc].begin(n);
+                float* __restrict naive = a + kBlepDelay;
+                for (int i = 0; i < n; ++i) {
+                    const auto k = static_cast<std::size_t>(i + 1);
+                    naive[i] += ch.theta[k] < width[k] ? 1.0f : -1.0f;
+                }
+                const Edge edges[2] = {{.at = 0, .corner = false, .amount = 2.0f},
+                                       {.positions = width.data(), .corner = false, .amount = -2.0f}};
+                SquareShape shape;
+                shape.width = width.data();
+                correct(ch, edges, 2, 0, shape, *blep_, a);
+                acc_[cc].finish(o + offset, n);
+            }
+        }
+    }
+
+private:
+    ParamSmoother pw_;
+};
+
+std::vector<PortDescriptor> squareInputs() {
+    auto in = pitchFmPmSyncInputs();
+    in.push_back({.id = "pw",
+                  .name = "PW",
+                  .kind = SignalKind::Control,
+                  .defaultValue = 0.0f,
+                  .help = "added to the Pulse width knob (the sum is clamped to 0.01..0.99)"});
+    return in;
+}
+
+const ModuleDescriptor kSquare{
+    .id = "square",
+    .name = "Pulse Oscillator",
+    .category = "Oscillators",
+    .help =
+        "A pulse wave (+1 for the first Pulse width of each cycle, -1 for the rest; a square at "
+        "0.5), band-limited at both edges at their exact sub-sample times, so alias products "
+        "stay more than 80 dB below the fundamental up to 5 kHz at 48 kHz and pulse-width "
+        "modulation, even at audio rate, stays clean. The mean is 2 x width - 1 (0 for the square). "
+        "Frequency = Frequency knob x 2^Pitch; FM is through-zero linear FM, PM adds cycles to the "
+        "phase, Sync restarts the cycle (at the rising edge) at each rising crossing of 0.5. The "
+        "output is delayed by 12 samples (0.25 ms at 48 kHz), like the saw's. Starts with the "
+        "rising edge.",
+    .inputs = squareInputs(),
+    .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "pulse wave, +-1"}},
+    .params = {freqParam(),
+               fmAmountParam(),
+               {.id = "pw",
+                .name = "Pulse width",
+                .min = kPwMin,
+                .max = kPwMax,
+                .defaultValue = 0.5f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "fraction of the cycle at +1 (0.5: a square wave)"}},
+    .create = [] { return std::unique_ptr<Module>(new Square(kSquare)); },
+};
+const RegisterModule registerSquare{kSquare};
+
+// ---------------------------------------------------------------------------------------------
+// triangle
+
+// 0 at phase 0, rising to +1 at 1/4, down to -1 at 3/4: 1 - 4 |w| with w the phase shifted by
+// 3/4 and read as [-0.5, 0.5).
+struct TriangleShape final : Shape {
+    static float at(std::uint32_t theta) noexcept { return 1.0f - 4.0f * std::fabs(dsp::phaseToSigned(theta + 0xC0000000u)); }
+    float value(std::uint32_t theta, int) const noexcept override { return at(theta); }
+    float slope(std::uint32_t theta, int) const noexcept override { return dsp::phaseToSigned(theta + 0xC0000000u) < 0.0f ? 4.0f : -4.0f; }
+};
+
+class Triangle final : public PhaseOscillator {
+public:
+    explicit Triangle(const ModuleDescriptor& d) : PhaseOscillator(d, 0) {}
+
+    void process(const ProcessContext& ctx) noexcept override {
+        const int frames = ctx.frames;
+        const Block b = begin(ctx);
+        const OutputPort& out = ctx.out[kOscOut];
+        // The corners: the slope turns from +4 to -4 per cycle at the peak, back at the trough.
+        const Edge corners[2] = {{.at = 0x40000000u, .corner = true, .amount = -8.0f}, {.at = 0xC0000000u, .corner = true, .amount = 8.0f}};
+        for (int c = 0; c < out.channels; ++c) {
+            const auto cc = static_cast<std::size_t>(c);
+            const Drive d = drive(b, c);
+            float* o = out.channel(c);
+            for (int offset = 0; offset < frames; offset += kChunk) {
+                const int n = std::min(kChunk, frames - offset);
+                Chunk ch;
+                advance(st_[cc], d, offset, n, 0, ch);
+                float* a = acc_[cc].begin(n);
+                float* __restrict naive = a + kBlepDelay;
+                for (int i = 0; i < n; ++i) naive[i] += TriangleShape::at(ch.theta[static_cast<std::size_t>(i + 1)]);
+                correct(ch, corners, 2, 0, TriangleShape{}, *blep_, a);
+                acc_[cc].finish(o + offset, n);
+            }
+        }
+    }
+};
+
+const ModuleDescriptor kTriangle{
+    .id = "triangle",
+    .name = "Triangle Oscillator",
+    .category = "Oscillators",
+    .help =
+        "A triangle wave (+-1), band-limited at its corners with tabulated band-limited ramps, so "
+        "alias products stay more than 80 dB below the fundamental up to 5 kHz at 48 kHz; "
+        "odd harmonics only, falling 12 dB per octave: a soft, flute-like tone. Frequency = "
+        "Frequency knob x 2^Pitch; FM is through-zero linear FM, PM adds cycles to the phase, Sync "
+        "restarts the cycle at phase 0 at each rising crossing of 0.5 (band-limited in both "
+        "value and slope). The output is delayed by 12 samples (0.25 ms at 48 kHz), like the "
+        "saw's. Starts at 0, rising, in phase with the sine.",
+    .inputs = pitchFmPmSyncInputs(),
+    .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "triangle wave, +-1"}},
+    .params = {freqParam(), fmAmountParam()},
+    .create = [] { return std::unique_ptr<Module>(new Triangle(kTriangle)); },
+};
+const RegisterModule registerTriangle{kTriangle};
+
+// ---------------------------------------------------------------------------------------------
+// fmpair: modulator -> carrier
+
+enum FmInputs { kFmInPitch, kFmInIndex };
+enum FmParams { kFmFreq, kFmRatio, kFmIndex, kFmFeedback };
+
+constexpr float kIndexMax = 20.0f;
+constexpr float kInvTwoPi = 0.5f / std::numbers::pi_v<float>;
+
+class FmPair final : public Module {
+public:
+    using Module::Module;
+
+    void prepare(double sampleRate, int maxFrames) override {
+        Module::prepare(sampleRate, maxFrames);
+        freq_.prepare(sampleRate);
+        ratio_.prepare(sampleRate);
+        index_.prepare(sampleRate);
+        feedback_.prepare(sampleRate);
+        carrierInc_.prepare(sampleRate);
+        modulatorInc_.prepare(sampleRate);
+    }
+
+    void reset() noexcept override {
+        for (auto& v : voices_) v = {};
+        freq_.reset(param(kFmFreq));
+        ratio_.reset(param(kFmRatio));
+        index_.reset(param(kFmIndex));
+        feedback_.reset(param(kFmFeedback));
+    }
+
+    void process(const ProcessContext& ctx) noexcept override {
+        const int frames = ctx.frames;
+        const Ramp freq = freq_.next(param(kFmFreq), frames);
+        const Ramp ratio = ratio_.next(param(kFmRatio), frames);
+        const Ramp index = index_.next(param(kFmIndex), frames);
+        const Ramp feedback = feedback_.next(param(kFmFeedback), frames);
+        const InputPort& pitch = ctx.in[kFmInPitch];
+        const InputPort& indexIn = ctx.in[kFmInIndex];
+        const OutputPort& out = ctx.out[kOscOut];
+        const bool constant = !pitch.connected && freq.constant() && ratio.constant();
+        const std::uint32_t cInc = constant ? carrierInc_.get(freq.start, pitch.constant) : 0;
+        const std::uint32_t mInc = constant ? modulatorInc_.get(freq.start * ratio.start, pitch.constant) : 0;
+        const bool noFeedback = feedback.constant() && feedback.start == 0.0f;
+        const float invSampleRate = static_cast<float>(1.0 / sampleRate());
+        for (int c = 0; c < out.channels; ++c) {
+            Voice& v = voices_[static_cast<std::size_t>(c)];
+            const float* p = pitch.channel(c);
+            const float* ix = indexIn.channel(c);
+            float* o = out.channel(c);
+            for (int offset = 0; offset < frames; offset += kChunk) {
+                const int n = std::min(kChunk, frames - offset);
+                alignas(32) std::array<std::uint32_t, kChunk> pc, pm;
+                alignas(32) std::array<float, kChunk> depth;
+                if (constant) {
+                    for (int i = 0; i < n; ++i) {
+                        pc[static_cast<std::size_t>(i)] = v.carrier + static_cast<std::uint32_t>(i) * cInc;
+                        pm[static_cast<std::size_t>(i)] = v.modulator + static_cast<std::uint32_t>(i) * mInc;
+                    }
+                    v.carrier += static_cast<std::uint32_t>(n) * cInc;
+                    v.modulator += static_cast<std::uint32_t>(n) * mInc;
+                } else {
+                    const float f0 = freq.at(offset) * invSampleRate, df = freq.step * invSampleRate;
+                    const float r0 = ratio.at(offset), dr = ratio.step;
+                    for (int i = 0; i < n; ++i) {  // increments first (vectorised), in pc/pm
+                        const float f = (f0 + float(i) * df) * dsp::fastPow2(p[offset + i]);
+                        pc[static_cast<std::size_t>(i)] = dsp::phaseIncrementFast(f);
+                        pm[static_cast<std::size_t>(i)] = dsp::phaseIncrementFast(f * (r0 + float(i) * dr));
+                    }
+                    for (int i = 0; i < n; ++i) {  // running sums
+                        const auto k = static_cast<std::size_t>(i);
+                        const std::uint32_t ci = pc[k], mi = pm[k];
+                        pc[k] = v.carrier;
+                        pm[k] = v.modulator;
+                        v.carrier += ci;
+                        v.modulator += mi;
+                    }
+                }
+                const float i0 = index.at(offset), di = index.step;
+                for (int i = 0; i < n; ++i)
+                    depth[static_cast<std::size_t>(i)] = std::clamp(i0 + float(i) * di + ix[offset + i], 0.0f, kIndexMax) * kInvTwoPi;
+                if (noFeedback) {
+                    alignas(32) std::array<float, kChunk> m;
+                    for (int i = 0; i < n; ++i)
+                        m[static_cast<std::size_t>(i)] = dsp::fastSin2pi(dsp::phaseToSigned(pm[static_cast<std::size_t>(i)]));
+                    for (int i = 0; i < n; ++i) {
+                        const auto k = static_cast<std::size_t>(i);
+                        o[offset + i] = dsp::fastSin2pi(dsp::phaseToSigned(pc[k] + cyclesToPhase(depth[k] * m[k])));
+                    }
+                    v.m1 = m[static_cast<std::size_t>(n - 1)];
+                    v.m2 = n > 1 ? m[static_cast<std::size_t>(n - 2)] : v.m1;
+                } else {
+                    // The modulator hears its own last two outputs, averaged (a one-zero low-pass
+                    // that keeps the loop from ringing at Nyquist), feedback x 1 radian of them.
+                    const float b0 = feedback.at(offset) * kInvTwoPi, db = feedback.step * kInvTwoPi;
+                    float m1 = v.m1, m2 = v.m2;
+                    for (int i = 0; i < n; ++i) {
+                        const auto k = static_cast<std::size_t>(i);
+                        const float back = (b0 + float(i) * db) * 0.5f * (m1 + m2);
+                        const float m = dsp::fastSin2pi(dsp::phaseToSigned(pm[k] + cyclesToPhase(back)));
+                        m2 = m1;
+                        m1 = m;
+                        o[offset + i] = dsp::fastSin2pi(dsp::phaseToSigned(pc[k] + cyclesToPhase(depth[k] * m)));
+                    }
+                    v.m1 = m1;
+                    v.m2 = m2;
+                }
+            }
+        }
+    }
+
+private:
+    struct Voice {
+        std::uint32_t carrier = 0, modulator = 0;
+        float m1 = 0.0f, m2 = 0.0f;  // the modulator's last two outputs
+    };
+
+    ParamSmoother freq_, ratio_, index_, feedback_;
+    ConstantIncrement carrierInc_, modulatorInc_;
+    std::array<Voice, kMaxChannels> voices_{};
+};
+
+const ModuleDescriptor kFmPair{
+    .id = "fmpair",
+    .name = "FM Pair",
+    .category = "Oscillators",
+    .help =
+        "A two-operator FM voice: a sine modulator at Ratio x the carrier's frequency modulates "
+        "the phase of a sine carrier: out = sin(2 pi fc t + I sin(2 pi fm t)), with fc = Frequency "
+        "x 2^Pitch, fm = Ratio x fc and I = Index (radians of peak phase deviation; Index knob + "
+        "Index input, clamped to 0..20). The spectrum has lines at fc +- k fm of amplitude |J_k(I)| "
+        "(Bessel functions): integer ratios give harmonic tones (1: brass and strings, 2: clarinet-"
+        "like odd harmonics), others bells and metal. Sweep the index with an envelope for the "
+        "classic brightness contour. Feedback sends the modulator's own output back into its phase "
+        "(up to 1 radian), turning it from a sine toward a sawtooth. Wide indices at high "
+        "frequencies reach past Nyquist and fold back, as in any digital FM. Polyphonic by Pitch.",
+    .inputs = {{.id = "pitch",
+                .name = "Pitch",
+                .kind = SignalKind::Pitch,
+                .defaultValue = 0.0f,
+                .help = "octaves added to the frequency of both operators (1 V/oct); polyphonic"},
+               {.id = "index",
+                .name = "Index",
+                .kind = SignalKind::Control,
+                .defaultValue = 0.0f,
+                .help = "added to the Index knob, in radians (the sum is clamped to 0..20)"}},
+    .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "the carrier, +-1"}},
+    .params = {{.id = "freq",
+                .name = "Frequency",
+                .min = 0.1f,
+                .max = 20000.0f,
+                .defaultValue = 261.6256f,
+                .unit = "Hz",
+                .curve = ParamCurve::Exponential,
+                .help = "the carrier's frequency at pitch 0 (default C4)"},
+               {.id = "ratio",
+                .name = "Ratio",
+                .min = 0.0625f,
+                .max = 16.0f,
+                .defaultValue = 1.0f,
+                .unit = "",
+                .curve = ParamCurve::Exponential,
+                .help = "modulator frequency / carrier frequency"},
+               {.id = "index",
+                .name = "Index",
+                .min = 0.0f,
+                .max = kIndexMax,
+                .defaultValue = 2.0f,
+                .unit = "rad",
+                .curve = ParamCurve::Linear,
+                .help = "modulation index: the peak phase deviation of the carrier, in radians"},
+               {.id = "feedback",
+                .name = "Feedback",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.0f,
+                .unit = "",
+                .curve = ParamCurve::Linear,
+                .help = "modulator self-feedback: 1 feeds back 1 radian of its output (saw-like)"}},
+    .create = [] { return std::unique_ptr<Module>(new FmPair(kFmPair)); },
+};
+const RegisterModule registerFmPair{kFmPair};
 
 // ---------------------------------------------------------------------------------------------
 // noise
