@@ -26,6 +26,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <numbers>
@@ -933,13 +934,13 @@ void forwardNow(const Level& level, const float* time, float* re, float* im, Ali
 /// The levels for `length` taps: the head (taps 0..63) is direct; then 3 partitions of 64, and from
 /// there each size doubles, twice each (a partition of N starts at tap >= 2N, so its work can be
 /// spread over the N frames after its input is complete), up to the largest size, whose partitions
-/// cover the rest. The largest size grows with the response (at least 8 of its partitions) up to
+/// cover the rest. The largest size grows with the response (at least 6 of its partitions) up to
 /// 16384.
 std::vector<Level> layout(int length) {
     std::vector<Level> levels;
     if (length <= kGranule) return levels;
     int largest = kGranule;
-    while (largest < kMaxPartition && 10 * (2 * largest) <= length) largest *= 2;
+    while (largest < kMaxPartition && 8 * (2 * largest) <= length) largest *= 2;
     int start = kGranule;
     for (int n = kGranule; start < length; n *= 2) {
         const int end = n == largest ? length : std::min(length, 4 * n);
@@ -1400,10 +1401,29 @@ private:
             w[i] = acc[j];
             acc[j] = 0.0f;
         }
-        for (int m = 0; m < kGranule; ++m) {
-            const float hm = h[m];
-            const float* __restrict xs = x + (kGranule - 1 - m);
-            for (int i = 0; i < n; ++i) w[i] = dsp::mulAdd(hm, xs[i], w[i]);
+        // 16 outputs at a time with their sums in registers through all 64 taps, as four chains
+        // (one chain waits on each fused multiply-add; a loop that stored w after every tap ran 4x
+        // slower still: its stores alias the ring's loads modulo 4 KB).
+        using Float16 = float __attribute__((vector_size(64)));
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            Float16 a[4] = {};
+            std::memcpy(&a[0], w + i, sizeof a[0]);
+            for (int m = 0; m < kGranule; m += 4) {
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; ++r) {
+                    Float16 xs;
+                    std::memcpy(&xs, x + (kGranule - 1 - m - r) + i, sizeof xs);
+                    a[r] += h[m + r] * xs;
+                }
+            }
+            const Float16 sum = (a[0] + a[1]) + (a[2] + a[3]);
+            std::memcpy(w + i, &sum, sizeof sum);
+        }
+        for (; i < n; ++i) {
+            float a = w[i];
+            for (int m = 0; m < kGranule; ++m) a = dsp::mulAdd(h[m], x[kGranule - 1 - m + i], a);
+            w[i] = a;
         }
     }
 
@@ -1475,19 +1495,35 @@ private:
                             step.node, step.k0, step.k1);
                 break;
             case Level::Op::Multiply: {
+                // Y += X_(block - j) H_j over the step's partitions, 16 bins at a time with the
+                // sums in registers (the loads of X and H are the whole cost: memory-bound).
                 const AlignedFloats& spectra = l.spectra[static_cast<std::size_t>(std::min<int>(step.lane, k.channels - 1))];
-                float* __restrict yr = ls.y.data();
-                float* __restrict yi = yr + bs;
-                for (int j = step.node; j < step.end; ++j) {
-                    const std::int64_t b = ((block - j) % l.partitions + l.partitions) % l.partitions;
-                    const float* __restrict xr = ls.fdl.data() + 2 * bs * b;
-                    const float* __restrict xi = xr + bs;
-                    const float* __restrict hr = spectra.data() + 2 * bs * j;
-                    const float* __restrict hi = hr + bs;
-                    for (int i = step.k0; i < step.k1; ++i) {
-                        yr[i] += xr[i] * hr[i] - xi[i] * hi[i];
-                        yi[i] += xr[i] * hi[i] + xi[i] * hr[i];
+                constexpr int kMaxParts = 128;
+                const float* xs[kMaxParts];
+                const float* hs[kMaxParts];
+                const int parts = std::min(step.end - step.node, kMaxParts);
+                for (int j = 0; j < parts; ++j) {
+                    const std::int64_t b = ((block - (step.node + j)) % l.partitions + l.partitions) % l.partitions;
+                    xs[j] = ls.fdl.data() + 2 * bs * b;
+                    hs[j] = spectra.data() + 2 * bs * (step.node + j);
+                }
+                float* yr = ls.y.data();
+                float* yi = yr + bs;
+                const int end = std::min(l.binStride, (step.k1 + 15) / 16 * 16);  // the padding bins are zeros
+                for (int i = step.k0; i < end; i += 16) {
+                    float ar[16], ai[16];
+                    for (int t = 0; t < 16; ++t) ar[t] = yr[i + t], ai[t] = yi[i + t];
+                    for (int j = 0; j < parts; ++j) {
+                        const float* __restrict xr = xs[j] + i;
+                        const float* __restrict xi = xr + bs;
+                        const float* __restrict hr = hs[j] + i;
+                        const float* __restrict hi = hr + bs;
+                        for (int t = 0; t < 16; ++t) {
+                            ar[t] += xr[t] * hr[t] - xi[t] * hi[t];
+                            ai[t] += xr[t] * hi[t] + xi[t] * hr[t];
+                        }
                     }
+                    for (int t = 0; t < 16; ++t) yr[i + t] = ar[t], yi[i + t] = ai[t];
                 }
                 break;
             }
