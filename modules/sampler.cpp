@@ -35,6 +35,8 @@
 //     what follows the loop end); a loop over the whole file wraps with the file's own seam.
 //     Loop points are latched per voice while it crossfades; a loop end moved behind a voice
 //     makes it jump to the loop start with the 5 ms retrigger crossfade;
+//   * a live buffer recorded again from its start (its length went down) under playing voices:
+//     they fade out over 5 ms, reading the old take that is still there past the new length;
 //   * a new file or buffer: sounding voices fade out over 5 ms, then the new sample is taken
 //     (held voices in gate/loop mode restart on it with a 5 ms fade-in). Until a load succeeds
 //     the old sample keeps playing; a failed load only reports why (status()).
@@ -344,9 +346,10 @@ std::unique_ptr<Source> loadSoundFile(const std::filesystem::path& path, const s
 struct View {
     const float* ch[2] = {nullptr, nullptr};
     int channels = 0;
-    std::int64_t frames = 0;
-    bool padded = false;     // kGuard zeros on both sides (files); else taps outside read 0
-    double rateRatio = 1.0;  // source rate / engine rate
+    std::int64_t frames = 0;    // what plays
+    std::int64_t capacity = 0;  // what may be read (a live buffer's older take lies past its length)
+    bool padded = false;        // kGuard zeros on both sides (files); else taps outside read 0
+    double rateRatio = 1.0;     // source rate / engine rate
 };
 
 /// Loop points in frames, with the crossfade chosen for them.
@@ -366,6 +369,7 @@ struct Player {
     bool active = false;
     bool held = false;     // the channel's current voice: a release or retrigger fades it
     bool wrapped = false;  // has wrapped around its loop
+    bool orphan = false;   // a live buffer was re-recorded under it: fades out reading the old take
     bool hasLoop = false;
     LoopPoints loop;
 
@@ -407,12 +411,13 @@ struct Increments {
 };
 
 /// Reads channel(s) at `pos` with kernel K. Padded views never need bounds checks.
+/// Unpadded views read silence outside [0, bound).
 template <typename K, int Ch, bool Padded>
-inline void readAt(const View& v, std::uint64_t pos, float* y) noexcept {
+inline void readAt(const View& v, std::int64_t bound, std::uint64_t pos, float* y) noexcept {
     const auto idx = static_cast<std::int64_t>(pos >> 32);
     const K kernel(dsp::phaseToUnit(static_cast<std::uint32_t>(pos)));
     const std::int64_t first = idx - K::kBefore;
-    if (Padded || (first >= 0 && first + K::kTaps <= v.frames)) {
+    if (Padded || (first >= 0 && first + K::kTaps <= bound)) {
         for (int c = 0; c < Ch; ++c) y[c] = kernel.apply(v.ch[c] + first);
         return;
     }
@@ -420,7 +425,7 @@ inline void readAt(const View& v, std::uint64_t pos, float* y) noexcept {
     for (int c = 0; c < Ch; ++c) {
         for (int k = 0; k < K::kTaps; ++k) {
             const std::int64_t j = first + k;
-            taps[k] = j >= 0 && j < v.frames ? v.ch[c][j] : 0.0f;
+            taps[k] = j >= 0 && j < bound ? v.ch[c][j] : 0.0f;
         }
         y[c] = kernel.apply(taps);
     }
@@ -429,7 +434,8 @@ inline void readAt(const View& v, std::uint64_t pos, float* y) noexcept {
 /// Renders frames [n, stop) of player p while its position stays below `limit` (no event on the
 /// way): the hot loop, one read and one add per channel and frame. Returns the frame it stopped at.
 template <typename K, int Ch, bool Padded, bool PerFrame>
-int steadyRun(Player& p, const View& v, const Increments& inc, float* const* out, int n, int stop, std::uint64_t limit) noexcept {
+int steadyRun(Player& p, const View& v, std::int64_t bound, const Increments& inc, float* const* out, int n, int stop,
+              std::uint64_t limit) noexcept {
     std::uint64_t pos = p.pos;
     float gain = p.gain;
     const float step = p.rampLeft > 0 ? p.step : 0.0f;
@@ -441,7 +447,7 @@ int steadyRun(Player& p, const View& v, const Increments& inc, float* const* out
     int k = n;
     for (; k < stop && pos < limit; ++k) {
         float y[2];
-        readAt<K, Ch, Padded>(v, pos, y);
+        readAt<K, Ch, Padded>(v, bound, pos, y);
         const float g = gain * velocity;
         o0[k] += g * y[0];
         if (Ch == 2) o1[k] += g * y[1];
@@ -456,9 +462,10 @@ int steadyRun(Player& p, const View& v, const Increments& inc, float* const* out
 /// Renders player p into out[0..Ch) over frames [a, b) (adding).
 template <typename K, int Ch, bool Padded>
 void renderPlayer(Player& p, const View& v, bool looping, const Increments& inc, float* const* out, int a, int b) noexcept {
-    const std::uint64_t end = static_cast<std::uint64_t>(v.frames) << 32;
+    const std::int64_t bound = p.orphan ? v.capacity : v.frames;
+    const std::uint64_t end = static_cast<std::uint64_t>(bound) << 32;
     const LoopPoints& lp = p.loop;
-    const bool loop = looping && p.hasLoop && lp.length() > 0;
+    const bool loop = looping && p.hasLoop && lp.length() > 0 && !p.orphan;
     const std::uint64_t loopStart = static_cast<std::uint64_t>(lp.start) << 32;
     const std::uint64_t loopEnd = static_cast<std::uint64_t>(lp.end) << 32;
     const std::uint64_t loopLength = static_cast<std::uint64_t>(lp.length()) << 32;
@@ -471,7 +478,7 @@ void renderPlayer(Player& p, const View& v, bool looping, const Increments& inc,
         // Fast path: unity pitch on a whole frame, level settled, no crossfade or end ahead.
         if (p.rampLeft == 0 && !inc.perFrame && inc.constant == kOne && (p.pos & 0xFFFFFFFFu) == 0) {
             const auto idx = static_cast<std::int64_t>(p.pos >> 32);
-            std::int64_t stop = v.frames;
+            std::int64_t stop = bound;
             if (loop) {
                 stop = p.pos < loopEnd ? lp.end - lp.pre : idx;  // at or past the end: wrap first
                 if (lp.post > 0 && p.wrapped && idx >= lp.start && idx < lp.start + lp.post) stop = idx;
@@ -499,8 +506,8 @@ void renderPlayer(Player& p, const View& v, bool looping, const Increments& inc,
         }
         if (steady && p.pos < limit) {
             const int stop = p.rampLeft > 0 ? std::min(b, n + p.rampLeft) : b;
-            const int k = inc.perFrame ? steadyRun<K, Ch, Padded, true>(p, v, inc, out, n, stop, limit)
-                                       : steadyRun<K, Ch, Padded, false>(p, v, inc, out, n, stop, limit);
+            const int k = inc.perFrame ? steadyRun<K, Ch, Padded, true>(p, v, bound, inc, out, n, stop, limit)
+                                       : steadyRun<K, Ch, Padded, false>(p, v, bound, inc, out, n, stop, limit);
             if (p.rampLeft > 0) {
                 p.rampLeft -= k - n;
                 if (p.rampLeft == 0) {
@@ -523,17 +530,17 @@ void renderPlayer(Player& p, const View& v, bool looping, const Increments& inc,
             break;
         }
         float y[2];
-        readAt<K, Ch, Padded>(v, pos, y);
+        readAt<K, Ch, Padded>(v, bound, pos, y);
         if (loop) {
             if (lp.pre > 0 && pos >= preFrom && pos < loopEnd) {
                 const float w = static_cast<float>(static_cast<double>(pos - preFrom) * 0x1p-32) * preScale;
                 float z[2];
-                readAt<K, Ch, Padded>(v, pos - loopLength, z);
+                readAt<K, Ch, Padded>(v, bound, pos - loopLength, z);
                 for (int c = 0; c < Ch; ++c) y[c] += w * (z[c] - y[c]);
             } else if (lp.post > 0 && p.wrapped && pos >= loopStart && pos < postTo) {
                 const float w = 1.0f - static_cast<float>(static_cast<double>(pos - loopStart) * 0x1p-32) * postScale;
                 float z[2];
-                readAt<K, Ch, Padded>(v, pos + loopLength, z);
+                readAt<K, Ch, Padded>(v, bound, pos + loopLength, z);
                 for (int c = 0; c < Ch; ++c) y[c] += w * (z[c] - y[c]);
             }
         }
@@ -651,6 +658,7 @@ public:
 
         maybeSwap(mode, channels);
         const View view = makeView();
+        orphanOnRerecord(view, channels);
         Block block;
         block.view = &view;
         block.mode = mode;
@@ -767,7 +775,7 @@ private:
         if (current_->file) {
             const SampleData& s = *current_->file;
             v.channels = s.channels;
-            v.frames = s.frames;
+            v.frames = v.capacity = s.frames;
             v.padded = true;
             for (int c = 0; c < s.channels; ++c) v.ch[c] = s.channel(c);
             v.rateRatio = s.sampleRate / sampleRate();
@@ -776,11 +784,26 @@ private:
             if (b.capacity() == 0 || b.channels() < 1) return v;
             v.channels = std::min(b.channels(), 2);
             v.frames = static_cast<std::int64_t>(b.length());
+            v.capacity = static_cast<std::int64_t>(b.capacity());
             for (int c = 0; c < v.channels; ++c) v.ch[c] = b.channel(c);
             v.rateRatio = b.sampleRate() / sampleRate();
         }
-        if (v.frames == 0) v.channels = 0;
         return v;
+    }
+
+    // A live buffer whose length went down is being recorded again from its start (a replace
+    // take): every voice fades out over 5 ms, reading the old take where it was.
+    void orphanOnRerecord(const View& view, int channels) noexcept {
+        const LiveBuffer* live = current_ && current_->live ? current_->live.get() : nullptr;
+        if (live && live == lastLive_ && view.frames < lastLiveLength_)
+            for (int c = 0; c < channels; ++c)
+                for (Player& p : channels_[static_cast<std::size_t>(c)].players)
+                    if (p.active) {
+                        p.orphan = true;
+                        p.fadeOut(fadeFrames_);
+                    }
+        lastLive_ = live;
+        lastLiveLength_ = view.frames;
     }
 
     LoopPoints loopPoints(std::int64_t frames, float loopStart, float loopEnd) const noexcept {
@@ -916,7 +939,7 @@ private:
         for (Player& p : ch.players) {
             if (!p.active) continue;
             anyActive = true;
-            if (block.looping && v.frames > 0) updateLoop(ch, p, block.loop);
+            if (block.looping && v.frames > 0 && !p.orphan) updateLoop(ch, p, block.loop);
         }
         Increments inc;
         if (anyActive || gateChangeAt(gate, g, 0, frames, ch.gate) < frames) computeIncrements(ctx, block, c, inc);
@@ -948,6 +971,8 @@ private:
 
     // Audio thread.
     const Source* current_ = nullptr;
+    const LiveBuffer* lastLive_ = nullptr;  // the live buffer played in the last block, and its length
+    std::int64_t lastLiveLength_ = 0;
     bool swapping_ = false;
     int activeChannels_ = 0;
     std::array<ChannelState, kMaxChannels> channels_{};

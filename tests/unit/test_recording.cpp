@@ -22,6 +22,7 @@
 
 #include "core/engine/offline.hpp"
 #include "core/module/shared_buffers.hpp"
+#include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
 #include "tests/support/patch_builder.hpp"
 #include "tests/support/rt_guard.hpp"
@@ -234,6 +235,33 @@ TEST_CASE("livesampler to sampler round trip is sample-exact", "[recording][samp
         for (int n = 10; n < 40000; ++n) exact += out[0][0][n] == left[1234 + (n - 10) % 15000];
         CHECK(exact == 40000 - 10);
     }
+}
+
+TEST_CASE("a sampler looping a live buffer that is recorded again fades out instead of clicking", "[recording][sampler]") {
+    kabel::SharedBuffers buffers;
+    const int frames = 60000;
+    ModuleHarness recorder("livesampler", kFs);
+    loadState(recorder, R"({"buffer": "loop1", "seconds": 1})", &buffers);
+    recorder.connect("left", kabel::test::sineSignal(200.0, frames, 0.9));
+    std::vector<float> record = gateSignal(frames, 0, 24000);
+    std::fill(record.begin() + 40000, record.end(), 1.0f);  // a replace take starts at 40000
+    recorder.connect("record", record);
+    ModuleHarness player("sampler", kFs);
+    loadState(player, R"({"buffer": "loop1"})", &buffers);
+    player.setParam("mode", 2.0f);
+    player.connect("gate", gateSignal(frames, 25000, frames));
+    std::vector<float> out;
+    for (int b = 0; b < frames / 64; ++b) {  // one engine block each, recorder first
+        recorder.run(64);
+        const auto block = player.run(64)[0][0];
+        out.insert(out.end(), block.begin(), block.end());
+    }
+    const float sineStep = float(0.9 * 2.0 * 3.14159265358979 * 200.0 / kFs);
+    CHECK(kabel::test::rms(std::span<const float>(out.data() + 30000, 9000)) > 0.6);  // the loop plays
+    CHECK(kabel::test::maxStep(out) <= sineStep + 0.9f / 240.0f + 1e-4f);             // fades, never jumps
+    // The voice fades over 5 ms, still reading the old take, then stops (the performer retriggers).
+    CHECK(kabel::test::rms(std::span<const float>(out.data() + 40064, 60)) > 0.3);
+    CHECK(kabel::test::peak(std::span<const float>(out.data() + 40000 + 64 + 240, 1000)) == 0.0f);
 }
 
 TEST_CASE("livesampler refuses state it cannot use with a clear message", "[recording]") {
