@@ -28,7 +28,9 @@ void Module::prepareChannels(std::span<const int>, std::span<const int>) {}
 
 void Module::saveState(nlohmann::json&) const {}
 
-const SignalTap* Module::tap(int) const { return nullptr; }
+const SignalTap* Module::tap(int) const {
+    return nullptr;
+}
 void Module::loadState(const nlohmann::json&, const LoadContext&) {}
 
 void Module::setParam(int index, float value) noexcept {
