@@ -308,12 +308,15 @@ public:
                 } else {
                     for (int i = 0; i < n; ++i) rest[i] = shapeOne(curve, bias.at(start + i));
                 }
+                // (The serial loop writes to the stack, not to y: a store to y that happened to
+                // share its low 12 address bits with the next load of u would stall the chain.)
                 for (int i = 0; i < n; ++i) {
                     const float v = u[i] - rest[i];
                     dcOut = mulAdd(r, dcOut, v - dcIn);
                     dcIn = v;
-                    y[start + i] = dcOut * level.at(start + i);
+                    rest[i] = dcOut;
                 }
+                for (int i = 0; i < n; ++i) y[start + i] = rest[i] * level.at(start + i);
                 state.dcIn = dcIn;
                 state.dcOut = std::isfinite(dcOut) ? dcOut : 0.0f;
                 if (!std::isfinite(dcIn)) state.clear();
