@@ -289,6 +289,7 @@ public:
         freq_.prepare(sampleRate);
         fmAmount_.prepare(sampleRate);
         constant_.prepare(sampleRate);
+        invSampleRate_ = static_cast<float>(1.0 / sampleRate);
     }
 
     void reset() noexcept override {
@@ -311,10 +312,16 @@ protected:
         float invSampleRate;
     };
 
-    Block begin(const ProcessContext& ctx) noexcept {
+    /// True when fm, pm and sync are all unpatched (the fast paths may run).
+    static bool plain(const ProcessContext& ctx) noexcept {
+        return !ctx.in[kInFm].connected && !ctx.in[kInPm].connected && !ctx.in[kInSync].connected;
+    }
+
+    /// `freq`: this block's glide of the Frequency knob (freq_.next(), taken once per block).
+    Block begin(const ProcessContext& ctx, Ramp freq) noexcept {
         Block b{};
         b.ctx = &ctx;
-        b.freq = freq_.next(param(kParamFreq), ctx.frames);
+        b.freq = freq;
         b.fmAmount = fmAmount_.next(param(kParamFmAmount), ctx.frames);
         b.fm = ctx.in[kInFm].connected;
         b.pm = ctx.in[kInPm].connected;
@@ -323,7 +330,7 @@ protected:
         const InputPort& pitch = ctx.in[kInPitch];
         b.constant = !pitch.connected && b.freq.constant() && !b.fm;
         b.constantInc = b.constant ? static_cast<std::int32_t>(std::min(constant_.get(b.freq.start, pitch.constant), kIncrementMax)) : 0;
-        b.invSampleRate = static_cast<float>(1.0 / sampleRate());
+        b.invSampleRate = invSampleRate_;
         return b;
     }
 
@@ -373,6 +380,7 @@ protected:
 
     const BlepTables* blep_;
     std::uint32_t resetPhase_;
+    float invSampleRate_ = 1.0f / 48000.0f;
     ParamSmoother freq_, fmAmount_;
     ConstantIncrement constant_;
     std::array<PhaseState, kMaxChannels> st_{};

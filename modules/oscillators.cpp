@@ -354,11 +354,16 @@ public:
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
-        const Block b = begin(ctx);
+        const Ramp freq = freq_.next(param(kParamFreq), frames);
         const OutputPort& out = ctx.out[kOscOut];
+        if (!delayed_ && plain(ctx)) {  // first, and nothing else: a bank of sines pays per block
+            processFast(ctx, freq, out);
+            return;
+        }
+        const Block b = begin(ctx, freq);
         if (b.sync != delayed_) switchDelay(b, out.channels, [](std::uint32_t theta, int) { return SineShape::at(theta); });
         if (!b.general) {
-            processFast(ctx, b.freq, out);
+            processFast(ctx, freq, out);
             return;
         }
         for (int c = 0; c < out.channels; ++c) {
@@ -390,14 +395,13 @@ private:
         if (!pitch.connected && freq.constant()) {
             const std::uint32_t inc = constant_.get(freq.start, pitch.constant);
             for (int c = 0; c < out.channels; ++c) {
-                PhaseState& st = st_[static_cast<std::size_t>(c)];
-                renderConstant(out.channel(c), st.phase, inc, frames);
-                st.phase += static_cast<std::uint32_t>(frames) * inc;
-                st.sync = 1.0f;
+                std::uint32_t& phase = st_[static_cast<std::size_t>(c)].phase;
+                renderConstant(out.channel(c), phase, inc, frames);
+                phase += static_cast<std::uint32_t>(frames) * inc;
             }
             return;
         }
-        const float invSampleRate = static_cast<float>(1.0 / sampleRate());
+        const float invSampleRate = invSampleRate_;
         for (int c = 0; c < out.channels; ++c) {
             const float* p = pitch.channel(c);
             float* o = out.channel(c);
@@ -414,7 +418,6 @@ private:
                 for (int i = 0; i < n; ++i) o[offset + i] = dsp::fastSin2pi(dsp::phaseToSigned(ph[static_cast<std::size_t>(i)]));
             }
             st_[static_cast<std::size_t>(c)].phase = phase;
-            st_[static_cast<std::size_t>(c)].sync = 1.0f;
         }
     }
 
@@ -464,40 +467,57 @@ public:
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
-        const Block b = begin(ctx);
-        const InputPort& pitch = ctx.in[kInPitch];
+        const Ramp freq = freq_.next(param(kParamFreq), frames);
         const OutputPort& out = ctx.out[kOscOut];
-        const std::uint32_t constantInc = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(b.constantInc));
+        if (plain(ctx)) {
+            processFast(ctx, freq, out);
+            return;
+        }
+        const Block b = begin(ctx, freq);
         const Edge wrap{.at = 0, .corner = false, .amount = kSawStep};
         for (int c = 0; c < out.channels; ++c) {
             const auto cc = static_cast<std::size_t>(c);
-            const float* p = pitch.channel(c);
+            const Drive d = drive(b, c);
             float* o = out.channel(c);
-            const Drive d = b.general ? drive(b, c) : Drive{};
             for (int offset = 0; offset < frames; offset += kChunk) {
                 const int n = std::min(kChunk, frames - offset);
                 float* a = acc_[cc].begin(n);
-                if (!b.general) {
-                    catchUp(st_[cc], a);
-                    if (b.constant)
-                        renderConstant(c, a, constantInc, n);
-                    else
-                        renderModulated(c, a, p + offset, b.freq, b.invSampleRate, offset, n);
-                } else {
-                    Chunk ch;
-                    advance(st_[cc], d, offset, n, kSawStart, ch);
-                    float* __restrict naive = a + kBlepDelay;
-                    for (int i = 0; i < n; ++i) naive[i] += SawShape::at(ch.theta[static_cast<std::size_t>(i + 1)]);
-                    correct(ch, &wrap, 1, kSawStart, SawShape{}, *blep_, a);
-                }
+                Chunk ch;
+                advance(st_[cc], d, offset, n, kSawStart, ch);
+                float* __restrict naive = a + kBlepDelay;
+                for (int i = 0; i < n; ++i) naive[i] += SawShape::at(ch.theta[static_cast<std::size_t>(i + 1)]);
+                correct(ch, &wrap, 1, kSawStart, SawShape{}, *blep_, a);
                 acc_[cc].finish(o + offset, n);
             }
         }
     }
 
 private:
-    // The general kernel ran last: the wrap between its last frame and this chunk's first has
-    // not been looked for yet.
+    // fm, pm and sync unpatched: the constant and modulated kernels.
+    void processFast(const ProcessContext& ctx, Ramp freq, const OutputPort& out) noexcept {
+        const int frames = ctx.frames;
+        const InputPort& pitch = ctx.in[kInPitch];
+        const bool constant = !pitch.connected && freq.constant();
+        const std::uint32_t constantInc = constant ? std::max<std::uint32_t>(1, constant_.get(freq.start, pitch.constant)) : 0;
+        for (int c = 0; c < out.channels; ++c) {
+            const auto cc = static_cast<std::size_t>(c);
+            const float* p = pitch.channel(c);
+            float* o = out.channel(c);
+            catchUp(st_[cc], acc_[cc].a.data());
+            for (int offset = 0; offset < frames; offset += kChunk) {
+                const int n = std::min(kChunk, frames - offset);
+                float* a = acc_[cc].begin(n);
+                if (constant)
+                    renderConstant(c, a, constantInc, n);
+                else
+                    renderModulated(c, a, p + offset, freq, invSampleRate_, offset, n);
+                acc_[cc].finish(o + offset, n);
+            }
+        }
+    }
+
+    // The general kernel ran last: the wrap between its last frame and the next has not been
+    // looked for yet (the accumulator's residual slots for it are still ahead of the output).
     void catchUp(PhaseState& st, float* a) const noexcept {
         st.sync = 1.0f;
         if (!st.pending) return;
@@ -613,7 +633,7 @@ public:
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
-        const Block b = begin(ctx);
+        const Block b = begin(ctx, freq_.next(param(kParamFreq), frames));
         const Ramp pw = pw_.next(param(kParamPw), frames);
         const InputPort& pwIn = ctx.in[kInPw];
         const OutputPort& out = ctx.out[kOscOut];
@@ -706,7 +726,7 @@ public:
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
-        const Block b = begin(ctx);
+        const Block b = begin(ctx, freq_.next(param(kParamFreq), frames));
         const OutputPort& out = ctx.out[kOscOut];
         // The corners: the slope turns from +4 to -4 per cycle at the peak, back at the trough.
         const Edge corners[2] = {{.at = 0x40000000u, .corner = true, .amount = -8.0f}, {.at = 0xC0000000u, .corner = true, .amount = 8.0f}};

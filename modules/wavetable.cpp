@@ -284,7 +284,7 @@ inline ReadAt readAt(float speed, float position, int frames) noexcept {
         r.level = static_cast<int>(k);
         r.dark = std::clamp(3.0f * (x - k) + 1.0f, 0.0f, 1.0f);
     }
-    const float p = std::clamp(position, 0.0f, 1.0f) * float(frames - 1);
+    const float p = std::min(std::max(0.0f, position), 1.0f) * float(frames - 1);  // in this order NaN gives 0
     r.frame = std::min(static_cast<int>(p), frames - 1);
     r.next = r.frame < frames - 1 ? p - float(r.frame) : 0.0f;
     return r;
@@ -364,7 +364,7 @@ public:
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
-        const Block b = begin(ctx);
+        const Block b = begin(ctx, freq_.next(param(kParamFreq), frames));
         const Ramp position = position_.next(param(kParamPosition), frames);
         const InputPort& positionIn = ctx.in[kInPosition];
         const OutputPort& out = ctx.out[kWtOut];
