@@ -1007,29 +1007,56 @@ public:
         // four independent chains to overlap.
         const int channels = out.channels;
         int c = 0;
-        for (; c + 4 <= channels; c += 4) rms ? detect<4, true>(in, out, c, frames) : detect<4, false>(in, out, c, frames);
-        for (; c < channels; ++c) rms ? detect<1, true>(in, out, c, frames) : detect<1, false>(in, out, c, frames);
+        if (!rms) {
+            for (; c + 4 <= channels; c += 4) detect<4, Detector::Peak>(in, out, c, frames);
+            for (; c < channels; ++c) detect<1, Detector::Peak>(in, out, c, frames);
+        } else {
+            for (; c + 4 <= channels; c += 4) detect<4, Detector::MeanSquare>(in, out, c, frames);
+            for (; c < channels; ++c) detect<1, Detector::MeanSquare>(in, out, c, frames);
+            if (!db) {
+                // The root, vectorised (std::sqrt's errno check keeps GCC from vectorising it):
+                // 2^(log2(ms) / 2), then one Newton step, which leaves float's own rounding.
+                // Mean squares below 1e-30 (and silence) give exactly 0.
+                constexpr std::int32_t kTinyBits = 0x0da24260;  // 1e-30f
+                for (c = 0; c < channels; ++c) {
+                    float* __restrict o = out.channel(c);
+                    for (int n = 0; n < frames; ++n) {
+                        const std::int32_t bits = std::bit_cast<std::int32_t>(o[n]);
+                        const float x = std::bit_cast<float>(bits > kTinyBits ? bits : kTinyBits);
+                        float r = dsp::fastPow2(0.5f * log2Positive(x));
+                        r = 0.5f * (r + x / r);
+                        const std::int32_t root = std::bit_cast<std::int32_t>(r);
+                        o[n] = std::bit_cast<float>(bits > kTinyBits ? root : 0);
+                    }
+                }
+            }
+        }
+        if (!db) return;
+        // dB re 1.0, floored at -120 dB (and at silence): 20 log10(level) = 6.0206 log2(level)
+        // for a level, 10 log10(ms) = 3.0103 log2(ms) for a mean square. The floor is applied
+        // to the bit pattern (positive floats order like their bits): an integer max, which
+        // vectorises where a float select with a constant arm would not.
+        const float scale = rms ? 3.01029996f : 6.02059991f;
+        const std::int32_t floorBits = std::bit_cast<std::int32_t>(rms ? 1e-12f : 1e-6f);
         for (c = 0; c < channels; ++c) {
             float* __restrict o = out.channel(c);
-            if (rms)
-                for (int n = 0; n < frames; ++n) o[n] = std::sqrt(o[n]);
-            if (db) {
-                // 20 log10(level) = 6.0206 log2(level), floored at -120 dB (and at 0 input).
-                constexpr float kFloor = 1e-6f;
-                for (int n = 0; n < frames; ++n) {
-                    const float v = o[n] > kFloor ? o[n] : kFloor;
-                    o[n] = 6.02059991f * log2Positive(v);
-                }
+            for (int n = 0; n < frames; ++n) {
+                const std::int32_t bits = std::bit_cast<std::int32_t>(o[n]);
+                o[n] = scale * log2Positive(std::bit_cast<float>(bits > floorBits ? bits : floorBits));
             }
         }
     }
 
 private:
+    enum class Detector { Peak, MeanSquare };
+
     // |x| or x^2 through an attack/release one-pole (the state is the mean square for RMS, so the
-    // times are its time constants), into the output. A double state: a float one stalls short
-    // of its target once a step is below half an ulp (1.5% short with a 10 s release).
-    template <int L, bool kRms>
+    // times are its time constants), into the output: the level or the mean square.
+    // A double state: a float one stalls short of its target once a step is below half an ulp
+    // (1.5% short with a 10 s release).
+    template <int L, Detector kDetector>
     void detect(const InputPort& in, const OutputPort& out, int c0, int frames) noexcept {
+        constexpr bool kSquare = kDetector != Detector::Peak;
         const double up = attackCoef_, down = releaseCoef_;
         std::array<const float*, L> x;
         std::array<float*, L> o;
@@ -1041,7 +1068,7 @@ private:
         }
         for (int n = 0; n < frames; ++n)
             for (std::size_t l = 0; l < L; ++l) {
-                const double v = kRms ? double(x[l][n]) * double(x[l][n]) : std::fabs(double(x[l][n]));
+                const double v = kSquare ? double(x[l][n]) * double(x[l][n]) : std::fabs(double(x[l][n]));
                 e[l] += (v - e[l]) * (v > e[l] ? up : down);
                 o[l][n] = static_cast<float>(e[l]);
             }
@@ -1051,7 +1078,6 @@ private:
         }
     }
 
-private:
     float cachedAttack_ = -1.0f, cachedRelease_ = -1.0f;
     double attackCoef_ = 0.0, releaseCoef_ = 0.0;
     std::array<double, kMaxChannels> env_{};

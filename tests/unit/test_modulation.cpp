@@ -571,6 +571,21 @@ TEST_CASE("follower reads a sine's amplitude, its RMS, and dB", "[modulation]") 
     }
 }
 
+TEST_CASE("follower rms of a constant is its magnitude, and silence reads exactly 0", "[modulation]") {
+    for (float level : {0.5f, -0.25f, 1e-4f, 2.0f}) {
+        ModuleHarness h("follower");
+        h.setParam("detector", 1.0f);
+        h.setParam("attack", 0.0001f);
+        h.connect("in", constantSignal(level, 4800));
+        INFO("level " << level);
+        CHECK(render(h, 4800).back() == Approx(std::fabs(level)).epsilon(1e-6));
+    }
+    ModuleHarness silent("follower");
+    silent.setParam("detector", 1.0f);
+    const auto y = render(silent, 256);
+    CHECK(peak(y) == 0.0f);
+}
+
 TEST_CASE("follower dB output is 20 log10 of the level, floored at -120 dB", "[modulation]") {
     for (float level : {1.0f, 0.5f, 0.1f, 0.001f, 3.0f}) {
         ModuleHarness h("follower");
