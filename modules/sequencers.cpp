@@ -180,8 +180,11 @@ public:
             out[static_cast<std::size_t>(k)] =
                 ctx.out[static_cast<std::size_t>(k)].connected ? ctx.out[static_cast<std::size_t>(k)].data : nullptr;
 
-        for (int n = 0; n < frames; ++n) {
-            const bool running = runKnob && (run.connected ? rn[n] >= 0.5f : run.constant >= 0.5f);
+        // Runs of frames: the inputs are examined for changes (a vectorised scan), and within a
+        // tick every output is a run of 1s then a run of 0s whose lengths follow from the
+        // integer position, so nothing is decided per frame.
+        int n = 0;
+        while (n < frames) {
             if (reset.connected) {
                 const bool high = rs[n] >= 0.5f;
                 if (high && !resetHigh_) {
@@ -191,42 +194,61 @@ public:
                 }
                 resetHigh_ = high;
             }
-            if (!running) {
+            const bool runHigh = run.connected ? rn[n] >= 0.5f : run.constant >= 0.5f;
+            int end = frames;  // the inputs hold their states on [n, end)
+            if (run.connected) end = std::min(end, changeAt(run, rn, n + 1, frames, runHigh));
+            if (reset.connected) end = std::min(end, changeAt(reset, rs, n + 1, frames, resetHigh_));
+            if (!(runKnob && runHigh)) {
                 for (float* o : out)
-                    if (o) o[n] = 0.0f;
+                    if (o) std::fill(o + n, o + end, 0.0f);
                 wasRunning_ = false;
+                n = end;
                 continue;
             }
-            bool newTick = false;
-            if (!started_) {
-                started_ = newTick = true;  // tick 0 begins on this frame
-                suppressed_.fill(false);
-            } else if (elapsed_ >= den_) {
-                elapsed_ -= den_;
-                if (++tick_ >= cycle) tick_ = 0;
-                newTick = true;
-            }
-            if (newTick || base_[0] < 0) {
+            while (n < end) {
+                bool newTick = false;
+                if (!started_) {
+                    started_ = newTick = true;  // tick 0 begins on this frame
+                    suppressed_.fill(false);
+                } else if (elapsed_ >= den_) {
+                    elapsed_ -= den_;
+                    if (++tick_ >= cycle) tick_ = 0;
+                    newTick = true;
+                }
+                if (newTick || base_[0] < 0) {
+                    for (int k = 0; k < kClockOutputs; ++k) {
+                        const auto kk = static_cast<std::size_t>(k);
+                        base_[kk] = (tick_ % division[kk]) * den_;
+                        if (newTick && base_[kk] == 0) suppressed_[kk] = false;  // a period of this output begins
+                    }
+                }
+                if (!wasRunning_) {
+                    // Resuming: an output caught inside its pulse stays low until its next
+                    // period, so a stop/start never adds a beat.
+                    for (int k = 0; k < kClockOutputs; ++k) {
+                        const auto kk = static_cast<std::size_t>(k);
+                        suppressed_[kk] = suppressed_[kk] || !(newTick && base_[kk] == 0);
+                    }
+                    wasRunning_ = true;
+                }
+                // Frames n .. n + len - 1 lie in this tick: the next begins after ceil((den -
+                // elapsed) / num) frames. Output k is high on frame n + i while base + elapsed
+                // + i num < threshold.
+                const std::int64_t toNext = (den_ - elapsed_ + num - 1) / num;
+                const int len = static_cast<int>(std::min<std::int64_t>(toNext, end - n));
                 for (int k = 0; k < kClockOutputs; ++k) {
                     const auto kk = static_cast<std::size_t>(k);
-                    base_[kk] = (tick_ % division[kk]) * den_;
-                    if (newTick && base_[kk] == 0) suppressed_[kk] = false;  // a period of this output begins
+                    float* o = out[kk];
+                    if (!o) continue;
+                    const std::int64_t room = threshold_[kk] - base_[kk] - elapsed_;
+                    const int high =
+                        suppressed_[kk] || room <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(len, (room + num - 1) / num));
+                    std::fill(o + n, o + n + high, 1.0f);
+                    std::fill(o + n + high, o + n + len, 0.0f);
                 }
+                elapsed_ += static_cast<std::int64_t>(len) * num;
+                n += len;
             }
-            if (!wasRunning_) {
-                // Resuming: an output caught inside its pulse stays low until its next period,
-                // so a stop/start never adds a beat.
-                for (int k = 0; k < kClockOutputs; ++k) {
-                    const auto kk = static_cast<std::size_t>(k);
-                    suppressed_[kk] = suppressed_[kk] || !(newTick && base_[kk] == 0);
-                }
-                wasRunning_ = true;
-            }
-            for (int k = 0; k < kClockOutputs; ++k) {
-                const auto kk = static_cast<std::size_t>(k);
-                if (out[kk]) out[kk][n] = !suppressed_[kk] && base_[kk] + elapsed_ < threshold_[kk] ? 1.0f : 0.0f;
-            }
-            elapsed_ += num;
         }
     }
 
@@ -343,54 +365,49 @@ public:
                 st.multiply = multiply;
                 st.inc = st.period > 0 ? exactIncrement(std::uint64_t(multiply), std::uint64_t(divide) * std::uint64_t(st.period)) : 0;
             }
-            for (int n = 0; n < frames; ++n) {
+            // Runs of frames between input changes (found by a vectorised scan); within a run the
+            // output is a few runs of 1s and 0s whose lengths follow from the phase arithmetic.
+            int n = 0;
+            while (n < frames) {
                 if (reset.connected) {
                     const bool high = rs[n] >= 0.5f;
                     if (high && !st.resetHigh) st.resetPending = true;
                     st.resetHigh = high;
                 }
                 const bool high = clock.connected ? ck[n] >= 0.5f : clock.constant >= 0.5f;
-                if (high && !st.clockHigh) {
-                    const bool learned = st.inc == 0 && st.sinceEdge > 0;
-                    if (st.sinceEdge > 0) {
-                        st.period = st.sinceEdge;
-                        st.inc = exactIncrement(std::uint64_t(multiply), std::uint64_t(divide) * std::uint64_t(st.period));
-                    }
-                    if (st.sinceEdge < 0 || st.resetPending || ++st.edgeCount >= divide) {
-                        st.edgeCount = 0;
-                        st.resetPending = false;
-                        st.phase = 0;
-                        st.cycles = 0;
-                        st.active = true;
-                        st.suppressed = false;
-                    } else if (learned && st.active) {
-                        // The first period is known mid-group: continue where the group would
-                        // be, but a pulse already under way stays low (it was not sent).
-                        __extension__ typedef unsigned __int128 Uint128;
-                        const Uint128 total = static_cast<Uint128>(st.inc) * static_cast<Uint128>(st.edgeCount) * std::uint64_t(st.period);
-                        st.cycles = static_cast<int>(std::min<Uint128>(total >> 64, Uint128(multiply)));
-                        st.phase = static_cast<std::uint64_t>(total);
-                        st.active = st.cycles < multiply;
-                        st.suppressed = true;
-                    }
-                    st.sinceEdge = 0;
-                }
+                if (high && !st.clockHigh) onEdge(st, divide, multiply);
                 st.clockHigh = high;
+                int end = frames;  // the inputs hold their states on [n, end)
+                if (clock.connected) end = std::min(end, changeAt(clock, ck, n + 1, frames, high));
+                if (reset.connected) end = std::min(end, changeAt(reset, rs, n + 1, frames, st.resetHigh));
+                if (st.sinceEdge >= 0) st.sinceEdge += end - n;
                 if (st.inc == 0) {
                     // No period measured yet: pass the group's first clock pulse through.
-                    o[n] = st.active && st.edgeCount == 0 && high ? 1.0f : 0.0f;
-                } else {
-                    o[n] = st.active && !st.suppressed && st.phase < 0x8000000000000000ull ? 1.0f : 0.0f;
-                    if (st.active) {
-                        const std::uint64_t next = st.phase + st.inc;
-                        if (next < st.phase) {
-                            st.suppressed = false;
-                            if (++st.cycles >= multiply) st.active = false;  // the group's pulses are done
-                        }
-                        st.phase = next;
-                    }
+                    std::fill(o + n, o + end, st.active && st.edgeCount == 0 && high ? 1.0f : 0.0f);
+                    n = end;
+                    continue;
                 }
-                if (st.sinceEdge >= 0) ++st.sinceEdge;
+                while (n < end) {
+                    if (!st.active) {  // the group's pulses are done: wait for the next group
+                        std::fill(o + n, o + end, 0.0f);
+                        n = end;
+                        break;
+                    }
+                    // High while the phase is in the first half of a cycle; the count of frames
+                    // to the half or to the wrap is ceil(distance / inc).
+                    constexpr std::uint64_t kHalf = 0x8000000000000000ull;
+                    const bool first = st.phase < kHalf;
+                    const std::uint64_t distance = first ? kHalf - st.phase : std::uint64_t{0} - st.phase;
+                    const std::uint64_t count = (distance - 1) / st.inc + 1;
+                    const int len = static_cast<int>(std::min<std::uint64_t>(count, std::uint64_t(end - n)));
+                    std::fill(o + n, o + n + len, first && !st.suppressed ? 1.0f : 0.0f);
+                    st.phase += static_cast<std::uint64_t>(len) * st.inc;
+                    if (!first && std::uint64_t(len) == count) {  // wrapped: the next pulse
+                        st.suppressed = false;
+                        if (++st.cycles >= multiply) st.active = false;
+                    }
+                    n += len;
+                }
             }
         }
     }
@@ -403,6 +420,34 @@ private:
         int edgeCount = 0, cycles = 0, divide = 0, multiply = 0;
         std::uint64_t phase = 0, inc = 0;
     };
+
+    // A rising clock edge: measure the period, start a group every `divide` edges.
+    static void onEdge(Channel& st, int divide, int multiply) noexcept {
+        const bool learned = st.inc == 0 && st.sinceEdge > 0;
+        if (st.sinceEdge > 0) {
+            st.period = st.sinceEdge;
+            st.inc = exactIncrement(std::uint64_t(multiply), std::uint64_t(divide) * std::uint64_t(st.period));
+        }
+        if (st.sinceEdge < 0 || st.resetPending || ++st.edgeCount >= divide) {
+            st.edgeCount = 0;
+            st.resetPending = false;
+            st.phase = 0;
+            st.cycles = 0;
+            st.active = true;
+            st.suppressed = false;
+        } else if (learned && st.active) {
+            // The first period is known mid-group: continue where the group would be, but a
+            // pulse already under way stays low (it was not sent).
+            __extension__ typedef unsigned __int128 Uint128;
+            const Uint128 total = static_cast<Uint128>(st.inc) * static_cast<Uint128>(st.edgeCount) * std::uint64_t(st.period);
+            st.cycles = static_cast<int>(std::min<Uint128>(total >> 64, Uint128(multiply)));
+            st.phase = static_cast<std::uint64_t>(total);
+            st.active = st.cycles < multiply;
+            st.suppressed = true;
+        }
+        st.sinceEdge = 0;
+    }
+
     std::array<Channel, kMaxChannels> ch_{};
 };
 
@@ -419,9 +464,10 @@ const ModuleDescriptor kDivider{
         "and a steady clock's output never drifts (Divide 2: high for one input period, low "
         "for the next; Multiply 3: three pulses per input pulse). If the input slows down, the "
         "output waits for the next group after its Multiply pulses; if it speeds up, the next "
-        "group starts early. Until a period is measured (the first pulse), the group's first "
-        "input pulse passes through. A rising edge on Reset makes the next input pulse start a "
-        "group. Polyphonic: one divider per clock channel.",
+        "group starts early (merging with a pulse still high at that moment). Until a period "
+        "is measured (the first pulse), the group's first input pulse passes through. A rising "
+        "edge on Reset makes the next input pulse start a group. Polyphonic: one divider per "
+        "clock channel.",
     .inputs = {{.id = "clock", .name = "Clock", .kind = SignalKind::Gate, .defaultValue = 0.0f, .help = "the clock to divide or multiply"},
                {.id = "reset",
                 .name = "Reset",

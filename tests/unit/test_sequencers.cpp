@@ -123,6 +123,20 @@ TEST_CASE("clock at odd tempos: beats and ticks never drift", "[sequencers]") {
     }
 }
 
+TEST_CASE("clock tempo changes keep the position within the tick", "[sequencers]") {
+    ModuleHarness h("clock");
+    auto first = h.run(30000);  // 120 BPM: tick 30 begins on frame 30000
+    h.setParam("bpm", 60.0f);   // ticks of 2000 frames from here
+    const auto second = h.run(100000);
+    std::vector<float> beat = first[4][0], ppqn = first[0][0];
+    beat.insert(beat.end(), second[4][0].begin(), second[4][0].end());
+    ppqn.insert(ppqn.end(), second[0][0].begin(), second[0][0].end());
+    // Beat 1 began at 24000, 6 ticks before the change; its other 18 ticks take 36000 frames.
+    CHECK(edgesOf(beat).rising == std::vector<long>{0, 24000, 66000, 114000});
+    const Edges p = edgesOf(ppqn);
+    for (std::size_t k = 1; k < p.rising.size(); ++k) REQUIRE(p.rising[k] - p.rising[k - 1] == (p.rising[k] <= 30000 ? 1000 : 2000));
+}
+
 TEST_CASE("clock width sets each output's duty cycle", "[sequencers]") {
     ModuleHarness h("clock");
     h.setParam("width", 0.25f);
@@ -205,6 +219,25 @@ TEST_CASE("divider multiplies a clock with exact spacing", "[sequencers]") {
             if (r >= 500 + c.divide * 12000L) got.push_back(r);
         CHECK(got == expected);
     }
+}
+
+TEST_CASE("divider waits for a slowing clock and restarts early for a faster one", "[sequencers]") {
+    // Input edges: 0, 12000, 24000 (period 12000), then 48000 (24000), then 57000 (9000).
+    const std::vector<long> edges{0, 12000, 24000, 48000, 57000};
+    std::vector<float> clock(60000, 0.0f);
+    for (long e : edges)
+        for (long n = e; n < e + 100; ++n) clock[static_cast<std::size_t>(n)] = 1.0f;
+    ModuleHarness h("divider");
+    h.setParam("divide", 1.0f);
+    h.setParam("multiply", 2.0f);
+    h.connect("clock", clock);
+    const Edges e = edgesOf(h.run(60000)[0][0]);
+    // At 12000 the period is known: pulses every 6000. After 24000's two pulses the output
+    // waits for 48000 (no third pulse at 36000); there the period becomes 24000 (pulses 12000
+    // apart, high for 6000), and the early edge at 57000 starts the next group at once instead
+    // of the pulse due at 60000.
+    CHECK(e.rising == std::vector<long>{0, 12000, 18000, 24000, 30000, 48000, 57000});
+    CHECK(e.falling.back() == 57000 + 2250);  // pulses 4500 apart, high for half
 }
 
 TEST_CASE("divider reset starts a group on the next clock", "[sequencers]") {
