@@ -48,7 +48,9 @@ public:
             coefficient_ = 1.0f - std::exp(-static_cast<float>(frames) / framesPerTau_);
         }
         float next = current_ + diff * coefficient_;
-        if (std::fabs(target - next) <= tolerance) next = target;
+        // Arrived, or too close to move in float (the step is below half an ulp: without this the
+        // glide would stall just short of the target).
+        if (std::fabs(target - next) <= tolerance || next == current_) next = target;
         const Ramp ramp{current_, (next - current_) / static_cast<float>(frames)};
         current_ = next;
         return ramp;

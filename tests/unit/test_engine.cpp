@@ -7,6 +7,7 @@
 #include "core/engine/compiler.hpp"
 #include "core/engine/engine.hpp"
 #include "core/engine/session.hpp"
+#include "core/module/smoothing.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/patch_builder.hpp"
 #include "tests/support/test_modules.hpp"
@@ -338,4 +339,22 @@ TEST_CASE("modules learn which of their outputs are read", "[engine][compiler]")
     engine.submit(compiler.compile(graph, true));
     engine.processBlock();
     CHECK(recorder->connected);
+}
+
+TEST_CASE("a parameter glide always arrives exactly", "[engine][smoothing]") {
+    // Targets large relative to the step that is left near the end (a delay time in samples,
+    // a frequency): the glide must not stall half an ulp short of the target.
+    for (float target : {3000.0f, 19999.0f, 1.0e6f}) {
+        ParamSmoother s;
+        s.prepare(48000.0, 50.0f);
+        s.reset(target * 0.5f);
+        int blocks = 0;
+        while (s.current() != target && blocks < 100000) {
+            s.next(target, 64);
+            ++blocks;
+        }
+        INFO("target " << target);
+        CHECK(s.current() == target);
+        CHECK(blocks < 2000);
+    }
 }
