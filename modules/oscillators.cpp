@@ -812,67 +812,64 @@ public:
         const std::uint32_t mInc = constant ? modulatorInc_.get(freq.start * ratio.start, pitch.constant) : 0;
         const bool noFeedback = feedback.constant() && feedback.start == 0.0f;
         const float invSampleRate = static_cast<float>(1.0 / sampleRate());
-        for (int c = 0; c < out.channels; ++c) {
-            Voice& v = voices_[static_cast<std::size_t>(c)];
-            const float* p = pitch.channel(c);
-            const float* ix = indexIn.channel(c);
-            float* o = out.channel(c);
-            for (int offset = 0; offset < frames; offset += kChunk) {
-                const int n = std::min(kChunk, frames - offset);
-                alignas(32) std::array<std::uint32_t, kChunk> pc, pm;
-                alignas(32) std::array<float, kChunk> depth;
+        const int channels = out.channels;
+        for (int offset = 0; offset < frames; offset += kChunk) {
+            const int n = std::min(kChunk, frames - offset);
+            // Per voice: the carrier's phases, the modulator's (as signed cycles, then its output).
+            alignas(64) std::array<std::array<std::uint32_t, kChunk>, kMaxChannels> carrier;
+            alignas(64) std::array<std::array<float, kChunk>, kMaxChannels> mod;
+            for (int c = 0; c < channels; ++c) {
+                const auto cc = static_cast<std::size_t>(c);
+                Voice& v = voices_[cc];
+                std::uint32_t* __restrict pc = carrier[cc].data();
+                float* __restrict pm = mod[cc].data();
                 if (constant) {
                     for (int i = 0; i < n; ++i) {
-                        pc[static_cast<std::size_t>(i)] = v.carrier + static_cast<std::uint32_t>(i) * cInc;
-                        pm[static_cast<std::size_t>(i)] = v.modulator + static_cast<std::uint32_t>(i) * mInc;
+                        pc[i] = v.carrier + static_cast<std::uint32_t>(i) * cInc;
+                        pm[i] = dsp::phaseToSigned(v.modulator + static_cast<std::uint32_t>(i) * mInc);
                     }
                     v.carrier += static_cast<std::uint32_t>(n) * cInc;
                     v.modulator += static_cast<std::uint32_t>(n) * mInc;
-                } else {
-                    const float f0 = freq.at(offset) * invSampleRate, df = freq.step * invSampleRate;
-                    const float r0 = ratio.at(offset), dr = ratio.step;
-                    for (int i = 0; i < n; ++i) {  // increments first (vectorised), in pc/pm
-                        const float f = (f0 + float(i) * df) * dsp::fastPow2(p[offset + i]);
-                        pc[static_cast<std::size_t>(i)] = dsp::phaseIncrementFast(f);
-                        pm[static_cast<std::size_t>(i)] = dsp::phaseIncrementFast(f * (r0 + float(i) * dr));
-                    }
-                    for (int i = 0; i < n; ++i) {  // running sums
-                        const auto k = static_cast<std::size_t>(i);
-                        const std::uint32_t ci = pc[k], mi = pm[k];
-                        pc[k] = v.carrier;
-                        pm[k] = v.modulator;
-                        v.carrier += ci;
-                        v.modulator += mi;
-                    }
+                    continue;
                 }
-                const float i0 = index.at(offset), di = index.step;
-                for (int i = 0; i < n; ++i)
-                    depth[static_cast<std::size_t>(i)] = std::clamp(i0 + float(i) * di + ix[offset + i], 0.0f, kIndexMax) * kInvTwoPi;
-                if (noFeedback) {
-                    alignas(32) std::array<float, kChunk> m;
-                    for (int i = 0; i < n; ++i)
-                        m[static_cast<std::size_t>(i)] = dsp::fastSin2pi(dsp::phaseToSigned(pm[static_cast<std::size_t>(i)]));
-                    for (int i = 0; i < n; ++i) {
-                        const auto k = static_cast<std::size_t>(i);
-                        o[offset + i] = dsp::fastSin2pi(dsp::phaseToSigned(pc[k] + cyclesToPhase(depth[k] * m[k])));
-                    }
-                    v.m1 = m[static_cast<std::size_t>(n - 1)];
-                    v.m2 = n > 1 ? m[static_cast<std::size_t>(n - 2)] : v.m1;
-                } else {
-                    // The modulator hears its own last two outputs, averaged (a one-zero low-pass
-                    // that keeps the loop from ringing at Nyquist), feedback x 1 radian of them.
-                    const float b0 = feedback.at(offset) * kInvTwoPi, db = feedback.step * kInvTwoPi;
-                    float m1 = v.m1, m2 = v.m2;
-                    for (int i = 0; i < n; ++i) {
-                        const auto k = static_cast<std::size_t>(i);
-                        const float back = (b0 + float(i) * db) * 0.5f * (m1 + m2);
-                        const float m = dsp::fastSin2pi(dsp::phaseToSigned(pm[k] + cyclesToPhase(back)));
-                        m2 = m1;
-                        m1 = m;
-                        o[offset + i] = dsp::fastSin2pi(dsp::phaseToSigned(pc[k] + cyclesToPhase(depth[k] * m)));
-                    }
-                    v.m1 = m1;
-                    v.m2 = m2;
+                const float* p = pitch.channel(c) + offset;
+                const float f0 = freq.at(offset) * invSampleRate, df = freq.step * invSampleRate;
+                const float r0 = ratio.at(offset), dr = ratio.step;
+                alignas(64) std::array<std::uint32_t, kChunk> mi;
+                for (int i = 0; i < n; ++i) {  // increments first (vectorised)
+                    const float f = (f0 + float(i) * df) * dsp::fastPow2(p[i]);
+                    pc[i] = dsp::phaseIncrementFast(f);
+                    mi[static_cast<std::size_t>(i)] = dsp::phaseIncrementFast(f * (r0 + float(i) * dr));
+                }
+                for (int i = 0; i < n; ++i) {  // running sums
+                    const std::uint32_t ci = pc[i];
+                    pc[i] = v.carrier;
+                    pm[i] = dsp::phaseToSigned(v.modulator);
+                    v.carrier += ci;
+                    v.modulator += mi[static_cast<std::size_t>(i)];
+                }
+            }
+            if (noFeedback) {
+                for (int c = 0; c < channels; ++c) {
+                    const auto cc = static_cast<std::size_t>(c);
+                    float* __restrict m = mod[cc].data();
+                    for (int i = 0; i < n; ++i) m[i] = dsp::fastSin2pi(m[i]);
+                    voices_[cc].m1 = m[n - 1];
+                    voices_[cc].m2 = n > 1 ? m[n - 2] : voices_[cc].m1;
+                }
+            } else {
+                modulateWithFeedback(mod, channels, n, feedback.at(offset) * kInvTwoPi, feedback.step * kInvTwoPi);
+            }
+            const float i0 = index.at(offset), di = index.step;
+            for (int c = 0; c < channels; ++c) {
+                const auto cc = static_cast<std::size_t>(c);
+                const float* ix = indexIn.channel(c) + offset;
+                const std::uint32_t* __restrict pc = carrier[cc].data();
+                const float* __restrict m = mod[cc].data();
+                float* __restrict o = out.channel(c) + offset;
+                for (int i = 0; i < n; ++i) {
+                    const float depth = std::clamp(i0 + float(i) * di + ix[i], 0.0f, kIndexMax) * kInvTwoPi;
+                    o[i] = dsp::fastSin2pi(dsp::phaseToSigned(pc[i] + cyclesToPhase(depth * m[i])));
                 }
             }
         }
@@ -883,6 +880,40 @@ private:
         std::uint32_t carrier = 0, modulator = 0;
         float m1 = 0.0f, m2 = 0.0f;  // the modulator's last two outputs
     };
+
+    // The modulator hears its own last two outputs, averaged (a one-zero low-pass that keeps the
+    // loop from ringing at Nyquist), feedback x 1 radian of them. Each frame depends on the one
+    // before, so the voices run side by side: a frame of all 16 is one short chain of vector
+    // operations instead of 16 chains of scalar ones. `mod` holds the modulators' phases (signed
+    // cycles) and receives their outputs; b0 + i db is the feedback in cycles per unit output.
+    void modulateWithFeedback(std::array<std::array<float, kChunk>, kMaxChannels>& mod, int channels, int n, float b0, float db) noexcept {
+        alignas(64) std::array<std::array<float, kMaxChannels>, kChunk> t{};  // [frame][voice]
+        alignas(64) std::array<float, kMaxChannels> m1{}, m2{};
+        for (int c = 0; c < channels; ++c) {
+            const auto cc = static_cast<std::size_t>(c);
+            for (int i = 0; i < n; ++i) t[static_cast<std::size_t>(i)][cc] = mod[cc][static_cast<std::size_t>(i)];
+            m1[cc] = voices_[cc].m1;
+            m2[cc] = voices_[cc].m2;
+        }
+        for (int i = 0; i < n; ++i) {
+            const float b = 0.5f * (b0 + float(i) * db);
+            float* __restrict frame = t[static_cast<std::size_t>(i)].data();
+            for (std::size_t c = 0; c < kMaxChannels; ++c) {
+                float x = dsp::mulAdd(b, m1[c] + m2[c], frame[c]);
+                x -= std::nearbyint(x);  // back into [-0.5, 0.5]
+                const float m = dsp::fastSin2pi(x);
+                m2[c] = m1[c];
+                m1[c] = m;
+                frame[c] = m;
+            }
+        }
+        for (int c = 0; c < channels; ++c) {
+            const auto cc = static_cast<std::size_t>(c);
+            for (int i = 0; i < n; ++i) mod[cc][static_cast<std::size_t>(i)] = t[static_cast<std::size_t>(i)][cc];
+            voices_[cc].m1 = m1[cc];
+            voices_[cc].m2 = m2[cc];
+        }
+    }
 
     ParamSmoother freq_, ratio_, index_, feedback_;
     ConstantIncrement carrierInc_, modulatorInc_;

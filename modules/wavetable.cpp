@@ -115,10 +115,12 @@ std::vector<Complex> dft(const std::vector<double>& x) {
 
 // Immutable: every frame at every level, each table with its guard samples.
 struct WaveTables {
-    int frames = 0;                             // 0: empty (the built-in set plays)
-    std::array<int, kLevels> bits{};            // log2 of the table length
-    std::array<std::size_t, kLevels> offset{};  // frame 0's first sample
-    std::array<std::size_t, kLevels> stride{};  // from one frame to the next
+    int frames = 0;  // 0: empty (the built-in set plays)
+    // Per level, and once more at index kLevels: a copy of the last level, so level + 1 is
+    // always one to read.
+    std::array<int, kLevels + 1> bits{};            // log2 of the table length
+    std::array<std::size_t, kLevels + 1> offset{};  // frame 0's first sample
+    std::array<std::size_t, kLevels + 1> stride{};  // from one frame to the next
     std::vector<float> data;
 
     const float* table(int level, int frame) const noexcept {
@@ -156,6 +158,9 @@ std::unique_ptr<WaveTables> buildTables(const std::vector<Harmonics>& frames) {
         t->offset[l] = total + 1;
         total += t->stride[l] * frames.size();
     }
+    t->bits[kLevels] = t->bits[kLevels - 1];
+    t->offset[kLevels] = t->offset[kLevels - 1];
+    t->stride[kLevels] = t->stride[kLevels - 1];
     t->data.assign(total, 0.0f);
     for (int k = 0; k < kLevels; ++k) {
         const auto l = static_cast<std::size_t>(k);
@@ -246,74 +251,106 @@ std::unique_ptr<WaveTables> loadTables(const std::filesystem::path& path, int fr
 // ---------------------------------------------------------------------------------------------
 // Playing a table set
 
-// 4-point cubic (Catmull-Rom) at phase theta of a table of 2^bits samples (with guards).
-inline float readTable(const float* table, int bits, std::uint32_t theta) noexcept {
-    const std::uint32_t index = theta >> (32 - bits);
-    const float t = static_cast<float>((theta << bits) >> 8) * 0x1p-24f;
-    const float* p = table + index;
-    const float xm = p[-1], x0 = p[0], x1 = p[1], x2 = p[2];
+// One level's table of one frame: where it starts, how long it is, how far the next frame is.
+struct Lookup {
+    const float* table;
+    std::size_t stride;
+    int bits;
+};
+
+inline Lookup lookup(const WaveTables& t, int level, int frame) noexcept {
+    return {t.table(level, frame), t.stride[static_cast<std::size_t>(level)], t.bits[static_cast<std::size_t>(level)]};
+}
+
+// 4-point cubic (Catmull-Rom) at phase theta, blending the next frame in by `next` first (the
+// same interpolation of the blended samples: one cubic instead of two).
+inline float readLevel(const Lookup& l, float next, std::uint32_t theta) noexcept {
+    const std::uint32_t index = theta >> (32 - l.bits);
+    const float t = static_cast<float>((theta << l.bits) >> 8) * 0x1p-24f;
+    const float* p = l.table + index;
+    float xm = p[-1], x0 = p[0], x1 = p[1], x2 = p[2];
+    if (next != 0.0f) {
+        const float* q = p + l.stride;
+        xm = dsp::mulAdd(next, q[-1] - xm, xm);
+        x0 = dsp::mulAdd(next, q[0] - x0, x0);
+        x1 = dsp::mulAdd(next, q[1] - x1, x1);
+        x2 = dsp::mulAdd(next, q[2] - x2, x2);
+    }
     const float c1 = 0.5f * (x1 - xm);
     const float c2 = xm - 2.5f * x0 + 2.0f * x1 - 0.5f * x2;
     const float c3 = 0.5f * (x2 - xm) + 1.5f * (x0 - x1);
     return dsp::mulAdd(dsp::mulAdd(dsp::mulAdd(c3, t, c2), t, c1), t, x0);
 }
 
-// Where to read for one frame: mip level (and the darker one's weight), table frame (and the
-// next one's weight).
-struct ReadAt {
-    int level = 0;
-    float dark = 0.0f;
-    int frame = 0;
-    float next = 0.0f;
-};
+// Where to read: mip level (and the next darker one's weight), table frame (and the next
+// one's weight). Branch-free, so a loop of them vectorises.
 
-// `speed`: |phase increment| in cycles per frame; `position`: 0..1.
-inline ReadAt readAt(float speed, float position, int frames) noexcept {
-    ReadAt r;
-    // x = log2(speed * 2 * kTopHarmonic): level k is alias-free for x <= k. log2 from the float's
-    // bits, linear within each octave: exact at powers of two (the level boundaries), monotonic.
+// `speed`: |phase increment| in cycles per frame. x = log2(speed x 2 x kTopHarmonic): level k is
+// alias-free for x <= k. log2 from the float's bits, linear within each octave: exact at powers
+// of two (the level boundaries) and monotonic. The darker level fades in over the top third of
+// each octave; above the last level the duplicate at index kLevels is read.
+inline void mipLevel(float speed, int& level, float& dark) noexcept {
     const auto bits = std::bit_cast<std::uint32_t>(speed * float(2 * kTopHarmonic));
     const float x = static_cast<float>(static_cast<int>(bits >> 23) - 127) + static_cast<float>(bits & 0x7FFFFFu) * 0x1p-23f;
-    const float k = std::ceil(x);
-    if (!(k > 0.0f)) {  // also NaN
-        r.level = 0;
-        r.dark = std::clamp(3.0f * x + 1.0f, 0.0f, 1.0f);
-    } else if (k >= float(kLevels - 1)) {
-        r.level = kLevels - 1;
-    } else {
-        r.level = static_cast<int>(k);
-        r.dark = std::clamp(3.0f * (x - k) + 1.0f, 0.0f, 1.0f);
-    }
-    const float p = std::min(std::max(0.0f, position), 1.0f) * float(frames - 1);  // in this order NaN gives 0
-    r.frame = std::min(static_cast<int>(p), frames - 1);
-    r.next = r.frame < frames - 1 ? p - float(r.frame) : 0.0f;
-    return r;
+    const float k = std::min(std::max(0.0f, std::ceil(x)), float(kLevels - 1));
+    level = static_cast<int>(k);
+    dark = std::min(std::max(0.0f, dsp::mulAdd(3.0f, x - k, 1.0f)), 1.0f);
 }
 
-inline float readLevel(const WaveTables& t, int level, const ReadAt& r, std::uint32_t theta) noexcept {
-    const int bits = t.bits[static_cast<std::size_t>(level)];
-    const float a = readTable(t.table(level, r.frame), bits, theta);
-    if (r.next == 0.0f) return a;
-    const float b = readTable(t.table(level, r.frame + 1), bits, theta);
-    return dsp::mulAdd(r.next, b - a, a);
+// `position`: 0..1 (clamped; NaN gives 0).
+inline void tableFrame(float position, int frames, int& frame, float& next) noexcept {
+    const float p = std::min(std::max(0.0f, position), 1.0f) * float(frames - 1);
+    frame = std::min(static_cast<int>(p), frames - 1);
+    next = p - float(frame);  // 0 at the last frame
 }
 
-inline float read(const WaveTables& t, const ReadAt& r, std::uint32_t theta) noexcept {
-    const float a = readLevel(t, r.level, r, theta);
-    if (r.dark == 0.0f) return a;
-    const float b = readLevel(t, r.level + 1, r, theta);
-    return dsp::mulAdd(r.dark, b - a, a);
+// One chunk's read positions, a field per array.
+struct ReadPlan {
+    alignas(64) std::array<int, kChunk> level;
+    alignas(64) std::array<float, kChunk> dark;
+    alignas(64) std::array<int, kChunk> frame;
+    alignas(64) std::array<float, kChunk> next;
+};
+
+inline float read(const WaveTables& t, int level, float dark, int frame, float next, std::uint32_t theta) noexcept {
+    const float a = readLevel(lookup(t, level, frame), next, theta);
+    if (dark == 0.0f) return a;
+    const float b = readLevel(lookup(t, level + 1, frame), next, theta);
+    return dsp::mulAdd(dark, b - a, a);
+}
+
+inline float read(const WaveTables& t, const ReadPlan& r, int i, std::uint32_t theta) noexcept {
+    const auto k = static_cast<std::size_t>(i);
+    return read(t, r.level[k], r.dark[k], r.frame[k], r.next[k], theta);
+}
+
+// out[i] += weight x one level's value at theta[i].
+template <bool kBlend>
+void addLevel(const Lookup& l, float next, float weight, const std::uint32_t* __restrict theta, float* __restrict out, int n) noexcept {
+    for (int i = 0; i < n; ++i) out[i] = dsp::mulAdd(weight, readLevel(l, kBlend ? next : 0.0f, theta[i]), out[i]);
+}
+
+// out[i] += the waveform at theta[i], read at one position for the whole chunk.
+void addSteady(const WaveTables& t, int level, float dark, int frame, float next, const std::uint32_t* theta, float* out, int n) noexcept {
+    const auto add = [&](int l, float weight) {
+        if (next == 0.0f)
+            addLevel<false>(lookup(t, l, frame), next, weight, theta, out, n);
+        else
+            addLevel<true>(lookup(t, l, frame), next, weight, theta, out, n);
+    };
+    add(level, 1.0f - dark);
+    if (dark != 0.0f) add(level + 1, dark);
 }
 
 struct WavetableShape final : Shape {
     const WaveTables* tables;
-    const ReadAt* at;  // per frame of the chunk
-    float value(std::uint32_t theta, int i) const noexcept override { return read(*tables, at[i], theta); }
+    const ReadPlan* plan;
+    float value(std::uint32_t theta, int i) const noexcept override { return read(*tables, *plan, i, theta); }
     float slope(std::uint32_t theta, int i) const noexcept override {
         // A central difference over one sample of the level's table.
-        const ReadAt& r = at[i];
-        const std::uint32_t h = 1u << (32 - tables->bits[static_cast<std::size_t>(r.level)]);
-        return (read(*tables, r, theta + h) - read(*tables, r, theta - h)) * (0x1p32f / (2.0f * static_cast<float>(h)));
+        const int bits = tables->bits[static_cast<std::size_t>(plan->level[static_cast<std::size_t>(i)])];
+        const std::uint32_t h = 1u << (32 - bits);
+        return (read(*tables, *plan, i, theta + h) - read(*tables, *plan, i, theta - h)) * (0x1p32f / (2.0f * static_cast<float>(h)));
     }
 };
 
@@ -372,10 +409,15 @@ public:
         const WaveTables& t = loaded && loaded->frames > 0 ? *loaded : *builtin_;
         if (b.sync != delayed_) {
             switchDelay(b, out.channels, [&](std::uint32_t theta, int c) {
-                const float speed = std::fabs(phaseToCycles(currentIncrement(b, c)));
-                return read(t, readAt(speed, position.start + positionIn.channel(c)[0], t.frames), theta);
+                int level = 0, frame = 0;
+                float dark = 0.0f, next = 0.0f;
+                mipLevel(std::fabs(phaseToCycles(currentIncrement(b, c))), level, dark);
+                tableFrame(position.start + positionIn.channel(c)[0], t.frames, frame, next);
+                return read(t, level, dark, frame, next, theta);
             });
         }
+        // Pitch, FM, PM and position at rest: one read position serves every frame.
+        const bool steady = b.constant && !b.pm && position.constant() && !positionIn.connected;
         for (int c = 0; c < out.channels; ++c) {
             const auto cc = static_cast<std::size_t>(c);
             const Drive d = drive(b, c);
@@ -385,29 +427,40 @@ public:
                 const int n = std::min(kChunk, frames - offset);
                 Chunk ch;
                 advance(st_[cc], d, offset, n, 0, ch);
-                std::array<ReadAt, kChunk> at;
-                for (int i = 0; i < n; ++i) {
-                    const auto k = static_cast<std::size_t>(i);
-                    // An upper bound of the phase's speed (a sync reset's jump excluded).
-                    const float speed =
-                        std::fabs(phaseToCycles(ch.inc[k])) + std::fabs(phaseToCycles(static_cast<std::int32_t>(ch.pm[k + 1] - ch.pm[k])));
-                    at[k] = readAt(speed, position.at(offset + i) + pos[offset + i], t.frames);
+                float* dst = o + offset;
+                float* a = nullptr;
+                if (b.sync) {
+                    a = acc_[cc].begin(n);
+                    dst = a + kBlepDelay;
+                } else {
+                    std::fill_n(dst, n, 0.0f);
                 }
-                if (!b.sync) {
-                    for (int i = 0; i < n; ++i)
-                        o[offset + i] = read(t, at[static_cast<std::size_t>(i)], ch.theta[static_cast<std::size_t>(i + 1)]);
-                    continue;
+                const std::uint32_t* theta = ch.theta.data() + 1;
+                ReadPlan plan;
+                if (steady && ch.resets == 0) {
+                    int level = 0, frame = 0;
+                    float dark = 0.0f, next = 0.0f;
+                    mipLevel(std::fabs(phaseToCycles(b.constantInc)), level, dark);
+                    tableFrame(position.start + pos[0], t.frames, frame, next);
+                    addSteady(t, level, dark, frame, next, theta, dst, n);
+                } else {
+                    for (int i = 0; i < n; ++i) {
+                        const auto k = static_cast<std::size_t>(i);
+                        // An upper bound of the phase's speed (a sync reset's jump excluded).
+                        const float speed = std::fabs(phaseToCycles(ch.inc[k])) +
+                                            std::fabs(phaseToCycles(static_cast<std::int32_t>(ch.pm[k + 1] - ch.pm[k])));
+                        mipLevel(speed, plan.level[k], plan.dark[k]);
+                        tableFrame(position.at(offset + i) + pos[offset + i], t.frames, plan.frame[k], plan.next[k]);
+                    }
+                    for (int i = 0; i < n; ++i) dst[i] += read(t, plan, i, theta[i]);
+                    if (ch.resets > 0) {
+                        WavetableShape shape;
+                        shape.tables = &t;
+                        shape.plan = &plan;
+                        correct(ch, nullptr, 0, 0, shape, *blep_, a);
+                    }
                 }
-                float* a = acc_[cc].begin(n);
-                float* __restrict naive = a + kBlepDelay;
-                for (int i = 0; i < n; ++i) naive[i] += read(t, at[static_cast<std::size_t>(i)], ch.theta[static_cast<std::size_t>(i + 1)]);
-                if (ch.resets > 0) {
-                    WavetableShape shape;
-                    shape.tables = &t;
-                    shape.at = at.data();
-                    correct(ch, nullptr, 0, 0, shape, *blep_, a);
-                }
-                acc_[cc].finish(o + offset, n);
+                if (b.sync) acc_[cc].finish(o + offset, n);
             }
         }
     }
