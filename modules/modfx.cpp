@@ -351,6 +351,7 @@ public:
         rate_.prepare(sampleRate);
         feedback_.prepare(sampleRate);
         mix_.prepare(sampleRate);
+        throughZero_.prepare(sampleRate);
         fs_ = sampleRate;
         samplesPerMs_ = static_cast<float>(sampleRate / 1000.0);
         lines_.setMinSize(static_cast<std::size_t>(std::ceil((kFlangerMaxDelayMs + kFlangerMaxDepthMs) * samplesPerMs_)) + kChunk + 8);
@@ -374,7 +375,9 @@ public:
         const Ramp rate = rate_.next(param(kFlangerRate), frames);
         const Ramp feedback = feedback_.next(param(kFlangerFeedback), frames);
         const Ramp mix = mix_.next(param(kFlangerMix), frames);
-        const bool throughZero = param(kFlangerThroughZero) >= 0.5f;
+        // Through zero fades the dry path between the input and the delayed tap (no click).
+        const Ramp throughZero = throughZero_.next(param(kFlangerThroughZero) >= 0.5f ? 1.0f : 0.0f, frames);
+        const bool dryTap = throughZero.start > 0.0f || throughZero.step != 0.0f;
         const InputPort& in = ctx.in[kFlangerIn];
         const OutputPort& out = ctx.out[kFlangerOut];
         const int channels = out.channels;
@@ -397,7 +400,7 @@ public:
                 d = d > kFlangerMinDelaySamples ? d : kFlangerMinDelaySamples;
                 wetDelay[i] = d;
                 dryDelay[i] = std::max(kFlangerMinDelaySamples, lo + 0.5f * span);
-                shortest = std::min(shortest, throughZero ? std::min(d, dryDelay[i]) : d);
+                shortest = std::min(shortest, dryTap ? std::min(d, dryDelay[i]) : d);
             }
             // Sub-chunks in which every tap read was written before the sub-chunk starts (the
             // newest tap of delay D is floor(D) - 1 samples old).
@@ -417,10 +420,15 @@ public:
                     const std::size_t base = write_ + static_cast<std::size_t>(start);
                     alignas(64) float wet[kChunk], dry[kChunk], next[kChunk];
                     for (int i = s0; i < s1; ++i) wet[i] = readLine(line, mask, base + static_cast<std::size_t>(i), wetDelay[i]);
-                    if (throughZero) {
+                    if (!dryTap) {
+                        for (int i = s0; i < s1; ++i) dry[i] = x[i];
+                    } else if (throughZero.constant()) {
                         for (int i = s0; i < s1; ++i) dry[i] = readLine(line, mask, base + static_cast<std::size_t>(i), dryDelay[i]);
                     } else {
-                        for (int i = s0; i < s1; ++i) dry[i] = x[i];
+                        for (int i = s0; i < s1; ++i) {
+                            const float tap = readLine(line, mask, base + static_cast<std::size_t>(i), dryDelay[i]);
+                            dry[i] = mulAdd(throughZero.at(start + i), tap - x[i], x[i]);
+                        }
                     }
                     for (int i = s0; i < s1; ++i) {
                         const int k = start + i;
@@ -439,7 +447,7 @@ public:
     }
 
 private:
-    ParamSmoother delay_, depth_, rate_, feedback_, mix_;
+    ParamSmoother delay_, depth_, rate_, feedback_, mix_, throughZero_;
     double fs_ = 48000.0;
     float samplesPerMs_ = 48.0f;
     LfoPhase lfo_;
@@ -460,7 +468,8 @@ const ModuleDescriptor kFlanger{
         "gives the deepest notches. Through zero delays the dry signal too, by the sweep's centre "
         "(Delay + Depth / 2), so the sweeping copy passes it (the classic tape flange where the "
         "notches run off to infinity and back); the output is then that much late, and both paths "
-        "are read from the one line, so Feedback colours both. Polyphonic: one line per channel.",
+        "are read from the one line, so Feedback colours both. Switching it fades over ~10 ms. "
+        "Polyphonic: one line per channel.",
     .inputs = {{.id = "in", .name = "In", .kind = SignalKind::Audio, .help = "signal to flange"}},
     .outputs = {{.id = "out", .name = "Out", .kind = SignalKind::Audio, .help = "dry + swept copy"}},
     .params = {{.id = "delay",

@@ -151,7 +151,9 @@ public:
         const int frames = ctx.frames;
         const BufferHandle* handle = value_.get();
         LiveBuffer* buffer = handle ? handle->buffer.get() : nullptr;
-        if (buffer != buffer_) {  // a new buffer: start from its beginning
+        // A new buffer: start from its beginning. (Comparing addresses is safe: the handle taken
+        // last keeps its buffer alive until this get(), so a newer buffer never reuses its address.)
+        if (buffer != buffer_) {
             buffer_ = buffer;
             recording_ = false;
             position_ = 0;
@@ -166,6 +168,7 @@ public:
             if (out.connected) std::fill_n(y, frames, 0.0f);
             return;
         }
+        position_ = std::min(position_, capacity);
         const auto size = static_cast<float>(capacity);
         int n = 0;
         while (n < frames) {

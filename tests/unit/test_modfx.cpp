@@ -342,6 +342,22 @@ TEST_CASE("flanger through zero delays the dry path by the sweep centre", "[modf
     }
 }
 
+TEST_CASE("flanger through-zero switch fades instead of clicking", "[modfx]") {
+    // Mix 0: the output is the dry path alone, the input itself or (through zero) the input 2 ms
+    // late; switching fades between the two.
+    ModuleHarness h("flanger", kFs);
+    h.setParam("mix", 0.0f);
+    h.setParam("feedback", 0.0f);
+    h.connect("in", sineSignal(440.0, 48000, 0.5));
+    const auto before = h.run(24000);
+    h.setParam("through_zero", 1.0f);
+    const auto after = h.run(24000);
+    const float steady = kabel::test::maxStep(std::span<const float>(before[0][0]).last(4800));
+    const float jump = kabel::test::maxStep(std::span<const float>(after[0][0]).first(4800));
+    INFO("largest step after the switch " << jump << ", before " << steady);
+    CHECK(jump <= 1.05f * steady);
+}
+
 TEST_CASE("flanger stays bounded with maximum feedback and a NaN input", "[modfx]") {
     const int frames = 48000;
     ModuleHarness h("flanger", kFs);
