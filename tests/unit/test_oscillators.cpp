@@ -122,20 +122,6 @@ double naiveWave(Wave w, double p, double pw = 0.5) {
     return 0.0;
 }
 
-const char* typeOf(Wave w) {
-    switch (w) {
-        case Wave::Sine:
-            return "sine";
-        case Wave::Saw:
-            return "saw";
-        case Wave::Square:
-            return "square";
-        case Wave::Triangle:
-            return "triangle";
-    }
-    return "";
-}
-
 // Frames the output lags the phase: the band-limited waveforms (and any output with sync
 // patched) are delayed by the linear-phase step's half length.
 constexpr int kBlepDelay = 12;
@@ -148,16 +134,6 @@ std::vector<float> renderTone(const char* type, double hz, int frames, bool gene
     if (general) h.connect("fm", constantSignal(0.0f, frames + 4800));
     h.run(4800);
     return render(h, frames);
-}
-
-double correlation(std::span<const float> a, std::span<const double> b) {
-    double ab = 0, aa = 0, bb = 0;
-    for (std::size_t n = 0; n < a.size(); ++n) {
-        ab += double(a[n]) * b[n];
-        aa += double(a[n]) * a[n];
-        bb += b[n] * b[n];
-    }
-    return ab / std::sqrt(aa * bb);
 }
 
 // The complex amplitude of the component at `hz` (Hann-windowed single-bin DFT; x[0] is at time
