@@ -23,6 +23,7 @@
 #include <span>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/dsp/interpolation.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
@@ -45,15 +46,6 @@ constexpr float kMinDelayTime = 0.001f;
 constexpr float kMaxDelayTime = 10.0f;
 constexpr int kGuard = kChunk + 8;        // mirrored samples after a line's end
 constexpr double kMinDelaySamples = 2.0;  // the newest Hermite tap is one sample newer than D
-
-/// 4-point, 3rd-order Hermite (Catmull-Rom) between y0 (t = 0) and y1 (t = 1); ym1 and y2 are
-/// the outer neighbours. t = 0 returns y0 exactly.
-inline float hermite(float ym1, float y0, float y1, float y2, float t) noexcept {
-    const float c1 = 0.5f * (y1 - ym1);
-    const float c2 = ym1 - 2.5f * y0 + 2.0f * y1 - 0.5f * y2;
-    const float c3 = 0.5f * (y2 - ym1) + 1.5f * (y0 - y1);
-    return ((c3 * t + c2) * t + c1) * t + y0;
-}
 
 class Delay final : public Module {
 public:
@@ -257,7 +249,7 @@ private:
                     t0 = whole <= written ? t0 : 0.0f;
                     tm1 = whole - 1 <= written ? tm1 : 0.0f;
                 }
-                const float echo = hermite(tm1, t0, t1, t2, t);
+                const float echo = dsp::hermite(tm1, t0, t1, t2, t);
                 const int k = start + i;
                 y[k] = p.dry.at(k) * x[k] + p.wet.at(k) * echo;
                 store(line, j, x[k] + p.feedback.at(k) * echo);
@@ -797,7 +789,7 @@ private:
             t0 = whole <= written ? t0 : 0.0f;
             tm1 = whole - 1 <= written ? tm1 : 0.0f;
         }
-        return hermite(tm1, t0, t1, t2, t);
+        return dsp::hermite(tm1, t0, t1, t2, t);
     }
 
     Glide base_, offset_;

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <numbers>
 
+#include "core/dsp/db_gain.hpp"
 #include "core/dsp/fast_math.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
@@ -56,22 +57,6 @@ inline float fastTanh(float x) noexcept {
     const float den = mulAdd(mulAdd(mulAdd(28.0f / 135135.0f, y, 3150.0f / 135135.0f), y, 62370.0f / 135135.0f), y, 1.0f);
     return num / den;
 }
-
-/// Decibels to a gain factor, cached while the value does not change (std::pow off the hot path).
-class DbGain {
-public:
-    float operator()(float db) noexcept {
-        if (db != db_) {
-            db_ = db;
-            gain_ = std::pow(10.0f, db / 20.0f);
-        }
-        return gain_;
-    }
-
-private:
-    float db_ = 0.0f;
-    float gain_ = 1.0f;
-};
 
 // ---------------------------------------------------------------------------------------------
 // saturator
@@ -338,7 +323,7 @@ private:
 
     std::array<HalfBand, kStages> stages_;
     ParamSmoother drive_, bias_, level_;
-    DbGain driveGain_, levelGain_;
+    dsp::DbGain driveGain_, levelGain_;
     float dcCoefficient_ = 0.999f;
     int activeStages_ = -1;
     int primed_ = 0;  // channels whose histories hold a steady state

@@ -35,6 +35,7 @@
 #include <memory>
 #include <span>
 
+#include "core/dsp/db_gain.hpp"
 #include "core/dsp/fast_math.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
@@ -74,22 +75,6 @@ inline float levelDb(float x) noexcept {
     const float a = std::fabs(x);
     return kDbPerOctave * log2Normal(a > kFloor ? a : kFloor);
 }
-
-/// Decibels to a gain factor, cached while the value does not change (std::pow off the hot path).
-class DbGain {
-public:
-    float operator()(float db) noexcept {
-        if (db != db_) {
-            db_ = db;
-            gain_ = std::pow(10.0f, db / 20.0f);
-        }
-        return gain_;
-    }
-
-private:
-    float db_ = 0.0f;
-    float gain_ = 1.0f;
-};
 
 /// A one-pole's step 1 - e^(-1/(seconds fs)) (the share of the distance covered per sample), in
 /// double precision (expm1: a float 1 - e^-x would lose three digits for long times), cached
@@ -558,7 +543,7 @@ private:
     }
 
     ParamSmoother ceiling_, drive_;
-    DbGain ceilingGain_, driveGain_;
+    dsp::DbGain ceilingGain_, driveGain_;
     TimeConstant release_;
     double fs_ = 48000.0;
     std::size_t size_ = 0;

@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/module/gates.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
@@ -147,19 +148,6 @@ private:
         ParamSmoother sustain;                          // glides the sustain level when the knob moves
     };
 
-    // First frame in [from, to) where the input's high/low state differs from `high`, else `to`.
-    // A vectorised count first: a gate that holds its state for the whole range (most blocks)
-    // costs one pass with no branch per frame; otherwise the frame is found one by one.
-    static int changeAt(const InputPort& port, const float* x, int from, int to, bool high) noexcept {
-        if (!port.connected) return (port.constant >= 0.5f) != high ? from : to;
-        int count = 0;
-        for (int n = from; n < to; ++n) count += x[n] >= 0.5f ? 1 : 0;
-        if (count == (high ? to - from : 0)) return to;
-        for (int n = from; n < to; ++n)
-            if ((x[n] >= 0.5f) != high) return n;
-        return to;
-    }
-
     static bool timed(Stage s) noexcept { return s == Stage::Attack || s == Stage::Decay || s == Stage::Release; }
 
     // The level the voice outputs at block frame i (pos frames into a timed segment).
@@ -278,8 +266,8 @@ private:
         int i = 0;
         while (i < frames) {
             // g and r are frames where an input changes state, or `frames` if none does.
-            const int g = changeAt(gateIn, gate, i, frames, v.gate);
-            const int r = K == Kind::Adsr ? changeAt(retrigIn, retrig, i, frames, v.retrig) : frames;
+            const int g = gateChangeAt(gateIn, gate, i, frames, v.gate);
+            const int r = K == Kind::Adsr ? gateChangeAt(retrigIn, retrig, i, frames, v.retrig) : frames;
             int end = std::min(g, r);
             if (timed(v.stage)) end = std::min(end, i + (v.length - v.pos));
             render(v, out, i, end);

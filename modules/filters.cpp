@@ -28,7 +28,9 @@
 #include <numbers>
 #include <span>
 
+#include "core/dsp/db_gain.hpp"
 #include "core/dsp/fast_math.hpp"
+#include "core/dsp/interpolation.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
@@ -441,22 +443,6 @@ inline void cutoffHz(float* __restrict hz, int frames, Ramp octaves, float settl
         for (int n = 0; n < frames; ++n) hz[n] = mulAdd(fm[n], depth.at(n), hz[n]);
 }
 
-/// Decibels to a gain factor, cached while the value does not change (std::pow off the hot path).
-class DbGain {
-public:
-    float operator()(float db) noexcept {
-        if (db != db_) {
-            db_ = db;
-            gain_ = std::pow(10.0f, db / 20.0f);
-        }
-        return gain_;
-    }
-
-private:
-    float db_ = 0.0f;
-    float gain_ = 1.0f;
-};
-
 // ---------------------------------------------------------------------------------------------
 // ladder
 //
@@ -704,7 +690,7 @@ private:
     }
 
     ParamSmoother octaves_, feedback_, drive_, depth_;
-    DbGain driveGain_;
+    dsp::DbGain driveGain_;
     float cachedCutoff_ = -1.0f;
     float cachedOctaves_ = 0.0f;
     float cachedHzOctaves_ = -1000.0f;
@@ -802,16 +788,6 @@ enum CombParams { kCombFreq, kCombFeedback, kCombBlend, kCombDamp };
 constexpr float kCombMinHz = 8.0f;
 constexpr float kCombMaxRatio = 0.25f;  // highest tuning, of the sample rate
 constexpr float kCombDampMax = 0.95f;   // the damping one-pole's coefficient at Damp 1
-
-/// 4-point, 3rd-order Hermite (Catmull-Rom) between y0 (t = 0) and y1 (t = 1); ym1 and y2 are
-/// the outer neighbours. Its gain is at most 1 at every frequency and fraction, so a loop through
-/// it with |feedback| < 1 is stable.
-inline float hermite(float ym1, float y0, float y1, float y2, float t) noexcept {
-    const float c1 = 0.5f * (y1 - ym1);
-    const float c2 = ym1 - 2.5f * y0 + 2.0f * y1 - 0.5f * y2;
-    const float c3 = 0.5f * (y2 - ym1) + 1.5f * (y0 - y1);
-    return ((c3 * t + c2) * t + c1) * t + y0;
-}
 
 /// Per-channel delay lines of one power-of-two size. Allocated on the UI thread (prepare(),
 /// prepareChannels(): grow-only) and published to the audio thread through atomics; never freed
@@ -927,8 +903,8 @@ public:
                         const auto whole = static_cast<std::size_t>(delay[i]);
                         const float t = delay[i] - static_cast<float>(whole);
                         const std::size_t j = base + static_cast<std::size_t>(i);
-                        echo[i] = hermite(line[(j - whole + 1) & mask], line[(j - whole) & mask], line[(j - whole - 1) & mask],
-                                          line[(j - whole - 2) & mask], t);
+                        echo[i] = dsp::hermite(line[(j - whole + 1) & mask], line[(j - whole) & mask], line[(j - whole - 1) & mask],
+                                               line[(j - whole - 2) & mask], t);
                     }
                     for (int i = s0; i < s1; ++i) {
                         const int k = start + i;

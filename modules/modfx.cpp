@@ -33,6 +33,7 @@
 #include <span>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/dsp/interpolation.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
@@ -46,20 +47,12 @@ using dsp::mulAdd;
 
 constexpr int kChunk = 64;  // frames per pass; longer blocks are split
 
-/// 4-point, 3rd-order Hermite (Catmull-Rom) between y0 (t = 0) and y1 (t = 1); ym1 and y2 are
-/// the outer neighbours. Its gain is at most 1 at every frequency and fraction.
-inline float hermite(float ym1, float y0, float y1, float y2, float t) noexcept {
-    const float c1 = 0.5f * (y1 - ym1);
-    const float c2 = ym1 - 2.5f * y0 + 2.0f * y1 - 0.5f * y2;
-    const float c3 = 0.5f * (y2 - ym1) + 1.5f * (y0 - y1);
-    return ((c3 * t + c2) * t + c1) * t + y0;
-}
-
 /// The line read `delay` samples before position j (delay >= 2: the taps are older than j).
 inline float readLine(const float* line, std::size_t mask, std::size_t j, float delay) noexcept {
     const auto whole = static_cast<std::size_t>(delay);
     const float t = delay - static_cast<float>(whole);
-    return hermite(line[(j - whole + 1) & mask], line[(j - whole) & mask], line[(j - whole - 1) & mask], line[(j - whole - 2) & mask], t);
+    return dsp::hermite(line[(j - whole + 1) & mask], line[(j - whole) & mask], line[(j - whole - 1) & mask], line[(j - whole - 2) & mask],
+                        t);
 }
 
 /// Per-channel delay lines of one power-of-two size. Allocated on the UI thread (prepare(),

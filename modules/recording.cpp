@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/sound_file.hpp"
+#include "core/module/gates.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
@@ -45,17 +46,6 @@ namespace kabel {
 namespace {
 
 constexpr int kChunk = 64;  // frames summed per pass (stack arrays)
-
-// First frame in [from, to) whose gate state differs from `high`, else `to`.
-int gateChangeAt(const InputPort& port, const float* x, int from, int to, bool high) noexcept {
-    if (!port.connected) return (port.constant >= 0.5f) != high ? from : to;
-    int count = 0;
-    for (int n = from; n < to; ++n) count += x[n] >= 0.5f ? 1 : 0;
-    if (count == (high ? to - from : 0)) return to;
-    for (int n = from; n < to; ++n)
-        if ((x[n] >= 0.5f) != high) return n;
-    return to;
-}
 
 /// y[0..n) = the sum of every channel of `port` over frames [from, from + n).
 void sumChannels(const InputPort& port, int from, int n, float* y) noexcept {

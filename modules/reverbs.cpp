@@ -41,6 +41,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/dsp/interpolation.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
@@ -330,15 +331,6 @@ const ModuleDescriptor kReverb{
 };
 const RegisterModule registerReverb{kReverb};
 
-/// 4-point, 3rd-order Hermite (Catmull-Rom) between y0 (t = 0) and y1 (t = 1); ym1 and y2 are
-/// the outer neighbours. t = 0 returns y0 exactly. (The same as the delays' interpolation.)
-inline float hermite(float ym1, float y0, float y1, float y2, float t) noexcept {
-    const float c1 = 0.5f * (y1 - ym1);
-    const float c2 = ym1 - 2.5f * y0 + 2.0f * y1 - 0.5f * y2;
-    const float c3 = 0.5f * (y2 - ym1) + 1.5f * (y0 - y1);
-    return ((c3 * t + c2) * t + c1) * t + y0;
-}
-
 // ---------------------------------------------------------------------------------------------
 // fdn
 
@@ -532,7 +524,7 @@ private:
             const float p = p0 + speed * static_cast<float>(k);
             const int j = static_cast<int>(p);
             const float t = p - static_cast<float>(j);
-            o[k] = hermite(origin[j - 1], origin[j], origin[j + 1], origin[j + 2], t);
+            o[k] = dsp::hermite(origin[j - 1], origin[j], origin[j + 1], origin[j + 2], t);
         }
     }
 

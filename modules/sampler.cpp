@@ -59,6 +59,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/module/gates.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
@@ -564,18 +565,6 @@ template <typename K>
 RenderFn pickRenderer(int channels, bool padded) noexcept {
     if (channels == 2) return padded ? &renderPlayer<K, 2, true> : &renderPlayer<K, 2, false>;
     return padded ? &renderPlayer<K, 1, true> : &renderPlayer<K, 1, false>;
-}
-
-// First frame in [from, to) whose gate state differs from `high`, else `to` (vectorised count
-// first: most blocks hold one state).
-int gateChangeAt(const InputPort& port, const float* x, int from, int to, bool high) noexcept {
-    if (!port.connected) return (port.constant >= 0.5f) != high ? from : to;
-    int count = 0;
-    for (int n = from; n < to; ++n) count += x[n] >= 0.5f ? 1 : 0;
-    if (count == (high ? to - from : 0)) return to;
-    for (int n = from; n < to; ++n)
-        if ((x[n] >= 0.5f) != high) return n;
-    return to;
 }
 
 class Sampler final : public Module {

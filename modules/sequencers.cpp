@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/module/gates.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
@@ -56,18 +57,6 @@ inline float unitAt(std::uint64_t stream, std::uint64_t index) noexcept {
     return static_cast<float>(mix64(stream + index * 0xd1b54a32d192ed03ull) >> 40) * 0x1p-24f;
 }
 
-// First frame in [from, to) where (x >= 0.5) differs from `high`, else `to`; a vectorised count
-// first, so an input that holds its state for the whole range costs one branch-free pass.
-inline int changeAt(const InputPort& port, const float* x, int from, int to, bool high) noexcept {
-    if (!port.connected) return (port.constant >= 0.5f) != high ? from : to;
-    int count = 0;
-    for (int n = from; n < to; ++n) count += x[n] >= 0.5f ? 1 : 0;
-    if (count == (high ? to - from : 0)) return to;
-    for (int n = from; n < to; ++n)
-        if ((x[n] >= 0.5f) != high) return n;
-    return to;
-}
-
 // Edge state of a clock and a reset input, for the clocked modules.
 struct ClockState {
     bool clockHigh = false, resetHigh = false;
@@ -81,8 +70,8 @@ void runClocked(ClockState& st, const InputPort& clock, const float* ck, const I
                 Render&& render, OnClock&& onClock) noexcept {
     int i = 0;
     while (i < frames) {
-        const int a = changeAt(clock, ck, i, frames, st.clockHigh);
-        const int b = changeAt(reset, rs, i, frames, st.resetHigh);
+        const int a = gateChangeAt(clock, ck, i, frames, st.clockHigh);
+        const int b = gateChangeAt(reset, rs, i, frames, st.resetHigh);
         const int j = std::min(a, b);
         render(i, j);
         i = j;
@@ -196,8 +185,8 @@ public:
             }
             const bool runHigh = run.connected ? rn[n] >= 0.5f : run.constant >= 0.5f;
             int end = frames;  // the inputs hold their states on [n, end)
-            if (run.connected) end = std::min(end, changeAt(run, rn, n + 1, frames, runHigh));
-            if (reset.connected) end = std::min(end, changeAt(reset, rs, n + 1, frames, resetHigh_));
+            if (run.connected) end = std::min(end, gateChangeAt(run, rn, n + 1, frames, runHigh));
+            if (reset.connected) end = std::min(end, gateChangeAt(reset, rs, n + 1, frames, resetHigh_));
             if (!(runKnob && runHigh)) {
                 for (float* o : out)
                     if (o) std::fill(o + n, o + end, 0.0f);
@@ -378,8 +367,8 @@ public:
                 if (high && !st.clockHigh) onEdge(st, divide, multiply);
                 st.clockHigh = high;
                 int end = frames;  // the inputs hold their states on [n, end)
-                if (clock.connected) end = std::min(end, changeAt(clock, ck, n + 1, frames, high));
-                if (reset.connected) end = std::min(end, changeAt(reset, rs, n + 1, frames, st.resetHigh));
+                if (clock.connected) end = std::min(end, gateChangeAt(clock, ck, n + 1, frames, high));
+                if (reset.connected) end = std::min(end, gateChangeAt(reset, rs, n + 1, frames, st.resetHigh));
                 if (st.sinceEdge >= 0) st.sinceEdge += end - n;
                 if (st.inc == 0) {
                     // No period measured yet: pass the group's first clock pulse through.
@@ -977,7 +966,7 @@ public:
             const float* g = gate.channel(c);
             int i = 0;
             while (i < frames) {
-                const int j = changeAt(gate, g, i, frames, gateHigh_[cc]);
+                const int j = gateChangeAt(gate, g, i, frames, gateHigh_[cc]);
                 if (j == frames) break;
                 gateHigh_[cc] = !gateHigh_[cc];
                 if (gateHigh_[cc]) pressed_[cc] = frame_ + static_cast<std::uint64_t>(j) + 1;
