@@ -3,6 +3,7 @@
 // phase modulation, hard sync, wavetable files and state, noise statistics; hidden [.bench]
 // micro-benchmarks.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "core/module/registry.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
+#include "tests/support/rt_guard.hpp"
 #include "tests/support/signals.hpp"
 #include "tests/unit/module_bench.hpp"
 
@@ -1021,6 +1023,36 @@ TEST_CASE("wavetable reports a bad file and keeps playing the table it had", "[o
     h.loadState("");
     render(h, 64);
     CHECK(toneAmplitude(render(h, 48000), kRate, f0) == Approx(1.0).margin(1e-3));
+}
+
+TEST_CASE("wavetable never allocates or locks on the audio thread while tables are swapped", "[oscillators][realtime]") {
+    if (!kabel::test::kRtGuardActive) return;  // sanitizer builds own malloc
+    TempDir dir;
+    writeWav(dir.path / "saw.wav", sawCycle(2048));
+    std::vector<float> two = sawCycle(1024);
+    for (int i = 0; i < 1024; ++i) two.push_back(std::sin(2.0f * std::numbers::pi_v<float> * float(i) / 1024.0f));
+    writeWav(dir.path / "two.wav", two);
+    kabel::test::ModuleBench bench("wavetable", 64, kRate, 100);
+    bench.connect("pitch", 16, [](int c, long n) { return 0.2f * float(c % 7) - 0.5f + 0.002f * float(n % 500); });
+    bench.connect("position", 16, [](int c, long n) { return 0.05f * float(c) + 0.0001f * float(n % 1000); });
+    bench.build();
+    long allocations = 0, locks = 0;
+    for (int round = 0; round < 40; ++round) {
+        bench.setParam("position", 0.025f * float(round));
+        if (round % 5 == 0) {  // a new table set: built on the loader, swapped in on the audio thread
+            const std::string state =
+                round % 15 == 0 ? "" : stateFor(round % 10 == 0 ? "saw.wav" : "two.wav", round % 10 == 0 ? 2048 : 1024);
+            bench.module().loadState(state.empty() ? nlohmann::json() : nlohmann::json::parse(state),
+                                     kabel::LoadContext{dir.path, nullptr, nullptr});
+            bench.module().idle();
+        }
+        kabel::test::RtGuard guard;
+        for (int b = 0; b < 50; ++b) bench.step();
+        allocations += guard.counts().allocations;
+        locks += guard.counts().locks;
+    }
+    CHECK(allocations == 0);
+    CHECK(locks == 0);
 }
 
 TEST_CASE("wavetable state is parsed strictly", "[oscillators]") {
