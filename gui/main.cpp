@@ -90,6 +90,13 @@ int main(int argc, char** argv) {
     auto* validate = app.add_subcommand("validate", "Check a patch file and report problems with file, line and place");
     validate->add_option("patch", validatePath, "Patch file")->required();
 
+    kabel::cli::TuneCommand tune;
+    auto* tuneCmd = app.add_subcommand("tune", "128-key table of a scale (.scl/.ascl file or catalogue id), or --list the catalogue");
+    tuneCmd->add_option("scale", tune.scale, "Scale file or catalogue id");
+    tuneCmd->add_option("--kbm", tune.kbm, "Keyboard mapping (.kbm)");
+    tuneCmd->add_flag("--csv", tune.csv, "Comma-separated output");
+    tuneCmd->add_flag("--list", tune.list, "List the scale catalogue");
+
     kabel::cli::RenderCommand render;
     auto* renderCmd = app.add_subcommand("render", "Render a patch offline to a WAV file, faster than real time");
     renderCmd->add_option("patch", render.patch, "Patch file")->required();
@@ -133,6 +140,7 @@ int main(int argc, char** argv) {
 
     if (modules->parsed()) return markdown ? kabel::cli::listModulesMarkdown() : kabel::cli::listModules(verbose);
     if (validate->parsed()) return kabel::cli::validatePatch(validatePath);
+    if (tuneCmd->parsed()) return kabel::cli::tuneCommand(tune);
     if (renderCmd->parsed()) {
         render.progress = true;
         return kabel::cli::renderCommand(render);

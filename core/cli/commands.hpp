@@ -14,6 +14,15 @@ int listModulesMarkdown();
 /// `kabel validate PATCH`: loads and checks a patch; prints "PATH: ok (...)" or the error.
 int validatePatch(const std::string& path);
 
+struct TuneCommand {
+    std::string scale;  // a .scl/.ascl file or a catalogue id
+    std::string kbm;    // optional .kbm file
+    bool csv = false;
+    bool list = false;  // list the catalogue instead
+};
+/// `kabel tune SCALE [--kbm MAP] [--csv]` / `kabel tune --list`: the 128-key table of a tuning, or the catalogue.
+int tuneCommand(const TuneCommand& options);
+
 struct RenderCommand {
     std::string patch;
     std::string output;

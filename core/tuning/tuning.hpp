@@ -211,6 +211,7 @@ private:
     std::vector<int> slotDegree_;    // per position: degree, or kUnmapped
     double patternCents_ = 1200.0;   // cents across one repetition of the key pattern
     double referenceLog2Hz_ = 0.0;   // log2 Hz of the 1/1 of the middle note
+    bool applyNoteRange_ = false;    // the scale's @ABL note range (only with the default map)
     TuningTable table_;
 };
 

@@ -1,0 +1,111 @@
+// `kabel tune SCALE [--kbm MAP] [--csv]`: the 128-key table of a tuning; `kabel tune --list`: the
+// catalogue. SCALE is a .scl/.ascl file or a catalogue id. Exit code 0, or 1 with the
+// "file:line: reason" message on stderr for a bad file or unknown id.
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <system_error>
+
+#include "core/cli/commands.hpp"
+#include "core/tuning/tuning.hpp"
+
+namespace kabel::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace kabel::tuning;
+
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+Scale resolveScale(const std::string& what, std::string& shownName) {
+    std::error_code ec;
+    if (fs::is_regular_file(what, ec)) {
+        shownName = fs::path(what).filename().string();
+        return loadScale(what);
+    }
+    const auto dir = findCatalogue();
+    if (!dir) throw InputError(what, 0, "", "no such file, and no scale catalogue found (set KABEL_SCALES to the patches/scales folder)");
+    const fs::path path = cataloguePath(*dir, what);
+    shownName = what;
+    return loadScale(path);
+}
+
+int listCatalogueCommand() {
+    const auto dir = findCatalogue();
+    if (!dir) {
+        std::fprintf(stderr, "No scale catalogue found (patches/scales beside the executable or the source tree; or set KABEL_SCALES).\n");
+        return 1;
+    }
+    const auto entries = listCatalogue(*dir);
+    std::printf("# %zu scales in %s\n", entries.size(), dir->string().c_str());
+    std::printf("%-32s %-24s %-14s %5s  %s\n", "id", "family", "kind", "notes", "description");
+    int bad = 0;
+    for (const CatalogueEntry& e : entries) {
+        if (!e.error.empty()) {
+            std::printf("%-32s ERROR: %s\n", e.id.c_str(), e.error.c_str());
+            ++bad;
+            continue;
+        }
+        std::string description = e.description;
+        if (!e.system.empty()) description = "[mode of " + e.system + "] " + description;
+        std::printf("%-32s %-24s %-14s %5d  %s\n", e.id.c_str(), e.family.c_str(), toString(e.kind), e.noteCount, description.c_str());
+    }
+    return bad == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int tuneCommand(const TuneCommand& options) {
+    if (options.list) return listCatalogueCommand();
+    if (options.scale.empty()) {
+        std::fprintf(stderr, "kabel tune: give a scale file (.scl/.ascl) or a catalogue id, or --list\n");
+        return 2;
+    }
+    try {
+        std::string name;
+        Scale scale = resolveScale(options.scale, name);
+        const bool hasMap = !options.kbm.empty();
+        const Tuning tuning = hasMap ? Tuning(scale, loadKeyboardMap(options.kbm)) : Tuning(scale);
+        const KeyboardMap& map = tuning.keyboardMap();
+        if (options.csv) {
+            std::printf("note,frequency_hz,cents_from_reference,degree,name,mapped\n");
+        } else {
+            std::printf("# %s: %s\n", name.c_str(), scale.description.c_str());
+            std::printf("# %d notes, period %.6f cents; map: %s, middle note %d, key %d = %.6f Hz\n", scale.noteCount(),
+                        scale.periodCents(), hasMap ? fs::path(options.kbm).filename().string().c_str() : "default (linear)",
+                        map.middleNote, map.referenceNote, map.referenceFrequency);
+            std::printf("%4s %18s %14s %6s  %s\n", "note", "frequency_hz", "cents", "degree", "name");
+        }
+        for (int key = 0; key < 128; ++key) {
+            const bool mapped = tuning.isMapped(key);
+            const int degree = tuning.degreeOfKey(key);
+            const std::string degreeName = mapped ? tuning.degreeName(degree) : std::string();
+            if (options.csv) {
+                if (mapped)
+                    std::printf("%d,%.6f,%.6f,%d,%s,1\n", key, tuning.frequencyOfKey(key), tuning.centsFromReference(key), degree,
+                                csvField(degreeName).c_str());
+                else
+                    std::printf("%d,,,,,0\n", key);
+            } else if (mapped) {
+                std::printf("%4d %18.6f %14.6f %6d  %s\n", key, tuning.frequencyOfKey(key), tuning.centsFromReference(key), degree,
+                            degreeName.c_str());
+            } else {
+                std::printf("%4d %18s %14s %6s  %s\n", key, "-", "-", "x", "(unmapped)");
+            }
+        }
+        return 0;
+    } catch (const InputError& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", options.scale.c_str(), e.what());
+    }
+    return 1;
+}
+
+}  // namespace kabel::cli
