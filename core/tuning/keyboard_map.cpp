@@ -40,7 +40,8 @@ KeyboardMap parseKeyboardMap(std::string_view bytes, const std::string& fileName
     KeyboardMap map;
     int field = 0;  // header fields read so far; then mapping entries
     int lastLine = 0;
-    for (const detail::Line& line : detail::splitLines(utf8.text)) {
+    const std::vector<detail::Line> lines = detail::splitLines(utf8.text);
+    for (const detail::Line& line : lines) {
         lastLine = line.number;
         const auto lineFail = [&](const std::string& reason) { fail(line.number, reason); };
         if (line.text.size() > kMaxLineBytes) lineFail("line is longer than " + std::to_string(kMaxLineBytes / 1024) + " KiB");
@@ -49,6 +50,15 @@ KeyboardMap parseKeyboardMap(std::string_view bytes, const std::string& fileName
         const std::string what = field < kHeaderFields
                                      ? std::string(kFieldNames[field])
                                      : "mapping entry " + std::to_string(entry + 1) + " of " + std::to_string(map.mapSize);
+        const bool blank = detail::isBlankLine(line.text);
+        // One value per line: a blank line is no value (and in the mapping it would be ambiguous:
+        // an entry forgotten, or a key meant to be unmapped?). Editors often leave one blank
+        // line at the very end; that one alone is tolerated.
+        if (blank && line.number == lines.back().number) continue;
+        if (blank && field >= kHeaderFields && entry >= map.mapSize)
+            lineFail(map.mapSize == 0
+                         ? std::string("empty line after a linear map (size 0 takes no mapping entries; comment lines start with '!')")
+                         : "empty line after the map's " + std::to_string(map.mapSize) + " entries (only comment lines may follow)");
         if (field >= kHeaderFields && entry >= map.mapSize) {
             if (map.mapSize == 0)
                 lineFail("a linear map (size 0) has no mapping entries, but this line is not a comment: " + quote(detail::trim(line.text)));
