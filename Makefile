@@ -10,11 +10,12 @@ PATCH ?= patches/default.kabel
 PACKAGES := build-essential cmake ninja-build pkg-config \
 	libimgui-dev libglfw3-dev portaudio19-dev librtmidi-dev libjack-jackd2-dev libasound2-dev \
 	catch2 libsndfile1-dev nlohmann-json3-dev libcli11-dev libfftw3-dev libsamplerate0-dev clang-format git \
-	jackd2 jack-capture sox python3 procps xvfb xauth xdotool libgl1-mesa-dri
+	jackd2 jack-capture sox python3 procps xvfb xauth xdotool libgl1-mesa-dri \
+	clang-14 libclang-rt-14-dev
 
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-sanitizers bench peers clean
+.PHONY: all deps build run test test-sanitizers fuzz-build fuzz fuzz-short bench peers clean
 
 all: build
 
@@ -49,7 +50,27 @@ test-sanitizers: deps
 	cmake --build $(BUILD)-tsan -j $(JOBS) --target kabel_core_tests
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(call SANITIZER_RUN,$(BUILD)-tsan)
 
-test: build test-sanitizers
+# libFuzzer targets (tests/fuzz: the scale and keyboard-map parsers, ...) in their own clang-14
+# build, so the main build stays g++. `make fuzz` runs each target FUZZ_SECONDS; `make test` runs
+# a short pass (FUZZ_SHORT_SECONDS each) when clang++-14 is installed and fails on a crash.
+FUZZ_SECONDS ?= 300
+FUZZ_SHORT_SECONDS ?= 30
+fuzz-build: deps
+	cmake -S . -B $(BUILD)-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DKABEL_FUZZ=ON -DKABEL_SANITIZE=fuzzer-no-link,address,undefined $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target kabel_fuzzers
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
+fuzz-short: deps
+	@if command -v clang++-14 >/dev/null; then \
+	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS); \
+	else \
+	  echo "fuzz-short: clang++-14 not installed, skipping the fuzz pass"; \
+	fi
+
+test: build test-sanitizers fuzz-short
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
@@ -61,4 +82,4 @@ peers: deps
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends puredata-core supercollider-server csound chuck
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

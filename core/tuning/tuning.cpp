@@ -215,7 +215,10 @@ Scale Mode::toScale() const {
     s.family = system.family;
     s.kind = system.kind;
     s.ombakHz = system.ombakHz;
-    s.systemDegrees = set;
+    if (!systemId.empty()) {
+        s.system = systemId;
+        s.systemDegrees = set;
+    }
     return s;
 }
 
@@ -252,6 +255,7 @@ Mode modeOf(const Scale& modeFile, const Scale& system, const std::string& fileN
     mode.degrees.assign(set.begin(), set.end());
     mode.tonic = static_cast<int>(unwrapped[0] % n);
     mode.description = modeFile.description;
+    mode.systemId = modeFile.system;
     // Names in toScale() order (ascending from the tonic): re-order the file's names to match.
     if (!modeFile.noteNames.empty()) {
         std::vector<std::pair<long long, std::string>> named;

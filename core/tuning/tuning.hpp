@@ -224,6 +224,7 @@ struct Mode {
     int tonic = 0;                   ///< the system degree that is the mode's 1/1 (one of `degrees`)
     std::vector<std::string> names;  ///< names of the mode's degrees from the tonic up (empty: the system's names)
     std::string description;
+    std::string systemId;  ///< the system's catalogue id, when known (becomes @KABEL SYSTEM/DEGREES of toScale())
 
     /// The mode as a Scale of its own: its degrees from the tonic up, re-based on the tonic, the
     /// system's period as period; names, source and kind carried over.
