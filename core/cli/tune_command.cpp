@@ -16,6 +16,13 @@ namespace {
 namespace fs = std::filesystem;
 using namespace kabel::tuning;
 
+// Pads to `width` characters (UTF-8 code points, not bytes) so columns line up with "lü" or "ş".
+std::string padded(const std::string& s, std::size_t width) {
+    std::size_t chars = 0;
+    for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
+    return chars >= width ? s + " " : s + std::string(width - chars, ' ');
+}
+
 std::string csvField(const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string out = "\"";
@@ -44,17 +51,19 @@ int listCatalogueCommand() {
     }
     const auto entries = listCatalogue(*dir);
     std::printf("# %zu scales in %s\n", entries.size(), dir->string().c_str());
-    std::printf("%-32s %-24s %-14s %5s  %s\n", "id", "family", "kind", "notes", "description");
+    std::printf("%s%s%s%5s  %s\n", padded("id", 33).c_str(), padded("family", 25).c_str(), padded("kind", 15).c_str(), "notes",
+                "description");
     int bad = 0;
     for (const CatalogueEntry& e : entries) {
         if (!e.error.empty()) {
-            std::printf("%-32s ERROR: %s\n", e.id.c_str(), e.error.c_str());
+            std::printf("%sERROR: %s\n", padded(e.id, 33).c_str(), e.error.c_str());
             ++bad;
             continue;
         }
         std::string description = e.description;
         if (!e.system.empty()) description = "[mode of " + e.system + "] " + description;
-        std::printf("%-32s %-24s %-14s %5d  %s\n", e.id.c_str(), e.family.c_str(), toString(e.kind), e.noteCount, description.c_str());
+        std::printf("%s%s%s%5d  %s\n", padded(e.id, 33).c_str(), padded(e.family, 25).c_str(), padded(toString(e.kind), 15).c_str(),
+                    e.noteCount, description.c_str());
     }
     return bad == 0 ? 0 : 1;
 }

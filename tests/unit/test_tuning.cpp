@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/tuning/tuning.hpp"
+#include "tests/support/rt_guard.hpp"
 
 namespace {
 
@@ -423,6 +424,25 @@ TEST_CASE("the real-time table continues by periods outside 0..127 and survives 
     const Tuning wide(equalTemperament(441));
     CHECK(wide.table().periodKeys == 441);
     CHECK_CENTS(wide.table().frequency(130.0), kC4 * std::pow(2.0, (130.0 - 60) / 441.0));
+}
+
+TEST_CASE("table lookups neither allocate nor lock", "[tuning]") {
+    const Tuning t(parseScale("Just\n 4\n 9/8\n 5/4\n 4/3\n 2/1\n", "just.scl"));
+    const TuningTable table = t.table();  // the copy an audio thread would hold
+    double sum = 0.0;
+    long allocations = 0, locks = 0;
+    {
+        const kabel::test::RtGuard guard;
+        for (int i = 0; i < 10000; ++i) {
+            const double note = -50.0 + i * 0.023;
+            sum += table.frequency(note) + table.log2Frequency(note) + (table.isMapped(i % 140) ? 1.0 : 0.0);
+        }
+        allocations = guard.counts().allocations;
+        locks = guard.counts().locks;
+    }
+    CHECK(std::isfinite(sum));
+    CHECK(allocations == 0);
+    CHECK(locks == 0);
 }
 
 TEST_CASE("a mode of a system with an independent tonic and reference pitch", "[tuning]") {
