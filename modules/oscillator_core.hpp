@@ -27,6 +27,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/dsp/fast_math.hpp"
@@ -378,8 +379,9 @@ protected:
         }
     }
 
-    // What every block reads first, together (a bank of 500 sines touches a few cache lines of
-    // each); the BLEP accumulators, 6 KB that only sync and band-limited edges use, last.
+    // What every block reads, together and small: a bank of 500 sines touches a few cache lines
+    // of each, and their objects share a few pages. The BLEP accumulators (6 KB, read only for
+    // band-limited edges and sync) live in an allocation of their own.
     const BlepTables* blep_;
     std::uint32_t resetPhase_;
     float invSampleRate_ = 1.0f / 48000.0f;
@@ -387,7 +389,8 @@ protected:
     ParamSmoother freq_, fmAmount_;
     ConstantIncrement constant_;
     std::array<PhaseState, kMaxChannels> st_{};
-    std::array<Accumulator, kMaxChannels> acc_{};
+    std::unique_ptr<std::array<Accumulator, kMaxChannels>> accumulators_ = std::make_unique<std::array<Accumulator, kMaxChannels>>();
+    std::array<Accumulator, kMaxChannels>& acc_ = *accumulators_;
 };
 
 }  // namespace kabel::osc
