@@ -151,7 +151,9 @@ struct TuningTable {
     static constexpr int kKeys = 128;
     std::array<double, kKeys> log2Hz{};        ///< log2(Hz) of every key (unmapped keys too: see docs)
     std::array<std::int32_t, kKeys> degree{};  ///< scale degree (0..degreeCount()-1) or kUnmapped
-    std::array<std::int32_t, kKeys> period{};  ///< how many periods above (below: < 0) the 1/1 of the middle note
+    /// Repetitions of the key pattern above (< 0: below) the one that starts at the middle note;
+    /// for a linear map these are periods of the scale.
+    std::array<std::int32_t, kKeys> period{};
     std::array<bool, kKeys> mapped{};
     int periodKeys = 12;      ///< keys per repetition of the key pattern (>= 1)
     double periodLog2 = 1.0;  ///< log2 of the frequency ratio across periodKeys keys
