@@ -19,7 +19,7 @@ struct SoundFileWriter::Handle {
 };
 
 SoundFileWriter::SoundFileWriter(const std::filesystem::path& path, int channels, double sampleRate, SampleFormat format)
-    : handle_(std::make_unique<Handle>()), path_(path), channels_(channels) {
+    : handle_(std::make_unique<Handle>()), path_(path) {
     SF_INFO info{};
     info.channels = channels;
     info.samplerate = static_cast<int>(sampleRate);

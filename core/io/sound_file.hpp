@@ -30,7 +30,6 @@ private:
     struct Handle;
     std::unique_ptr<Handle> handle_;
     std::filesystem::path path_;
-    int channels_;
 };
 
 }  // namespace kabel

@@ -42,7 +42,11 @@ Pitch Pitch::fromRatio(std::uint64_t numerator, std::uint64_t denominator, std::
     if (numerator == 0 || denominator == 0) throw std::invalid_argument("Pitch::fromRatio: numerator and denominator must be > 0");
     Pitch p;
     p.kind = Kind::Ratio;
-    p.text = std::to_string(numerator) + (denominator == 1 ? "" : "/" + std::to_string(denominator));
+    p.text = std::to_string(numerator);
+    if (denominator != 1) {
+        p.text += '/';
+        p.text += std::to_string(denominator);
+    }
     p.cents = static_cast<double>(1200.0L *
                                   (std::log2l(static_cast<long double>(numerator)) - std::log2l(static_cast<long double>(denominator))));
     p.label = std::move(label);

@@ -25,10 +25,17 @@ public:
 
     static std::string format(const std::string& file, int line, const std::string& where, const std::string& reason) {
         std::string s = file.empty() ? std::string("<input>") : file;
-        if (line > 0) s += ":" + std::to_string(line);
+        if (line > 0) {
+            s += ':';
+            s += std::to_string(line);
+        }
         s += ": ";
-        if (!where.empty()) s += where + ": ";
-        return s + reason;
+        if (!where.empty()) {
+            s += where;
+            s += ": ";
+        }
+        s += reason;
+        return s;
     }
 
 private:

@@ -260,7 +260,7 @@ TEST_CASE("scales with 0 and 1 notes", "[tuning]") {
 TEST_CASE("scl syntax: comments, labels, integers, trailing dots, tabs and line ends", "[tuning]") {
     const std::string body =
         "! comment\n!\n  Description with spaces  \n 6 notes\n! between\n 100.0 cents\n 5/4 E\n 3/2 ! fifth\n\t2.\t\n 3\n 2\n";
-    for (const std::string& eol : {"\n", "\r\n", "\r"}) {
+    for (const std::string eol : {"\n", "\r\n", "\r"}) {
         std::string text = body;
         std::string converted;
         for (char c : text) converted += c == '\n' ? eol : std::string(1, c);
