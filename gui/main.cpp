@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
     renderCmd->add_option("-b,--block", render.blockFrames, "Engine block in frames")->capture_default_str()->check(CLI::Range(1, 8192));
     renderCmd->add_option("-c,--channels", render.channels, "Output channels")->capture_default_str()->check(CLI::Range(1, 64));
     renderCmd->add_option("-f,--format", render.format, "Sample format: float, s16 or s24")->capture_default_str();
+    renderCmd->add_option("-m,--midi", render.midi, "Standard MIDI File (format 0 or 1) played into the patch at exact frames");
     renderCmd->add_flag("-q,--quiet", render.quiet, "Print nothing but errors");
 
     kabel::cli::PlayCommand play;

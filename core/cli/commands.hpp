@@ -31,6 +31,7 @@ struct RenderCommand {
     int blockFrames = 64;
     int channels = 2;
     std::string format = "float";
+    std::string midi;      // a Standard MIDI File to play into the patch ("" for none)
     bool progress = true;  // a progress bar when stderr is a terminal
     bool quiet = false;
 };

@@ -6,6 +6,7 @@
 #include "core/cli/commands.hpp"
 #include "core/cli/progress_bar.hpp"
 #include "core/engine/offline.hpp"
+#include "core/midi/midi_file.hpp"
 #include "core/module/registry.hpp"
 #include "core/patch/patch_file.hpp"
 #include "core/util/error.hpp"
@@ -22,7 +23,20 @@ int renderCommand(const RenderCommand& options) {
     }
     for (const std::string& w : loaded.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
+    MidiFile midi;
+    if (!options.midi.empty()) {
+        try {
+            midi = readMidiFile(options.midi);
+            if (midi.format == 2)
+                throw InputError(options.midi, 0, "", "format 2 (independent sequences) cannot be played; use a format 0 or 1 file");
+        } catch (const InputError& e) {
+            std::fprintf(stderr, "kabel render: %s\n", e.what());
+            return 1;
+        }
+    }
+
     RenderOptions render;
+    if (!options.midi.empty()) render.midi = &midi;
     render.seconds = options.seconds;
     render.sampleRate = options.sampleRate;
     render.blockFrames = options.blockFrames;
@@ -55,6 +69,10 @@ int renderCommand(const RenderCommand& options) {
     std::printf("rendered %.3f s (%llu frames, %d ch, %.0f Hz) to %s in %.3f s: %.1fx real time, peak %.1f dBFS\n", seconds,
                 static_cast<unsigned long long>(summary.frames), options.channels, options.sampleRate, options.output.c_str(),
                 summary.renderSeconds, seconds / summary.renderSeconds, peakDb);
+    if (!options.midi.empty())
+        std::printf("midi: %llu events delivered from %s (%zu in the file, %.3f s long)%s\n",
+                    static_cast<unsigned long long>(summary.midi.delivered), options.midi.c_str(), midi.events.size(), midi.lengthSeconds,
+                    summary.midi.dropped + summary.midi.overflowed ? ", some lost: too many at once" : "");
     if (summary.stats.nonFiniteSamples)
         std::printf("warning: %llu NaN/Inf samples were replaced by silence\n",
                     static_cast<unsigned long long>(summary.stats.nonFiniteSamples));

@@ -23,7 +23,8 @@ inline float softClip(float x) noexcept {
 
 }  // namespace
 
-Engine::Engine(EngineConfig config) : config_(config), retired_(kRetiredCapacity), blockPosition_(config.blockFrames) {
+Engine::Engine(EngineConfig config)
+    : config_(config), retired_(kRetiredCapacity), blockPosition_(config.blockFrames), clock_(config.sampleRate) {
     if (config_.blockFrames < 1 || config_.blockFrames > 8192) throw std::invalid_argument("engine block must be 1..8192 frames");
     if (config_.outputChannels < 0 || config_.outputChannels > 64) throw std::invalid_argument("engine outputs must be 0..64");
     if (!(config_.sampleRate >= 1000.0 && config_.sampleRate <= 768000.0))
@@ -33,6 +34,11 @@ Engine::Engine(EngineConfig config) : config_(config), retired_(kRetiredCapacity
     for (int c = 0; c < config_.outputChannels; ++c) outPointers_.push_back(outBlock_.data() + c * stride);
     host_.out = outPointers_.data();
     host_.outChannels = config_.outputChannels;
+    if (config_.midiInputs < 0 || config_.midiInputs > 255) throw std::invalid_argument("engine MIDI inputs must be 0..255");
+    for (int p = 0; p < config_.midiInputs; ++p)
+        midiInputs_.push_back(std::make_unique<MidiInputQueue>(config_.midiQueueEvents, config_.midiQueueSysexBytes));
+    midiBlock_.resize(kMaxMidiEventsPerBlock);
+    sysexBlock_.resize(kMaxSysexBytesPerBlock);
 }
 
 Engine::~Engine() {
@@ -67,6 +73,61 @@ EngineStats Engine::stats() const noexcept {
     return s;
 }
 
+MidiStats Engine::midiStats() const noexcept {
+    MidiStats s;
+    s.delivered = midiDelivered_.load(std::memory_order_relaxed);
+    s.late = midiLate_.load(std::memory_order_relaxed);
+    s.overflowed = midiOverflowed_.load(std::memory_order_relaxed);
+    for (const auto& q : midiInputs_) s.dropped += q->dropped();
+    return s;
+}
+
+void Engine::gatherMidi(int frames) noexcept {
+    const std::uint64_t start = frameCount_, end = frameCount_ + static_cast<std::uint64_t>(frames);
+    std::size_t count = 0;
+    std::uint32_t sysexUsed = 0;
+    std::uint64_t late = 0, overflowed = 0;
+    bool sorted = true;
+    for (std::size_t p = 0; p < midiInputs_.size(); ++p) {
+        MidiInputQueue& q = *midiInputs_[p];
+        while (const StampedMidi* e = q.front()) {
+            if (e->frame >= end) break;  // for a later block; so is everything behind it
+            const bool fits = count < midiBlock_.size() && e->sysexLength <= kMaxSysexBytesPerBlock - sysexUsed;
+            if (!fits) {
+                ++overflowed;
+                q.pop(nullptr);
+                continue;
+            }
+            MidiEvent& out = midiBlock_[count];
+            if (e->frame < start) ++late;
+            out.frame = e->frame < start ? 0u : static_cast<std::uint32_t>(e->frame - start);
+            out.port = static_cast<std::uint8_t>(p);
+            out.status = e->status;
+            out.data1 = e->data1;
+            out.data2 = e->data2;
+            out.sysexLength = e->sysexLength;
+            out.sysex = e->sysexLength ? sysexBlock_.data() + sysexUsed : nullptr;
+            if (count > 0 && out.frame < midiBlock_[count - 1].frame) sorted = false;
+            q.pop(e->sysexLength ? sysexBlock_.data() + sysexUsed : nullptr);
+            sysexUsed += out.sysexLength;
+            ++count;
+        }
+    }
+    if (!sorted) {
+        // Insertion sort: stable, no memory, linear for the usual nearly sorted input.
+        for (std::size_t i = 1; i < count; ++i) {
+            const MidiEvent e = midiBlock_[i];
+            std::size_t j = i;
+            for (; j > 0 && midiBlock_[j - 1].frame > e.frame; --j) midiBlock_[j] = midiBlock_[j - 1];
+            midiBlock_[j] = e;
+        }
+    }
+    host_.midi = std::span<const MidiEvent>(midiBlock_.data(), count);
+    if (count) midiDelivered_.fetch_add(count, std::memory_order_relaxed);
+    if (late) midiLate_.fetch_add(late, std::memory_order_relaxed);
+    if (overflowed) midiOverflowed_.fetch_add(overflowed, std::memory_order_relaxed);
+}
+
 void Engine::takePendingPlan() noexcept {
     // Only take a plan when the old one can be handed back; otherwise try again next block.
     if (pending_.load(std::memory_order_relaxed) == nullptr || retired_.full()) return;
@@ -83,6 +144,7 @@ void Engine::processBlock() noexcept {
     takePendingPlan();
     const int frames = config_.blockFrames;
     for (float* channel : outPointers_) std::memset(channel, 0, static_cast<std::size_t>(frames) * sizeof(float));
+    gatherMidi(frames);
     if (current_) current_->run(frames, frameCount_, host_);
     guardOutput();
     frameCount_ += static_cast<std::uint64_t>(frames);
@@ -135,6 +197,7 @@ void Engine::deliver(int frames, Copy&& copy) noexcept {
 }
 
 void Engine::process(float* const* out, int channels, int frames) noexcept {
+    if (autoPublishClock_) publishClock(MidiClock::nowNanos());
     deliver(frames, [&](int at, int from, int n) {
         for (int c = 0; c < channels; ++c) {
             if (c < config_.outputChannels)
@@ -146,6 +209,7 @@ void Engine::process(float* const* out, int channels, int frames) noexcept {
 }
 
 void Engine::processInterleaved(float* out, int channels, int frames) noexcept {
+    if (autoPublishClock_) publishClock(MidiClock::nowNanos());
     deliver(frames, [&](int at, int from, int n) {
         for (int i = 0; i < n; ++i)
             for (int c = 0; c < channels; ++c)

@@ -8,6 +8,17 @@
 // default) is independent of the device buffer: process() adapts any host buffer size.
 // After each block the output stage replaces NaN/Inf with silence (counting them) and a soft
 // clipper above 0.9 guards the speakers (transparent below it).
+//
+// MIDI (docs/midi.md). Each MIDI input port has its own lock-free queue (MidiInputQueue: one
+// producer thread per port, e.g. one RtMidi callback each, and the audio thread). Producers push
+// messages stamped with an absolute engine frame. At the start of each block the engine moves
+// every queued event with frame < blockStart + frames into the block's event array (an event
+// stamped before the block is late: it goes to frame 0 and is counted; an event stamped for a
+// later block stays queued, and so does everything behind it in its port's queue), sorts the
+// array by frame (stable: port order, then arrival order) and hands it to every module as
+// ProcessContext::midi(). Fixed capacities: kMaxMidiEventsPerBlock events and
+// kMaxSysexBytesPerBlock sysex bytes per block (more is dropped and counted). midiClock() maps
+// steady-clock time to engine frames for stamping live input.
 #pragma once
 
 #include <atomic>
@@ -16,6 +27,8 @@
 #include <vector>
 
 #include "core/engine/plan.hpp"
+#include "core/midi/midi_clock.hpp"
+#include "core/midi/midi_queue.hpp"
 #include "core/util/aligned_buffer.hpp"
 #include "core/util/spsc_queue.hpp"
 
@@ -25,7 +38,18 @@ struct EngineConfig {
     double sampleRate = 48000.0;
     int blockFrames = 64;
     int outputChannels = 2;
-    bool outputGuard = true;  // soft-clip peaks above 0.9 (never affects quieter signals)
+    bool outputGuard = true;                  // soft-clip peaks above 0.9 (never affects quieter signals)
+    int midiInputs = 1;                       // MIDI input ports (queues), 0..255
+    std::size_t midiQueueEvents = 4096;       // events each port's queue holds
+    std::size_t midiQueueSysexBytes = 65536;  // sysex bytes each port's queue holds
+};
+
+/// MIDI counters, readable from any thread.
+struct MidiStats {
+    std::uint64_t delivered = 0;   // events handed to modules
+    std::uint64_t late = 0;        // stamped before the block that took them (delivered at frame 0)
+    std::uint64_t dropped = 0;     // refused by a full queue (producer side)
+    std::uint64_t overflowed = 0;  // did not fit a block's event array or sysex bytes (lost)
 };
 
 struct EngineStats {
@@ -58,6 +82,30 @@ public:
     EngineStats stats() const noexcept;
     std::uint64_t activeGeneration() const noexcept { return activeGeneration_.load(std::memory_order_acquire); }
 
+    /// MIDI input port `port` (0..config().midiInputs-1): its one producer thread pushes events
+    /// stamped with engine frames. See MidiInputQueue.
+    MidiInputQueue& midiInput(int port) noexcept { return *midiInputs_[static_cast<std::size_t>(port)]; }
+    int midiInputCount() const noexcept { return static_cast<int>(midiInputs_.size()); }
+    /// Any thread.
+    MidiStats midiStats() const noexcept;
+    /// Any thread: steady-clock time -> engine frame, published by process()/processInterleaved()
+    /// at each device callback (or by the device side through publishClock()).
+    const MidiClock& midiClock() const noexcept { return clock_; }
+    /// Any thread: the engine frame for an event arriving now, `latencyFrames` ahead of the
+    /// estimated current frame; 0 before the first device callback. See docs/midi.md.
+    std::uint64_t stampNow(std::uint64_t latencyFrames) const noexcept {
+        std::uint64_t frame = 0;
+        clock_.frameAt(MidiClock::nowNanos(), frame);
+        return frame + latencyFrames;
+    }
+    /// Audio thread: the engine frame the device plays next (frames handed to the device so far).
+    std::uint64_t deviceFrame() const noexcept { return frameCount_ - static_cast<std::uint64_t>(config_.blockFrames - blockPosition_); }
+    /// Audio thread: publish that the device plays deviceFrame() at steady time `nanos` (for a
+    /// device side with a better time than the callback's start; process() does it otherwise).
+    void publishClock(std::int64_t nanos) noexcept { clock_.publish(deviceFrame(), nanos); }
+    /// Audio thread: process()/processInterleaved() publish the clock at each call (default on).
+    void setAutoPublishClock(bool on) noexcept { autoPublishClock_ = on; }
+
     /// Audio thread: runs one engine block into the block output.
     void processBlock() noexcept;
     /// Audio thread: the last block's output, channel `c` (blockFrames floats).
@@ -76,6 +124,7 @@ private:
     template <typename Copy>
     void deliver(int frames, Copy&& copy) noexcept;
     void guardOutput() noexcept;
+    void gatherMidi(int frames) noexcept;
 
     EngineConfig config_;
     std::atomic<Plan*> pending_{nullptr};
@@ -93,6 +142,15 @@ private:
     std::atomic<std::uint64_t> nonFinite_{0};
     std::atomic<std::uint64_t> guarded_{0};
     std::atomic<std::uint64_t> activeGeneration_{0};
+
+    std::vector<std::unique_ptr<MidiInputQueue>> midiInputs_;
+    std::vector<MidiEvent> midiBlock_;      // kMaxMidiEventsPerBlock
+    std::vector<std::uint8_t> sysexBlock_;  // kMaxSysexBytesPerBlock
+    MidiClock clock_;
+    bool autoPublishClock_ = true;
+    std::atomic<std::uint64_t> midiDelivered_{0};
+    std::atomic<std::uint64_t> midiLate_{0};
+    std::atomic<std::uint64_t> midiOverflowed_{0};
 };
 
 }  // namespace kabel

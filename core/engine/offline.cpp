@@ -36,9 +36,30 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
         std::uint64_t done = 0;
         double lastReport = -1.0;
         float peak = 0.0f;
+        std::size_t nextEvent = 0;
+        // Queues this block's events (by port 0) just before the block runs.
+        auto feedMidi = [&](std::uint64_t blockEnd) {
+            if (!options.midi) return;
+            const std::vector<MidiFileEvent>& events = options.midi->events;
+            for (; nextEvent < events.size(); ++nextEvent) {
+                const MidiFileEvent& e = events[nextEvent];
+                const auto frame = static_cast<std::uint64_t>(std::llround(e.seconds * options.sampleRate));
+                if (frame >= blockEnd) break;
+                MidiMessage m;
+                m.status = e.status;
+                m.data1 = e.data1;
+                m.data2 = e.data2;
+                if (!e.sysex.empty()) {
+                    m.sysex = e.sysex.data();
+                    m.sysexLength = static_cast<std::uint32_t>(e.sysex.size());
+                }
+                engine.midiInput(0).push(frame, m);
+            }
+        };
         while (done < total) {
             std::size_t frames = 0;
             for (int b = 0; b < blocksPerChunk && done + frames < total; ++b) {
+                feedMidi(done + frames + static_cast<std::uint64_t>(block));
                 engine.processBlock();
                 const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(block), total - done - frames));
                 float* dst = chunk.data() + frames * static_cast<std::size_t>(channels);
@@ -67,6 +88,7 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
         summary.peak = peak;
     });
     summary.stats = engine.stats();
+    summary.midi = engine.midiStats();
     summary.renderSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return summary;
 }

@@ -11,6 +11,7 @@
 #include "core/engine/compiler.hpp"
 #include "core/engine/engine.hpp"
 #include "core/io/sound_file.hpp"
+#include "core/midi/midi_file.hpp"
 #include "core/patch/patch.hpp"
 
 namespace kabel {
@@ -23,6 +24,9 @@ struct RenderOptions {
     SampleFormat format = SampleFormat::Float32;
     bool outputGuard = true;
     std::filesystem::path patchDirectory;  // relative paths in module state (samples, tables) resolve here
+    /// MIDI to play (not owned; may be null): each event reaches the modules at frame
+    /// round(seconds x sampleRate), through MIDI input port 0 as live input would.
+    const MidiFile* midi = nullptr;
     /// Called now and then with the fraction done (0..1), from the rendering thread.
     std::function<void(double)> progress;
 };
@@ -32,6 +36,7 @@ struct RenderSummary {
     double renderSeconds = 0.0;  // wall time of the render loop (compile and file writing included)
     float peak = 0.0f;           // largest |sample| written
     EngineStats stats;
+    MidiStats midi;
     CompileReport report;
     std::vector<std::string> notes;  // from the session: placeholders, unconnected cables, files not loaded
 };

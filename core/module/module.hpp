@@ -21,6 +21,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/midi/midi_event.hpp"
 #include "core/module/descriptor.hpp"
 
 namespace kabel {
@@ -65,6 +66,8 @@ struct HostBuffers {
     int outChannels = 0;
     const float* const* in = nullptr;
     int inChannels = 0;
+    /// The block's MIDI events, sorted by frame (see core/midi/midi_event.hpp). Set by the engine.
+    std::span<const MidiEvent> midi;
 };
 
 /// Everything a module needs for one block. Built by the compiler; valid only during process().
@@ -74,6 +77,10 @@ struct ProcessContext {
     std::span<const InputPort> in;      // one per descriptor input, in descriptor order
     std::span<const OutputPort> out;    // one per descriptor output
     const HostBuffers* host = nullptr;  // device buffers; never null
+
+    /// Every MIDI event of this block, from every input port, sorted by frame (stable for equal
+    /// frames); frame offsets are inside this block. Empty when no MIDI arrived.
+    std::span<const MidiEvent> midi() const noexcept { return host ? host->midi : std::span<const MidiEvent>{}; }
 };
 
 /// Where a module's state is loaded from and where its slow work runs (UI thread).
