@@ -10,9 +10,12 @@
 // memo per channel skips the work while the input holds still (keys and steps mostly do).
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -24,6 +27,7 @@
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
 #include "core/module/smoothing.hpp"
+#include "core/tuning/mts.hpp"
 #include "modules/tuning_state.hpp"
 
 namespace kabel {
@@ -349,7 +353,7 @@ ParamDescriptor referenceParam() {
 
 enum TunerInputs { kTunerPitch, kTunerTrig };
 enum TunerOutputs { kTunerOut, kTunerOmbak, kTunerGate, kTunerDegree };
-enum TunerParams { kTunerTonic, kTunerReference, kTunerOmbakHz, kTunerLayout, kTunerRetune };
+enum TunerParams { kTunerTonic, kTunerReference, kTunerOmbakHz, kTunerLayout, kTunerRetune, kTunerMts };
 
 class Tuner final : public Module {
 public:
@@ -362,6 +366,7 @@ public:
         ombak_.prepare(sampleRate);
     }
 
+    // The signal state; a tuning received by MTS is kept (it is a tuning, not a signal).
     void reset() noexcept override {
         for (Voice& v : voices_) v = Voice{};
         lastTable_ = nullptr;
@@ -369,24 +374,103 @@ public:
 
     void loadState(const nlohmann::json& state, const LoadContext& context) override { slot_.load(state, context, "tuner"); }
     void idle() override { slot_.idle(); }
-    std::string status() const override { return slot_.status(); }
+    std::string status() const override {
+        std::string s = slot_.status();
+        if (s.empty() && param(kTunerMts) >= 0.5f) {
+            const std::uint64_t packed = mtsProblem_.load(std::memory_order_relaxed);
+            if (packed != 0) {
+                tuning::MtsResult r;
+                r.error = static_cast<tuning::MtsError>(packed & 0xFF);
+                r.subId = static_cast<int>((packed >> 8) & 0xFF) - 1;
+                r.offset = static_cast<int>((packed >> 16) & 0xFFFF) - 1;
+                r.expected = static_cast<int>((packed >> 32) & 0xFFFF) - 1;
+                r.got = static_cast<int>((packed >> 48) & 0xFFFF) - 1;
+                s = tuning::describe(r);
+            }
+        }
+        return s;
+    }
 
     void process(const ProcessContext& ctx) noexcept override {
         const int frames = ctx.frames;
         const TunerTable& t = slot_.get();
-        const int layout = param(kTunerLayout) >= 0.5f ? 1 : 0;
-        const tuned::KeyPattern& pattern = t.layout[static_cast<std::size_t>(layout)];
-        const Ramp tonic = tonic_.next(param(kTunerTonic), frames);
-        const double offsetExact = anchorOffset(t, param(kTunerReference));
-        const Ramp offset = offset_.next(static_cast<float>(offsetExact), frames);
+        const bool followMts = param(kTunerMts) >= 0.5f;
+        Block b;
+        b.table = &t;
+        b.layout = param(kTunerLayout) >= 0.5f ? 1 : 0;
+        b.tonic = tonic_.next(param(kTunerTonic), frames);
+        b.offsetExact = anchorOffset(t, param(kTunerReference));
+        b.offset = offset_.next(static_cast<float>(b.offsetExact), frames);
         const float ombakParam = param(kTunerOmbakHz);
-        const double ombakExact = ombakParam > 0.0f ? static_cast<double>(ombakParam) : t.ombakHz;
-        const Ramp ombak = ombak_.next(static_cast<float>(ombakExact), frames);
-        const bool same = &t == lastTable_ && layout == lastLayout_;
-        lastTable_ = &t;
-        lastLayout_ = layout;
-        const bool settled = same && tonic.constant() && offset.constant() && ombak.constant();
+        b.ombakExact = ombakParam > 0.0f ? static_cast<double>(ombakParam) : t.ombakHz;
+        b.ombak = ombak_.next(static_cast<float>(b.ombakExact), frames);
+        b.mts = followMts && mtsLoaded_;
+        const bool same = &t == lastTable_ && b.layout == lastLayout_ && b.mts == lastMts_ && mtsGeneration_ == lastGeneration_;
+        b.settled = same && b.tonic.constant() && b.offset.constant() && b.ombak.constant();
 
+        // Sample-accurate MTS: the block is cut at each system-exclusive message.
+        int start = 0;
+        if (followMts) {
+            for (const MidiEvent& e : ctx.midi()) {
+                if (e.status != 0xF0 || e.sysex == nullptr) continue;
+                const int at = std::clamp(static_cast<int>(e.frame), 0, frames);
+                if (at > start) render(ctx, b, start, at, start == 0);
+                if (receive(e)) {
+                    b.mts = true;
+                    b.settled = false;
+                    for (Voice& v : voices_) v.memoValid = false;
+                }
+                start = std::max(start, at);
+            }
+        }
+        render(ctx, b, start, frames, start == 0);
+        lastTable_ = &t;
+        lastLayout_ = b.layout;
+        lastMts_ = b.mts;
+        lastGeneration_ = mtsGeneration_;
+    }
+
+private:
+    struct Voice {
+        float out = 0.0f, ombak = 0.0f, gate = 0.0f, degree = 0.0f;
+        float memoIn = 0.0f;
+        bool memoValid = false, ombakValid = false;
+        bool trigHigh = false, held = false;
+    };
+
+    // What a block's frames share.
+    struct Block {
+        const TunerTable* table = nullptr;
+        int layout = 0;
+        Ramp tonic, offset, ombak;
+        double offsetExact = 0.0, ombakExact = 0.0;
+        bool mts = false;  // play the MTS table instead of the state's tuning
+        bool settled = false;
+    };
+
+    // One MTS message (audio thread). True when it changed the tuning.
+    bool receive(const MidiEvent& e) noexcept {
+        const tuning::MtsResult r = mts_.decode(std::span<const std::uint8_t>(e.sysex, e.sysexLength));
+        if (!r.ok()) {
+            if (r.error != tuning::MtsError::NotMts) {  // other sysex is none of our business
+                const auto field = [](int v) { return static_cast<std::uint64_t>(std::clamp(v + 1, 0, 0xFFFF)); };
+                mtsProblem_.store(static_cast<std::uint64_t>(r.error) | field(r.subId) << 8 | field(r.offset) << 16 |
+                                      field(r.expected) << 32 | field(r.got) << 48,
+                                  std::memory_order_relaxed);
+            }
+            return false;
+        }
+        if (r.kind == tuning::MtsKind::DumpRequest || r.kind == tuning::MtsKind::None) return false;
+        mtsProblem_.store(0, std::memory_order_relaxed);
+        mtsTable_ = tuning::toTuningTable(mts_.table());
+        mtsLoaded_ = true;
+        ++mtsGeneration_;
+        return true;
+    }
+
+    void render(const ProcessContext& ctx, const Block& b, int from, int to, bool first) noexcept {
+        const TunerTable& t = *b.table;
+        const tuned::KeyPattern& pattern = t.layout[static_cast<std::size_t>(b.layout)];
         const InputPort& pitchIn = ctx.in[kTunerPitch];
         const InputPort& trigIn = ctx.in[kTunerTrig];
         const bool atTrig = param(kTunerRetune) >= 0.5f && trigIn.connected;
@@ -399,7 +483,7 @@ public:
 
         for (int c = 0; c < out.channels; ++c) {
             Voice& v = voices_[static_cast<std::size_t>(c)];
-            if (!settled || v.ombakValid != wantOmbak) v.memoValid = false;
+            if ((first && !b.settled) || v.ombakValid != wantOmbak) v.memoValid = false;
             v.ombakValid = wantOmbak;
             const float* p = pitchIn.channel(c);
             const float* tr = trigIn.channel(c);
@@ -407,7 +491,7 @@ public:
             float* om = wantOmbak ? ombakOut.channel(c) : nullptr;
             float* g = gateOut.connected ? gateOut.channel(c) : nullptr;
             float* d = degreeOut.connected ? degreeOut.channel(c) : nullptr;
-            for (int i = 0; i < frames; ++i) {
+            for (int i = from; i < to; ++i) {
                 bool update = true;
                 if (atTrig) {
                     const bool high = tr[i] >= 0.5f;
@@ -415,12 +499,16 @@ public:
                     v.trigHigh = high;
                 }
                 if (update && !(v.memoValid && p[i] == v.memoIn)) {
-                    const double anchor = (tonic.constant() ? tonic.start : tonic.at(i)) + anchorOffsetKeys;
-                    const double off = offset.constant() ? offsetExact : offset.at(i);
-                    const double omb = ombak.constant() ? ombakExact : ombak.at(i);
-                    evaluate(pattern, t, p[i], anchor, off, wantOmbak ? omb : 0.0, v);
+                    const double omb = b.ombak.constant() ? b.ombakExact : b.ombak.at(i);
+                    if (b.mts) {
+                        evaluateMts(mtsTable_, p[i], wantOmbak ? omb : 0.0, v);
+                    } else {
+                        const double anchor = (b.tonic.constant() ? b.tonic.start : b.tonic.at(i)) + anchorOffsetKeys;
+                        const double off = b.offset.constant() ? b.offsetExact : b.offset.at(i);
+                        evaluate(pattern, t, p[i], anchor, off, wantOmbak ? omb : 0.0, v);
+                    }
                     v.memoIn = p[i];
-                    v.memoValid = settled;
+                    v.memoValid = b.settled;
                 }
                 v.held = true;
                 if (o) o[i] = v.out;
@@ -431,13 +519,15 @@ public:
         }
     }
 
-private:
-    struct Voice {
-        float out = 0.0f, ombak = 0.0f, gate = 0.0f, degree = 0.0f;
-        float memoIn = 0.0f;
-        bool memoValid = false, ombakValid = false;
-        bool trigHigh = false, held = false;
-    };
+    // The paired voice: a constant number of Hz above the voice, whatever its register.
+    static void setOmbak(double ombakHz, Voice& v) noexcept {
+        if (ombakHz != 0.0) {
+            const double hz = std::exp2(static_cast<double>(v.out) + kLog2C4) + ombakHz;
+            v.ombak = hz > 0.0 ? static_cast<float>(std::log2(hz) - kLog2C4) : -40.0f;
+        } else {
+            v.ombak = v.out;
+        }
+    }
 
     // Key 60 + 12 x pitch through the pattern (see tuning_state.hpp), into v's outputs.
     static void evaluate(const tuned::KeyPattern& pattern, const TunerTable& t, float pitch, double anchor, double offset, double ombakHz,
@@ -456,13 +546,25 @@ private:
         v.out = static_cast<float>(out);
         v.gate = mapped ? 1.0f : 0.0f;
         v.degree = mapped ? static_cast<float>(degree) : -1.0f;
-        if (ombakHz != 0.0) {
-            // A constant number of Hz above the voice, whatever its register.
-            const double hz = std::exp2(out + kLog2C4) + ombakHz;
-            v.ombak = hz > 0.0 ? static_cast<float>(std::log2(hz) - kLog2C4) : -40.0f;
-        } else {
-            v.ombak = v.out;
+        setOmbak(ombakHz, v);
+    }
+
+    // Key 60 + 12 x pitch in a tuning received by MTS: every key's frequency as sent (Tonic and
+    // Reference do not apply), fractional keys in log-frequency, keys beyond 0..127 by its period.
+    static void evaluateMts(const tuning::TuningTable& table, float pitch, double ombakHz, Voice& v) noexcept {
+        const double note = pitch == pitch ? std::clamp(60.0 + 12.0 * static_cast<double>(pitch), -1.0e6, 1.0e6) : 60.0;
+        v.out = static_cast<float>(std::clamp(table.log2Frequency(note) - kLog2C4, -40.0, 40.0));
+        const auto key = static_cast<long long>(std::floor(note + 0.5));
+        const long long m = table.periodKeys;
+        long long degree = key;
+        if (key >= 0 && key < tuning::TuningTable::kKeys) {
+            degree = table.degree[static_cast<std::size_t>(key)];
+        } else if (m > 0 && m < tuning::TuningTable::kKeys) {
+            degree = ((key - 60) % m + m) % m;
         }
+        v.gate = 1.0f;  // MTS has no silent keys
+        v.degree = static_cast<float>(degree);
+        setOmbak(ombakHz, v);
     }
 
     TuningSlot slot_;
@@ -470,6 +572,13 @@ private:
     std::array<Voice, kMaxChannels> voices_{};
     const TunerTable* lastTable_ = nullptr;
     int lastLayout_ = 0;
+    bool lastMts_ = false;
+    // MTS (audio thread, except mtsProblem_).
+    tuning::MtsDecoder mts_;
+    tuning::TuningTable mtsTable_{};
+    bool mtsLoaded_ = false;
+    std::uint64_t mtsGeneration_ = 0, lastGeneration_ = 0;
+    std::atomic<std::uint64_t> mtsProblem_{0};  // the last rejected MTS message, packed; 0 = none
 };
 
 const ModuleDescriptor kTuner{
@@ -497,8 +606,11 @@ const ModuleDescriptor kTuner{
         "number of Hz (the beat rate stays the same in every register; 0 = the file's @KABEL OMBAK, 6 Hz for the Tampak "
         "Gangsai tunings). Retune: continuous (a tuning or knob change reaches sounding notes at once) or at trig (the "
         "outputs hold from one rising edge of Trig to the next, like note-on retuning; continuous while Trig is "
-        "unpatched). A file that does not load is reported here with its file:line reason while the previous tuning "
-        "keeps playing. Polyphonic.",
+        "unpatched). MTS on follow: MIDI Tuning Standard messages arriving on the MIDI inputs (bulk dump, single-note "
+        "and scale/octave tuning changes) retune the keys from the sample they arrive, every key at the frequency sent "
+        "(Tonic and Reference do not apply to it; switch back to ignore for the state's tuning); a rejected message is "
+        "shown here with its reason. A file that does not load is reported here with its file:line reason while the "
+        "previous tuning keeps playing. Polyphonic.",
     .inputs = {{.id = "pitch",
                 .name = "Pitch",
                 .kind = SignalKind::Pitch,
@@ -552,7 +664,16 @@ const ModuleDescriptor kTuner{
                 .unit = "",
                 .curve = ParamCurve::Choice,
                 .choices = {"continuous", "at trig"},
-                .help = "continuous: outputs follow at once; at trig: outputs change only at a rising edge of Trig"}},
+                .help = "continuous: outputs follow at once; at trig: outputs change only at a rising edge of Trig"},
+               {.id = "mts",
+                .name = "MTS",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.0f,
+                .unit = "",
+                .curve = ParamCurve::Choice,
+                .choices = {"ignore", "follow"},
+                .help = "follow: MIDI Tuning Standard messages from the MIDI inputs retune the keys, from the sample they arrive"}},
     .create = [] { return std::unique_ptr<Module>(new Tuner(kTuner)); },
 };
 const RegisterModule registerTuner{kTuner};

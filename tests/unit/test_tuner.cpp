@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/module/module.hpp"
+#include "core/module/registry.hpp"
+#include "core/tuning/mts.hpp"
 #include "core/tuning/tuning.hpp"
 #include "tests/support/module_harness.hpp"
 #include "tests/support/rt_guard.hpp"
@@ -394,6 +396,102 @@ TEST_CASE("a bad tuning file keeps the old tuning and reports file:line", "[tune
     h.loadState("", dir.path);  // null: back to 12-TET
     h.run(kFrames);
     CHECK(centsOf(h.run(kFrames)[0][0].back()) == Approx(100.0).margin(1e-3));
+}
+
+namespace {
+
+// Runs a tuner block by block with a constant key per channel and system-exclusive messages at
+// given frames (as the engine delivers MIDI); returns out[port][channel][frame].
+struct SysexAt {
+    int frame;
+    std::vector<std::uint8_t> bytes;
+};
+
+std::vector<Signal> runWithMidi(const std::vector<double>& keys, const std::vector<SysexAt>& messages, int frames,
+                                std::unique_ptr<kabel::Module>& module, const std::vector<std::pair<const char*, float>>& params) {
+    using namespace kabel;
+    const ModuleDescriptor* d = Registry::global().find("tuner");
+    REQUIRE(d != nullptr);
+    if (!module) {
+        module = d->create();
+        for (const auto& [id, value] : params) module->setParam(d->paramIndex(id), value);
+        module->prepare(48000.0, 64);
+    }
+    const int channels = static_cast<int>(keys.size());
+    const int stride = 64;
+    std::vector<float> pitch(static_cast<std::size_t>(channels * stride)), zeros(stride, 0.0f);
+    for (int c = 0; c < channels; ++c) std::fill_n(pitch.begin() + c * stride, stride, keyPitch(keys[static_cast<std::size_t>(c)]));
+    std::vector<std::vector<float>> buffers(4, std::vector<float>(static_cast<std::size_t>(channels * stride)));
+    std::vector<InputPort> in(2);
+    in[0] = InputPort{pitch.data(), zeros.data(), channels, stride, true, 0.0f};
+    in[1] = InputPort{zeros.data(), zeros.data(), 1, stride, false, 0.0f};
+    std::vector<OutputPort> out;
+    for (auto& b : buffers) out.push_back(OutputPort{b.data(), channels, stride, true});
+    std::vector<Signal> result(4, Signal(static_cast<std::size_t>(channels)));
+    for (int start = 0; start < frames; start += stride) {
+        std::vector<MidiEvent> events;
+        for (const SysexAt& m : messages)
+            if (m.frame >= start && m.frame < start + stride) {
+                MidiEvent e;
+                e.frame = static_cast<std::uint32_t>(m.frame - start);
+                e.status = 0xF0;
+                e.sysex = m.bytes.data();
+                e.sysexLength = static_cast<std::uint32_t>(m.bytes.size());
+                events.push_back(e);
+            }
+        HostBuffers host;
+        host.midi = events;
+        ProcessContext ctx;
+        ctx.frames = stride;
+        ctx.in = in;
+        ctx.out = out;
+        ctx.host = &host;
+        module->process(ctx);
+        for (int p = 0; p < 4; ++p)
+            for (int c = 0; c < channels; ++c) {
+                const float* x = out[static_cast<std::size_t>(p)].channel(c);
+                auto& dst = result[static_cast<std::size_t>(p)][static_cast<std::size_t>(c)];
+                dst.insert(dst.end(), x, x + stride);
+            }
+    }
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("the tuner follows MIDI Tuning Standard messages from the sample they arrive", "[tuner]") {
+    using namespace kabel::tuning;
+    // 19 equal steps per octave, A4 = 440 Hz, sent as a bulk dump; then key 64 alone retuned to
+    // 330 Hz by a single-note change; then a bad dump.
+    const Tuning nineteen(equalTemperament(19), KeyboardMap::linear(69, 69, 440.0));
+    const std::vector<std::uint8_t> dump = encodeBulkDump(nineteen.table(), 0, "19-EDO");
+    const MtsNoteChange change{64, 69.0 + 12.0 * std::log2(330.0 / 440.0)};
+    const std::vector<std::uint8_t> single = encodeNoteChange(std::span<const MtsNoteChange>(&change, 1));
+    std::vector<std::uint8_t> bad = dump;
+    bad[100] ^= 1;
+    std::unique_ptr<kabel::Module> tuner;
+    const std::vector<double> keys{69.0, 70.0, 64.0, 50.5};
+    const auto o = runWithMidi(keys, {{1000, dump}, {3000, single}, {5000, bad}}, 6400, tuner, {{"mts", 1.0f}, {"tonic", 62.0f}});
+    const double step = 1200.0 / 19.0;
+    // Before the dump: 12-TET with its tonic on key 62 (so key 69 plays G4); after it, to the sample, 19-EDO.
+    CHECK(hzOf(o[0][0][999]) == Approx(440.0 * std::pow(2.0, -2.0 / 12.0)).epsilon(1e-7));
+    CHECK(hzOf(o[0][0][1000]) == Approx(440.0).epsilon(2e-6));  // Tonic does not apply to an MTS tuning
+    CHECK(1200.0 * (o[0][1][1000] - o[0][0][1000]) == Approx(step).margin(0.0062));
+    CHECK(1200.0 * (o[0][2][1000] - o[0][0][1000]) == Approx(-5.0 * step).margin(0.0062));
+    CHECK(1200.0 * (o[0][3][1000] - o[0][0][1000]) == Approx(-18.5 * step).margin(0.0062));  // fractional keys glide
+    CHECK(o[2][0][1000] == 1.0f);
+    // The single-note change moves key 64 only.
+    CHECK(hzOf(o[0][2][2999]) == Approx(440.0 * std::pow(2.0, -5.0 / 19.0)).epsilon(2e-6));
+    CHECK(hzOf(o[0][2][3000]) == Approx(330.0).epsilon(2e-6));
+    CHECK(hzOf(o[0][1][3000]) == Approx(440.0 * std::pow(2.0, 1.0 / 19.0)).epsilon(2e-6));
+    // A bad dump changes nothing and says why.
+    CHECK(hzOf(o[0][2][6399]) == Approx(330.0).epsilon(2e-6));
+    CHECK(tuner->status().find("MTS bulk tuning dump: bad checksum at byte 406") == 0);
+    // Ignore: the state's tuning again (12-TET, tonic on 62).
+    tuner->setParam(tuner->descriptor().paramIndex("mts"), 0.0f);
+    const auto off = runWithMidi(keys, {{10, dump}}, 128, tuner, {});
+    CHECK(hzOf(off[0][0][127]) == Approx(440.0 * std::pow(2.0, -2.0 / 12.0)).epsilon(1e-7));
+    CHECK(tuner->status().empty());
 }
 
 TEST_CASE("the quantizer picks the nearest degree in any octave", "[tuner]") {
