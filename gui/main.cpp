@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
     tuneCmd->add_option("--kbm", tune.kbm, "Keyboard mapping (.kbm)");
     tuneCmd->add_flag("--csv", tune.csv, "Comma-separated output");
     tuneCmd->add_flag("--list", tune.list, "List the scale catalogue");
+    tuneCmd->add_option("--export-scl", tune.exportScl, "Write the scale as .scl (or .ascl, by extension) instead of the table");
+    tuneCmd->add_option("--export-kbm", tune.exportKbm, "Write the keyboard map in use as .kbm");
+    tuneCmd->add_option("--export-mts", tune.exportMts, "Write the 128-key tuning as a MIDI Tuning Standard bulk dump (.syx)");
 
     kabel::cli::RenderCommand render;
     auto* renderCmd = app.add_subcommand("render", "Render a patch offline to a WAV file, faster than real time");

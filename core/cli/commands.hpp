@@ -19,8 +19,13 @@ struct TuneCommand {
     std::string kbm;    // optional .kbm file
     bool csv = false;
     bool list = false;  // list the catalogue instead
+    // Exports instead of the table (each written atomically; none may be the input file).
+    std::string exportScl;  // .scl, or .ascl (with names, reference pitch and source) by extension
+    std::string exportKbm;  // the keyboard map in use (the default linear one without --kbm)
+    std::string exportMts;  // MIDI Tuning Standard bulk dump (.syx): all 128 keys
 };
-/// `kabel tune SCALE [--kbm MAP] [--csv]` / `kabel tune --list`: the 128-key table of a tuning, or the catalogue.
+/// `kabel tune SCALE [--kbm MAP] [--csv] [--export-scl F] [--export-kbm F] [--export-mts F]` / `kabel tune --list`:
+/// the 128-key table of a tuning (or its export as .scl/.ascl, .kbm and MTS sysex), or the catalogue.
 int tuneCommand(const TuneCommand& options);
 
 struct RenderCommand {

@@ -1,6 +1,7 @@
 // `kabel tune SCALE [--kbm MAP] [--csv]`: the 128-key table of a tuning; `kabel tune --list`: the
 // catalogue. SCALE is a .scl/.ascl file or a catalogue id. Exit code 0, or 1 with the
-// "file:line: reason" message on stderr for a bad file or unknown id.
+// "file:line: reason" message on stderr for a bad file or unknown id. --export-scl/--export-kbm/
+// --export-mts write the tuning as .scl/.ascl, .kbm and MTS sysex instead of printing the table.
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -8,7 +9,9 @@
 #include <system_error>
 
 #include "core/cli/commands.hpp"
+#include "core/tuning/mts.hpp"
 #include "core/tuning/tuning.hpp"
+#include "core/util/atomic_file.hpp"
 
 namespace kabel::cli {
 namespace {
@@ -68,6 +71,34 @@ int listCatalogueCommand() {
     return bad == 0 ? 0 : 1;
 }
 
+// Writes the exports that were asked for; refuses to write over the files it read.
+void writeExports(const TuneCommand& options, const Scale& scale, const Tuning& tuning, const std::string& name) {
+    std::error_code ec;
+    auto isInput = [&](const std::string& out) {
+        for (const std::string& in : {options.scale, options.kbm})
+            if (!in.empty() && fs::exists(in, ec) && fs::equivalent(in, out, ec)) return true;
+        return false;
+    };
+    auto write = [&](const std::string& out, std::string_view bytes, const char* what) {
+        if (out.empty()) return;
+        if (isInput(out)) throw InputError(out, 0, "", std::string("refusing to write the ") + what + " over an input file");
+        writeFileAtomically(out, bytes);
+        std::printf("wrote %s (%s, %zu bytes)\n", out.c_str(), what, bytes.size());
+    };
+    const std::string stem = fs::path(name).stem().string();
+    if (!options.exportScl.empty()) {
+        const bool ascl = fs::path(options.exportScl).extension() == ".ascl";
+        const std::string file = fs::path(options.exportScl).filename().string();
+        write(options.exportScl, ascl ? toAscl(scale, file) : toScl(scale, file), ascl ? "Ableton .ascl scale" : "Scala scale");
+    }
+    if (!options.exportKbm.empty())
+        write(options.exportKbm, toKbm(tuning.keyboardMap(), fs::path(options.exportKbm).filename().string()), "Scala keyboard map");
+    if (!options.exportMts.empty()) {
+        const std::vector<std::uint8_t> dump = encodeBulkDump(tuning.table(), 0, stem);
+        write(options.exportMts, std::string_view(reinterpret_cast<const char*>(dump.data()), dump.size()), "MTS bulk dump");
+    }
+}
+
 }  // namespace
 
 int tuneCommand(const TuneCommand& options) {
@@ -82,6 +113,10 @@ int tuneCommand(const TuneCommand& options) {
         const bool hasMap = !options.kbm.empty();
         const Tuning tuning = hasMap ? Tuning(scale, loadKeyboardMap(options.kbm)) : Tuning(scale);
         const KeyboardMap& map = tuning.keyboardMap();
+        if (!options.exportScl.empty() || !options.exportKbm.empty() || !options.exportMts.empty()) {
+            writeExports(options, scale, tuning, name);
+            return 0;
+        }
         if (options.csv) {
             std::printf("note,frequency_hz,cents_from_reference,degree,name,mapped\n");
         } else {
