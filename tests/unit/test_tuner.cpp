@@ -277,6 +277,23 @@ TEST_CASE("unmapped keys give gate 0 and degree -1", "[tuner]") {
     }
 }
 
+TEST_CASE("a catalogue maqam on the white keys through a .kbm", "[tuner]") {
+    // Rast's seven degrees on C D E F G A B, black keys silent, middle C at 261.6256 Hz; the map's
+    // formal octave is degree 7 (the maqam's period).
+    TempDir dir;
+    dir.write("white7.kbm", "12\n0\n127\n60\n60\n261.6255653\n7\n0\nx\n1\nx\n2\n3\nx\n4\nx\n5\nx\n6\n");
+    const KeyRun r =
+        playKeys(R"({"scale": "maqam-rast-24edo", "kbm": "white7.kbm"})", {60, 61, 62, 64, 65, 67, 69, 71, 72, 52, 48}, {}, dir.path);
+    const std::vector<double> want{0, 0, 200, 350, 500, 700, 900, 1050, 1200, 350 - 1200, -1200};
+    const std::vector<float> gates{1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        INFO("entry " << i);
+        CHECK(r.gate[i] == gates[i]);
+        if (gates[i] == 1.0f) CHECK(centsOf(r.out[i]) == Approx(want[i]).margin(1e-3));
+    }
+    CHECK(r.degree[3] == 2.0f);  // E plays E½♭, degree 2 of Rast
+}
+
 TEST_CASE("the ombak voice is exactly N Hz above the tuned voice at every pitch", "[tuner]") {
     // Balinese paired tuning: a constant beat rate, so a constant difference in Hz, not in cents.
     std::vector<double> keys;
