@@ -120,6 +120,11 @@ int main(int argc, char** argv) {
     playCmd->add_option("--buffer", play.bufferFrames, "Device buffer in frames (default: the device's)");
     playCmd->add_option("-b,--block", play.blockFrames, "Engine block in frames")->capture_default_str()->check(CLI::Range(1, 8192));
     playCmd->add_flag("-q,--quiet", play.quiet, "No periodic status line");
+    playCmd
+        ->add_option("-m,--midi", play.midiPorts,
+                     "MIDI source to connect (repeatable): a JACK port like Seq:out, a number or part of a name; 'list' prints them")
+        ->allow_extra_args(false);
+    playCmd->add_flag("--midi-virtual", play.midiVirtual, "Virtual MIDI input (always created: kabel:midi_in on JACK, 'Kabel' on ALSA)");
 
     auto* devices = app.add_subcommand("devices", "List audio devices");
 

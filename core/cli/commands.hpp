@@ -50,6 +50,8 @@ struct PlayCommand {
     int bufferFrames = 0;  // device buffer; 0: the device's default
     int blockFrames = 64;
     bool quiet = false;
+    std::vector<std::string> midiPorts;  // --midi sources to connect (engine MIDI ports 1..n); "list": print them
+    bool midiVirtual = false;            // --midi-virtual: accepted; the virtual input is always created
 };
 /// `kabel play PATCH`: runs a patch live on the audio device without the editor.
 int playCommand(const PlayCommand& options);

@@ -7,14 +7,22 @@
 //
 // The main thread is the UI thread here: it polls the session (~every 20 ms: frees retired
 // plans, finishes fades) and watches the stream. The signal handler only sets a flag.
+//
+// MIDI (docs/midi.md, "Devices"): engine MIDI port 0 is the virtual input (JACK:
+// kabel-midi:midi_in, alias kabel:midi_in; ALSA: "Kabel"), ports 1..n the --midi sources. On
+// JACK the stream's render hook publishes the JACK/engine frame pair (JackClockBridge) and our
+// JACK MIDI client stamps every event at its exact frame; it is created only after the stream
+// has started and called back (recipes, trap 1). `--midi list` prints the sources and exits.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -22,6 +30,7 @@
 #include "core/engine/engine.hpp"
 #include "core/engine/session.hpp"
 #include "core/io/audio_device.hpp"
+#include "core/io/midi_input.hpp"
 #include "core/module/registry.hpp"
 #include "core/patch/patch_file.hpp"
 #include "core/util/error.hpp"
@@ -77,6 +86,31 @@ double secondsSince(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+bool isJackHost(const std::string& hostApi) {
+    return hostApi.starts_with("JACK");
+}
+
+// `--midi list`: the sources of the MIDI system `kabel play` would use (JACK when a server runs).
+int listMidi(const PlayCommand& options) {
+    std::optional<MidiInput::Backend> backend;
+    try {
+        AudioSystem audio;
+        backend = isJackHost(audio.chooseOutput(options.device).hostApi) ? MidiInput::Backend::Jack : MidiInput::Backend::RtMidiAlsa;
+    } catch (const AudioDeviceError&) {
+        backend = MidiInput::Backend::RtMidiAlsa;
+    }
+    try {
+        const std::vector<std::string> sources = listMidiSources(*backend);
+        std::printf("MIDI sources (%s)%s\n", *backend == MidiInput::Backend::Jack ? "JACK" : "ALSA sequencer",
+                    sources.empty() ? ": none" : ":");
+        for (std::size_t i = 0; i < sources.size(); ++i) std::printf("  %zu  %s\n", i, sources[i].c_str());
+    } catch (const MidiDeviceError& e) {
+        std::fprintf(stderr, "kabel play: %s\n", e.what());
+        return 2;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int playCommand(const PlayCommand& options) {
@@ -84,6 +118,7 @@ int playCommand(const PlayCommand& options) {
         std::fprintf(stderr, "kabel play: invalid option (seconds >= 0, buffer >= 0, block 1..8192)\n");
         return 1;
     }
+    if (std::find(options.midiPorts.begin(), options.midiPorts.end(), "list") != options.midiPorts.end()) return listMidi(options);
     LoadedPatch loaded;
     try {
         loaded = loadPatchFile(options.patch, Registry::global());
@@ -98,14 +133,24 @@ int playCommand(const PlayCommand& options) {
     try {
         AudioSystem audio;
         const AudioDeviceChoice device = audio.chooseOutput(options.device);
-        Engine engine(EngineConfig{device.sampleRate, options.blockFrames, device.channels});
+        const bool jack = isJackHost(device.hostApi);
+        EngineConfig config{device.sampleRate, options.blockFrames, device.channels};
+        config.midiInputs = static_cast<int>(options.midiPorts.size()) + 1;
+        Engine engine(config);
         Session session(engine, Registry::global());
         session.load(std::move(loaded.patch), std::filesystem::path(options.patch).parent_path());
         session.finishLoading();  // samples and tables ready before the first callback
         for (const std::string& note : session.messages()) std::fprintf(stderr, "note: %s\n", note.c_str());
 
+        // On JACK the render hook publishes the frame pair our JACK MIDI client maps events with.
+        JackClockBridge bridge;
+        std::unique_ptr<MidiInput> midi;  // created after the stream started; destroyed after it closed
         AudioOutputOptions streamOptions;
         streamOptions.bufferFrames = options.bufferFrames;
+        if (jack) {
+            streamOptions.renderHook = &JackClockBridge::renderHook;
+            streamOptions.renderUser = &bridge;
+        }
         AudioOutput output(audio, engine, device, streamOptions);  // declared last: closed first
         output.start();
         const Clock::time_point started = Clock::now();
@@ -116,8 +161,29 @@ int playCommand(const PlayCommand& options) {
             session.poll();
         }
         const int buffer = output.stats().bufferFrames;
+        try {
+            midi = std::make_unique<MidiInput>(engine, jack ? MidiInput::Backend::Jack : MidiInput::Backend::RtMidiAlsa, options.midiPorts,
+                                               &bridge, buffer);
+        } catch (const MidiDeviceError& e) {
+            // A named source that cannot be opened is an error; no MIDI system at all only a note.
+            if (!options.midiPorts.empty()) {
+                output.stop();
+                std::fprintf(stderr, "kabel play: %s\n", e.what());
+                return 1;
+            }
+            std::fprintf(stderr, "note: no MIDI input: %s\n", e.what());
+        }
         std::printf("playing %s on %s (%.0f Hz, buffer %s frames)\n", options.patch.c_str(), device.label().c_str(), device.sampleRate,
                     buffer > 0 ? std::to_string(buffer).c_str() : "unknown");
+        if (midi) {
+            for (const MidiPortDescription& port : midi->ports()) std::printf("midi input %d: %s\n", port.enginePort, port.name.c_str());
+            std::printf("midi stamping: %s, latency %d frames%s\n",
+                        midi->backend() == MidiInput::Backend::Jack ? "JACK frame time (sample-accurate)" : "arrival time (stampNow)",
+                        midi->latencyFrames(),
+                        jack && options.bufferFrames > 0 && options.bufferFrames != buffer
+                            ? " (warning: --buffer differs from the JACK period, frames are not exact)"
+                            : "");
+        }
         std::fflush(stdout);
 
         const bool tty = isatty(STDOUT_FILENO) == 1;
@@ -143,9 +209,13 @@ int playCommand(const PlayCommand& options) {
             if (options.seconds > 0.0 && elapsed >= options.seconds) break;
             if (!options.quiet && elapsed >= nextStatus) {
                 const EngineStats e = engine.stats();
-                std::printf("%s%6.1f s  cpu %5.1f %%  xruns %llu  callbacks %llu  plan swaps %llu%s", tty ? "\r" : "", elapsed,
-                            100.0 * s.cpuLoad, static_cast<unsigned long long>(s.xruns), static_cast<unsigned long long>(s.callbacks),
-                            static_cast<unsigned long long>(e.planSwaps), tty ? "\033[K" : "\n");
+                const MidiStats m = engine.midiStats();
+                const std::uint64_t received = midi ? midi->stats().received : 0;
+                std::printf("%s%6.1f s  cpu %5.1f %%  xruns %llu  callbacks %llu  plan swaps %llu  midi %llu late %llu dropped %llu%s",
+                            tty ? "\r" : "", elapsed, 100.0 * s.cpuLoad, static_cast<unsigned long long>(s.xruns),
+                            static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(e.planSwaps),
+                            static_cast<unsigned long long>(received), static_cast<unsigned long long>(m.late),
+                            static_cast<unsigned long long>(m.dropped + m.overflowed), tty ? "\033[K" : "\n");
                 std::fflush(stdout);
                 statusShown = true;
                 nextStatus += 1.0;
@@ -159,6 +229,18 @@ int playCommand(const PlayCommand& options) {
         std::printf("stopped after %.1f s: %llu callbacks, %llu xruns, %llu engine blocks%s\n", secondsSince(started),
                     static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(s.xruns),
                     static_cast<unsigned long long>(e.blocks), output.abandoned() ? " (stream abandoned: the device had gone)" : "");
+        if (midi) {
+            const MidiStats m = engine.midiStats();
+            const MidiInputStats in = midi->stats();
+            std::printf("midi: %llu received, %llu delivered, %llu late, %llu dropped, %llu overflowed",
+                        static_cast<unsigned long long>(in.received), static_cast<unsigned long long>(m.delivered),
+                        static_cast<unsigned long long>(m.late), static_cast<unsigned long long>(m.dropped),
+                        static_cast<unsigned long long>(m.overflowed));
+            if (in.haveFirst)
+                std::printf("; first event at JACK frame %u, stamped engine frame %llu", in.firstJackFrame,
+                            static_cast<unsigned long long>(in.firstStamp));
+            std::printf("\n");
+        }
         if (e.nonFiniteSamples)
             std::printf("warning: %llu NaN/Inf samples were replaced by silence\n", static_cast<unsigned long long>(e.nonFiniteSamples));
         std::fflush(stdout);
