@@ -68,12 +68,14 @@ lock_jack() {
 }
 
 # Starts jackd (dummy driver, no sound card needed) as $E2E_SERVER and waits until it answers.
+# start_jackd [PERIOD]: a dummy-driver server at 48 kHz (period 256 frames unless given).
 start_jackd() {
+  local period=${1:-256}
   export JACK_DEFAULT_SERVER=$E2E_SERVER JACK_NO_AUDIO_RESERVATION=1 JACK_NO_START_SERVER=1
   if jack_lsp >/dev/null 2>&1; then
     fail "a JACK server named $E2E_SERVER is already running, not started by this test (stop it first)"
   fi
-  jackd -n "$E2E_SERVER" --port-max 128 -d dummy -r 48000 -p 256 >"$WORK/jackd.log" 2>&1 9<&- &
+  jackd -n "$E2E_SERVER" --port-max 128 -d dummy -r 48000 -p "$period" >"$WORK/jackd.log" 2>&1 9<&- &
   JACKD_PID=$!
   PIDS+=("$JACKD_PID")
   local i

@@ -25,19 +25,7 @@ need jack_capture jack-capture; need sox sox; need python3 python3
 [ -x "$KABEL" ] || fail "no kabel executable at $KABEL"
 lock_jack
 
-# lib.sh's start_jackd, at our period.
-export JACK_DEFAULT_SERVER=$E2E_SERVER JACK_NO_AUDIO_RESERVATION=1 JACK_NO_START_SERVER=1
-jack_lsp >/dev/null 2>&1 && fail "a JACK server named $E2E_SERVER is already running, not started by this test"
-jackd -n "$E2E_SERVER" --port-max 128 -d dummy -r 48000 -p "$PERIOD" >"$WORK/jackd.log" 2>&1 9<&- &
-JACKD_PID=$!
-PIDS+=("$JACKD_PID")
-UP=0
-for i in $(seq 100); do  # nothing else talks to JACK yet, so polling is safe here
-  jack_lsp >/dev/null 2>&1 9<&- && { UP=1; break; }
-  kill -0 "$JACKD_PID" 2>/dev/null || fail "jackd exited at start-up"
-  sleep 0.05
-done
-[ "$UP" -eq 1 ] || fail "jackd did not answer within 5 s"
+start_jackd "$PERIOD"
 
 LOOP=12000 SPACING=6000 NOTE_LEN=4000
 jack_midiseq Seq $LOOP 0 60 $NOTE_LEN $SPACING 69 $NOTE_LEN >"$WORK/midiseq.log" 2>&1 9<&- &
