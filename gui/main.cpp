@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
 
     kabel::cli::PlayCommand play;
     auto* playCmd = app.add_subcommand("play", "Run a patch live on the audio device, without the editor");
-    playCmd->add_option("patch", play.patch, "Patch file")->required();
+    playCmd->add_option("patch", play.patch, "Patch file (not needed with --midi list)");
     playCmd->add_option("-s,--seconds", play.seconds, "Stop after this many seconds (default: until Ctrl-C)");
     playCmd->add_option("-d,--device", play.device, "Output device (a part of its name)");
     playCmd->add_option("--buffer", play.bufferFrames, "Device buffer in frames (default: the device's)");

@@ -119,6 +119,10 @@ int playCommand(const PlayCommand& options) {
         return 1;
     }
     if (std::find(options.midiPorts.begin(), options.midiPorts.end(), "list") != options.midiPorts.end()) return listMidi(options);
+    if (options.patch.empty()) {
+        std::fprintf(stderr, "kabel play: give a patch file (or --midi list)\n");
+        return 1;
+    }
     LoadedPatch loaded;
     try {
         loaded = loadPatchFile(options.patch, Registry::global());
