@@ -102,13 +102,6 @@ Ev bend(std::uint64_t f, int value, int ch = 0) {  // -8192..8191
     return {f, static_cast<std::uint8_t>(0xE0 | ch), static_cast<std::uint8_t>(v & 0x7F), static_cast<std::uint8_t>(v >> 7)};
 }
 
-// The voice whose gate is high at `frame`, or -1.
-int voiceAt(const std::vector<std::vector<std::vector<float>>>& out, std::size_t frame) {
-    for (std::size_t v = 0; v < out[kGate].size(); ++v)
-        if (out[kGate][v][frame] == 1.0f) return static_cast<int>(v);
-    return -1;
-}
-
 }  // namespace
 
 TEST_CASE("midi module outputs change exactly at the event frame", "[midi]") {
