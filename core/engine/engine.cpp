@@ -24,7 +24,11 @@ inline float softClip(float x) noexcept {
 }  // namespace
 
 Engine::Engine(EngineConfig config)
-    : config_(config), retired_(kRetiredCapacity), blockPosition_(config.blockFrames), clock_(config.sampleRate) {
+    : config_(config),
+      retired_(kRetiredCapacity),
+      blockPosition_(config.blockFrames),
+      clock_(config.sampleRate),
+      retiredMaps_(kRetiredCapacity) {
     if (config_.blockFrames < 1 || config_.blockFrames > 8192) throw std::invalid_argument("engine block must be 1..8192 frames");
     if (config_.outputChannels < 0 || config_.outputChannels > 64) throw std::invalid_argument("engine outputs must be 0..64");
     if (!(config_.sampleRate >= 1000.0 && config_.sampleRate <= 768000.0))
@@ -44,6 +48,8 @@ Engine::Engine(EngineConfig config)
 Engine::~Engine() {
     delete pending_.exchange(nullptr);
     delete current_;
+    delete pendingMap_.exchange(nullptr);
+    delete currentMap_;
     collectGarbage();
 }
 
@@ -60,7 +66,22 @@ int Engine::collectGarbage() {
         delete plan;
         ++freed;
     }
+    MidiMapTable* table = nullptr;
+    while (retiredMaps_.pop(table)) delete table;
     return freed;
+}
+
+void Engine::submitMidiMap(std::unique_ptr<MidiMapTable> table) {
+    delete pendingMap_.exchange(table.release(), std::memory_order_acq_rel);
+}
+
+void Engine::takePendingMidiMap() noexcept {
+    if (pendingMap_.load(std::memory_order_relaxed) == nullptr || retiredMaps_.full()) return;
+    MidiMapTable* next = pendingMap_.exchange(nullptr, std::memory_order_acq_rel);
+    if (!next) return;
+    MidiMapper::adopt(*next, currentMap_);
+    if (currentMap_) retiredMaps_.push(std::move(currentMap_));
+    currentMap_ = next;
 }
 
 EngineStats Engine::stats() const noexcept {
@@ -145,6 +166,8 @@ void Engine::processBlock() noexcept {
     const int frames = config_.blockFrames;
     for (float* channel : outPointers_) std::memset(channel, 0, static_cast<std::size_t>(frames) * sizeof(float));
     gatherMidi(frames);
+    takePendingMidiMap();
+    mapper_.apply(host_.midi, currentMap_);  // mapped params change before the modules read them
     if (current_) current_->run(frames, frameCount_, host_);
     guardOutput();
     frameCount_ += static_cast<std::uint64_t>(frames);

@@ -28,6 +28,7 @@
 
 #include "core/engine/plan.hpp"
 #include "core/midi/midi_clock.hpp"
+#include "core/midi/midi_map.hpp"
 #include "core/midi/midi_queue.hpp"
 #include "core/util/aligned_buffer.hpp"
 #include "core/util/spsc_queue.hpp"
@@ -75,8 +76,15 @@ public:
     /// earlier and not taken yet is freed here, unused. Lock-free for the audio thread.
     void submit(std::unique_ptr<Plan> plan);
 
-    /// UI thread: frees plans the audio thread has retired. Returns how many.
+    /// UI thread: frees plans the audio thread has retired. Returns how many (MIDI map tables
+    /// retired are freed too, not counted).
     int collectGarbage();
+
+    /// UI thread: the MIDI map table (built by the Session) the audio thread applies from its next
+    /// block on, before the modules run; taken and retired like plans. An empty table maps nothing.
+    void submitMidiMap(std::unique_ptr<MidiMapTable> table);
+    /// MIDI learn (arm, cancel, take the learned control): see MidiMapper. Any thread.
+    MidiMapper& midiMapper() noexcept { return mapper_; }
 
     /// Any thread.
     EngineStats stats() const noexcept;
@@ -125,6 +133,7 @@ private:
     void deliver(int frames, Copy&& copy) noexcept;
     void guardOutput() noexcept;
     void gatherMidi(int frames) noexcept;
+    void takePendingMidiMap() noexcept;
 
     EngineConfig config_;
     std::atomic<Plan*> pending_{nullptr};
@@ -151,6 +160,12 @@ private:
     std::atomic<std::uint64_t> midiDelivered_{0};
     std::atomic<std::uint64_t> midiLate_{0};
     std::atomic<std::uint64_t> midiOverflowed_{0};
+
+    // MIDI-mapped params: the table slot works like the plan slot.
+    std::atomic<MidiMapTable*> pendingMap_{nullptr};
+    MidiMapTable* currentMap_ = nullptr;  // audio thread only
+    SpscQueue<MidiMapTable*> retiredMaps_;
+    MidiMapper mapper_;
 };
 
 }  // namespace kabel

@@ -148,6 +148,87 @@ void Session::sync(bool instant) {
 
     engine_.submit(compiler_.compile(graph, instant, &report_));
     ++compiles_;
+    rebuildMidiMap(instant);
+}
+
+void Session::rebuildMidiMap(bool resetPickup) {
+    auto table = std::make_unique<MidiMapTable>();
+    table->resetPickup = resetPickup;
+    mapped_.clear();
+    midiNotes_.clear();
+    for (const MidiMapping& m : document_.midiMap) {
+        const auto it = live_.find(m.module);
+        if (it == live_.end()) continue;  // a removed module or a placeholder: kept in the document only
+        const ModuleDescriptor& d = it->second.module->descriptor();
+        const int index = d.paramIndex(m.param);
+        const auto source = parseMidiSource(m.source);
+        const auto curve = parseMidiCurve(m.curve);
+        if (index < 0 || !source || !curve) continue;  // the loader warned about these
+        const ParamDescriptor& p = d.params[static_cast<std::size_t>(index)];
+        if (p.structural) {
+            midiNotes_.push_back("MIDI mapping to " + m.module + "." + m.param +
+                                 ": a structural param (it changes channels or ports) cannot follow MIDI (kept, does nothing)");
+            continue;
+        }
+        MidiMapEntry e;
+        e.param = index;
+        e.source = *source;
+        e.channel = m.channel;
+        e.number = *source == MidiSource::PitchBend || *source == MidiSource::Pressure ? 0 : m.number;
+        e.min = static_cast<float>(m.min.value_or(p.min));
+        e.max = static_cast<float>(m.max.value_or(p.max));
+        e.curve = *curve;
+        e.pickup = m.pickup;
+        table->add(it->second.module, e);
+        mapped_.push_back(MappedParam{m.module, m.param, it->second.module.get(), index});
+    }
+    engine_.submitMidiMap(std::move(table));
+}
+
+void Session::captureMidiParams() {
+    for (const MappedParam& m : mapped_) {
+        ModuleSpec* spec = document_.findModule(m.module);
+        const auto it = live_.find(m.module);
+        if (!spec || it == live_.end() || it->second.module.get() != m.instance) continue;
+        const float live = m.instance->param(m.index);
+        const auto value = spec->params.find(m.param);
+        const float written = value != spec->params.end() ? static_cast<float>(value->second)
+                                                          : m.instance->descriptor().params[static_cast<std::size_t>(m.index)].defaultValue;
+        if (live != written) spec->params[m.param] = live;
+    }
+}
+
+bool Session::learnMidi(std::string_view moduleId, std::string_view paramId) {
+    const auto it = live_.find(std::string(moduleId));
+    if (it == live_.end() || it->second.module->descriptor().paramIndex(paramId) < 0) return false;
+    learnModule_ = std::string(moduleId);
+    learnParam_ = std::string(paramId);
+    engine_.midiMapper().armLearn();
+    return true;
+}
+
+void Session::cancelLearn() {
+    engine_.midiMapper().cancelLearn();
+    learnModule_.clear();
+    learnParam_.clear();
+}
+
+void Session::finishLearn() {
+    MidiControl control;
+    if (learnModule_.empty() || !engine_.midiMapper().takeLearned(control)) return;
+    MidiMapping m;
+    m.source = std::string(midiSourceName(control.source));
+    m.channel = control.channel;
+    m.number = control.number;
+    m.module = learnModule_;
+    m.param = learnParam_;
+    learnModule_.clear();
+    learnParam_.clear();
+    std::erase_if(document_.midiMap,
+                  [&](const MidiMapping& old) { return old.source == m.source && old.channel == m.channel && old.number == m.number; });
+    document_.midiMap.push_back(std::move(m));
+    captureMidiParams();
+    rebuildMidiMap(false);
 }
 
 // Cables of the last compile that the document no longer has: those feeding live modules (or a
@@ -188,6 +269,8 @@ void Session::retireEdges(std::map<EdgeKey, EdgeInfo>& edges, const std::unorder
 
 void Session::poll() {
     engine_.collectGarbage();
+    finishLearn();
+    captureMidiParams();
     worker_.runCompletions();
     for (auto& [id, instance] : live_) instance.module->idle();
     for (Instance& g : ghosts_) g.module->idle();
@@ -204,6 +287,7 @@ void Session::finishLoading() {
 
 std::vector<std::string> Session::messages() const {
     std::vector<std::string> all = notes_;
+    all.insert(all.end(), midiNotes_.begin(), midiNotes_.end());
     for (const auto& [id, problem] : stateProblems_) all.push_back("module '" + id + "': state not loaded: " + problem);
     for (const auto& [id, instance] : live_)
         if (std::string status = instance.module->status(); !status.empty()) all.push_back("module '" + id + "': " + status);

@@ -42,6 +42,7 @@ public:
     /// Changes the document and brings the engine in line (crossfading what changed).
     template <typename Change>
     void edit(Change&& change) {
+        captureMidiParams();
         change(document_);
         sync(false);
     }
@@ -59,6 +60,16 @@ public:
     /// UI thread, regularly (every UI frame; between blocks offline): frees retired plans, drops
     /// cables and ghosts whose fade-out has finished, and recompiles once fades settle.
     void poll();
+
+    /// MIDI learn, UI thread. learnMidi() arms learning for a param (false for an unknown module or
+    /// param); the next mappable control the audio thread sees (a CC, a 14-bit CC pair, an NRPN,
+    /// a note-on, pitch bend or channel pressure, on its channel) is reported, and the poll() after
+    /// it adds the mapping to the document (full range, linear, pickup on), replacing any mapping
+    /// of the same control. Arming again retargets; cancelLearn() disarms.
+    bool learnMidi(std::string_view moduleId, std::string_view paramId);
+    void cancelLearn();
+    /// True while armed and the control has not been added yet.
+    bool learning() const noexcept { return !learnModule_.empty(); }
 
     /// True while cables fade or removed modules are still fading out.
     bool transitioning() const noexcept;
@@ -95,6 +106,11 @@ private:
     void applyState(Instance& instance, const ModuleSpec& spec);
     void retireEdges(std::map<EdgeKey, EdgeInfo>& edges, const std::unordered_map<std::uint64_t, const Instance*>& byKey);
     Instance create(const ModuleSpec& spec, const ModuleDescriptor& descriptor);
+    // MIDI map: the table for the engine from the document and the live modules.
+    void rebuildMidiMap(bool resetPickup);
+    // Copies params that MIDI moved on the audio thread into the document, so a sync keeps them.
+    void captureMidiParams();
+    void finishLearn();
 
     Worker worker_;          // first member: destroyed last
     SharedBuffers buffers_;  // named live buffers (modules keep the ones they use alive)
@@ -111,6 +127,14 @@ private:
     std::map<std::string, std::string> stateProblems_;  // module id -> why its state was refused
     std::uint64_t nextKey_ = 1;
     std::uint64_t compiles_ = 0;
+    struct MappedParam {
+        std::string module, param;
+        Module* instance;
+        int index;
+    };
+    std::vector<MappedParam> mapped_;       // the targets of the last table (UI-side mirror)
+    std::vector<std::string> midiNotes_;    // mappings the table could not honour
+    std::string learnModule_, learnParam_;  // armed learn target ("" = not learning)
 };
 
 }  // namespace kabel

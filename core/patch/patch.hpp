@@ -57,6 +57,7 @@ struct MidiMapping {
     std::optional<double> min;
     std::optional<double> max;
     std::string curve = "linear";  // "linear", "exponential", "toggle"
+    bool pickup = true;            // soft takeover: the control takes over only once it meets the value
     std::string extraJson;
 };
 

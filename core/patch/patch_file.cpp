@@ -536,7 +536,11 @@ private:
             if (map.curve != "linear" && map.curve != "exponential" && map.curve != "toggle")
                 fail(ptr + "/curve", "unknown curve " + inDoubleQuotes(map.curve) + ": expected linear, exponential or toggle");
         }
-        map.extraJson = extraKeys(m, {"source", "channel", "number", "module", "param", "min", "max", "curve"});
+        if (const json* v = member(m, "pickup")) {
+            if (!v->is_boolean()) fail(ptr + "/pickup", "expected true or false, got " + describeType(*v));
+            map.pickup = v->get<bool>();
+        }
+        map.extraJson = extraKeys(m, {"source", "channel", "number", "module", "param", "min", "max", "curve", "pickup"});
 
         if (const ModuleSpec* target = findModule(map.module)) {
             const ModuleDescriptor* type = registry_.find(target->type);
@@ -707,8 +711,9 @@ void writeMapping(Writer& w, const MidiMapping& m) {
     if (m.min) w.key("min", first), w.number(*m.min, name + " min");
     if (m.max) w.key("max", first), w.number(*m.max, name + " max");
     w.key("curve", first), w.string(m.curve);
-    w.extras(parseField(m.extraJson, name + " extraJson", true), {"source", "channel", "number", "module", "param", "min", "max", "curve"},
-             first);
+    if (!m.pickup) w.key("pickup", first), w.out += "false";  // true is the default
+    w.extras(parseField(m.extraJson, name + " extraJson", true),
+             {"source", "channel", "number", "module", "param", "min", "max", "curve", "pickup"}, first);
     w.out += "}";
 }
 

@@ -1,0 +1,134 @@
+// MIDI-mapped parameters and MIDI learn (docs/midi.md, "MIDI learn").
+//
+// Design note. The Session resolves the document's `midi_map` into a MidiMapTable off the audio
+// thread: each mapping becomes a MidiMapEntry (target Module* + param index, range, curve,
+// pickup), and the table keeps the modules alive (shared_ptr) until it is freed on the UI thread.
+// The Engine hands tables to the audio thread the way it hands plans (one atomic slot, retired
+// tables come back through a queue). On the audio thread the MidiMapper walks each block's events
+// before the modules run: it turns them into control updates (7-bit CC, 14-bit CC pairs, NRPN with
+// per-channel selection state, notes, pitch bend, channel pressure), scales each update through
+// the matching entries' curves and writes the param atomics. The only mutable part of a table is
+// each entry's pickup/toggle state, written by the audio thread alone; when a new table replaces
+// an old one the state of unchanged mappings carries over (unless the table comes from a patch
+// load). Learn is one atomic word: armed by the UI thread, filled by the audio thread with the next
+// mappable control, taken back by the UI thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/midi/midi_event.hpp"
+
+namespace kabel {
+
+class Module;
+
+enum class MidiSource : std::uint8_t { Cc, Cc14, Nrpn, Note, PitchBend, Pressure };
+enum class MidiCurve : std::uint8_t { Linear, Exponential, Toggle };
+
+/// "cc", "cc14", "nrpn", "note", "pitchbend", "pressure" (the patch format's names).
+std::optional<MidiSource> parseMidiSource(std::string_view name) noexcept;
+std::string_view midiSourceName(MidiSource source) noexcept;
+/// "linear", "exponential", "toggle".
+std::optional<MidiCurve> parseMidiCurve(std::string_view name) noexcept;
+
+/// A control as learn reports it: channel 1..16; number 0 for pitchbend and pressure.
+struct MidiControl {
+    MidiSource source = MidiSource::Cc;
+    int channel = 1;
+    int number = 0;
+    bool operator==(const MidiControl&) const = default;
+};
+
+/// One resolved mapping.
+struct MidiMapEntry {
+    Module* module = nullptr;
+    int param = 0;
+    MidiSource source = MidiSource::Cc;
+    int channel = 0;  // 1..16, 0 = any
+    int number = 0;   // controller, 14-bit controller (0..31), NRPN or note number; 0 otherwise
+    float min = 0.0f;
+    float max = 1.0f;
+    MidiCurve curve = MidiCurve::Linear;  // exponential falls back to linear unless min, max have one sign
+    bool pickup = true;                   // soft takeover (continuous curves of continuous sources only)
+};
+
+/// The audio thread's mapping table. Built on the UI thread (add()), then handed to the engine and
+/// not changed again except for the per-entry state, which only the audio thread touches.
+class MidiMapTable {
+public:
+    /// UI thread. `owner` keeps the target alive as long as the table.
+    void add(std::shared_ptr<Module> owner, const MidiMapEntry& entry);
+    /// UI thread, before submitting: true for a table from a patch load (every control starts
+    /// "not picked up"); false carries the state of unchanged mappings over from the table it replaces.
+    bool resetPickup = true;
+
+    std::span<const MidiMapEntry> entries() const noexcept { return entries_; }
+
+private:
+    friend class MidiMapper;
+    struct State {
+        float lastWritten = 0.0f;  // the param value this control last wrote
+        float lastTarget = 0.0f;   // the control's previous target (crossing detection)
+        bool engaged = false;      // lastWritten is valid: the control owns the param while it holds it
+        bool haveTarget = false;   // lastTarget is valid
+        bool pressed = false;      // toggle: the control is held down
+    };
+    std::vector<MidiMapEntry> entries_;
+    std::vector<State> state_;
+    std::vector<float> logRatio_;  // exponential: log(max / min)
+    std::vector<std::shared_ptr<Module>> owners_;
+};
+
+/// Applies a table to each block's events and implements learn. One per engine.
+class MidiMapper {
+public:
+    MidiMapper() noexcept;
+
+    /// Audio thread: makes `next` current, carrying state over from `previous` (may be null)
+    /// unless next->resetPickup. O(entries of next x entries of previous), once per new table.
+    static void adopt(MidiMapTable& next, const MidiMapTable* previous) noexcept;
+    /// Audio thread, before the modules run: applies the block's events (sorted by frame) to the
+    /// params of `table` (may be null: then only channel state and learn are updated).
+    void apply(std::span<const MidiEvent> events, MidiMapTable* table) noexcept;
+
+    /// Any thread: the next mappable control will be reported (replaces an unread report).
+    void armLearn() noexcept { learn_.store(kArmed, std::memory_order_release); }
+    /// Any thread.
+    void cancelLearn() noexcept { learn_.store(0, std::memory_order_release); }
+    /// Any thread: armed and nothing reported yet.
+    bool learnArmed() const noexcept { return learn_.load(std::memory_order_acquire) == kArmed; }
+    /// UI thread: takes the reported control (the slot goes idle). A CC 0..31 reported is upgraded
+    /// to a 14-bit pair if its LSB (number + 32, same channel) arrives before it is taken.
+    bool takeLearned(MidiControl& control) noexcept;
+
+private:
+    struct Update {
+        MidiSource source;
+        int channel;  // 1..16
+        int number;
+        float x;     // 0..1
+        bool press;  // toggle: the control is "down"
+        bool learnable;
+        bool upgrade;  // a 14-bit LSB: may upgrade a learned MSB to a cc14 pair
+    };
+    void dispatch(const Update& u, MidiMapTable* table) noexcept;
+    void learn(const Update& u) noexcept;
+
+    static constexpr std::uint32_t kArmed = 1;
+    std::atomic<std::uint32_t> learn_{0};
+
+    // Per MIDI channel (audio thread).
+    std::uint8_t msb_[16][32]{};  // last MSB of controllers 0..31
+    std::uint32_t msbSeen_[16]{};
+    std::uint8_t selectMsb_[16]{}, selectLsb_[16]{};
+    std::uint8_t selectMode_[16]{};  // 0 none, 1 NRPN, 2 RPN
+    std::uint8_t dataMsb_[16]{};
+};
+
+}  // namespace kabel
