@@ -1,5 +1,6 @@
 #include "core/midi/midi_map.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/module/module.hpp"
@@ -59,16 +60,26 @@ std::optional<MidiCurve> parseMidiCurve(std::string_view name) noexcept {
     return std::nullopt;
 }
 
+std::uint32_t MidiMapTable::key(MidiSource source, int number) noexcept {
+    return (static_cast<std::uint32_t>(source) << 16) | static_cast<std::uint32_t>(number);
+}
+
 void MidiMapTable::add(std::shared_ptr<Module> owner, const MidiMapEntry& entry) {
     MidiMapEntry e = entry;
     // Geometric steps need a range that does not touch or cross zero.
     const bool geometric = (e.min > 0.0f && e.max > 0.0f) || (e.min < 0.0f && e.max < 0.0f);
     if (e.curve == MidiCurve::Exponential && !geometric) e.curve = MidiCurve::Linear;
     e.module = owner.get();
-    entries_.push_back(e);
-    state_.push_back(State{});
-    logRatio_.push_back(e.curve == MidiCurve::Exponential ? static_cast<float>(std::log(static_cast<double>(e.max) / e.min)) : 0.0f);
-    owners_.push_back(std::move(owner));
+    // Sorted by (source, number), document order within a key: the audio thread binary-searches.
+    const std::uint32_t k = key(e.source, e.number);
+    const auto at = static_cast<std::size_t>(std::upper_bound(keys_.begin(), keys_.end(), k) - keys_.begin());
+    const auto offset = static_cast<std::ptrdiff_t>(at);
+    keys_.insert(keys_.begin() + offset, k);
+    entries_.insert(entries_.begin() + offset, e);
+    state_.insert(state_.begin() + offset, State{});
+    logRatio_.insert(logRatio_.begin() + offset,
+                     e.curve == MidiCurve::Exponential ? static_cast<float>(std::log(static_cast<double>(e.max) / e.min)) : 0.0f);
+    owners_.insert(owners_.begin() + offset, std::move(owner));
 }
 
 MidiMapper::MidiMapper() noexcept = default;
@@ -113,10 +124,12 @@ void MidiMapper::learn(const Update& u) noexcept {
 void MidiMapper::dispatch(const Update& u, MidiMapTable* table) noexcept {
     if (learn_.load(std::memory_order_relaxed) != 0) learn(u);
     if (!table) return;
-    const std::size_t n = table->entries_.size();
-    for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t k = MidiMapTable::key(u.source, u.number);
+    const auto& keys = table->keys_;
+    const std::size_t n = keys.size();
+    for (auto i = static_cast<std::size_t>(std::lower_bound(keys.begin(), keys.end(), k) - keys.begin()); i < n && keys[i] == k; ++i) {
         const MidiMapEntry& e = table->entries_[i];
-        if (e.source != u.source || e.number != u.number || (e.channel != 0 && e.channel != u.channel)) continue;
+        if (e.channel != 0 && e.channel != u.channel) continue;
         MidiMapTable::State& s = table->state_[i];
         Module& m = *e.module;
         const float current = m.param(e.param);

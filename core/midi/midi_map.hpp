@@ -68,6 +68,7 @@ public:
     /// "not picked up"); false carries the state of unchanged mappings over from the table it replaces.
     bool resetPickup = true;
 
+    /// Sorted by source and number (document order among mappings of one control).
     std::span<const MidiMapEntry> entries() const noexcept { return entries_; }
 
 private:
@@ -79,6 +80,8 @@ private:
         bool haveTarget = false;   // lastTarget is valid
         bool pressed = false;      // toggle: the control is held down
     };
+    static std::uint32_t key(MidiSource source, int number) noexcept;
+    std::vector<std::uint32_t> keys_;  // (source, number) of each entry, ascending
     std::vector<MidiMapEntry> entries_;
     std::vector<State> state_;
     std::vector<float> logRatio_;  // exponential: log(max / min)

@@ -4,7 +4,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <thread>
 #include <vector>
@@ -459,4 +461,24 @@ TEST_CASE("the audio thread never allocates or locks while mapped controls strea
     CHECK(blocks.load() > 100);
     CHECK(allocations.load() == 0);
     CHECK(locks.load() == 0);
+}
+
+TEST_CASE("midi map bench", "[.bench][midi][map]") {
+    // ns per event through the engine block (gather + apply + one module), with 0, 8 and 128 mappings.
+    for (int mappings : {0, 8, 128}) {
+        std::vector<MidiMapping> map;
+        for (int i = 0; i < mappings; ++i) map.push_back(mapping("cc", 1 + i % 16, i % 128, i % 2 ? "lin" : "freq"));
+        Rig rig(map);
+        const int blocks = 2000, perBlock = 64;
+        const auto start = std::chrono::steady_clock::now();
+        for (int b = 0; b < blocks; ++b) {
+            for (int e = 0; e < perBlock; ++e)
+                rig.engine.midiInput(0).push(0, static_cast<std::uint8_t>(0xB0 + e % 16), static_cast<std::uint8_t>(e),
+                                             static_cast<std::uint8_t>(b & 127));
+            rig.engine.processBlock();
+        }
+        const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+        std::printf("midi map: %d mappings, %d cc per block: %.1f ns per event (block included)\n", mappings, perBlock,
+                    ns / (blocks * perBlock));
+    }
 }
