@@ -125,6 +125,11 @@ int main(int argc, char** argv) {
                      "MIDI source to connect (repeatable): a JACK port like Seq:out, a number or part of a name; 'list' prints them")
         ->allow_extra_args(false);
     playCmd->add_flag("--midi-virtual", play.midiVirtual, "Virtual MIDI input (always created: kabel:midi_in on JACK, 'Kabel' on ALSA)");
+    playCmd->add_option("--osc", play.oscPort, "OSC control on this UDP port: /kabel/<module>/<param> (docs/osc.md); 0: off")
+        ->check(CLI::Range(0, 65535));
+    playCmd
+        ->add_option("--osc-bind", play.oscBind, "Address the OSC socket listens on (default 127.0.0.1; 0.0.0.0 opens it to the network)")
+        ->capture_default_str();
 
     auto* devices = app.add_subcommand("devices", "List audio devices");
 

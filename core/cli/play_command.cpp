@@ -13,6 +13,10 @@
 // JACK the stream's render hook publishes the JACK/engine frame pair (JackClockBridge) and our
 // JACK MIDI client stamps every event at its exact frame; it is created only after the stream
 // has started and called back (recipes, trap 1). `--midi list` prints the sources and exits.
+//
+// OSC (docs/osc.md): with --osc PORT an OscServer (its own receive thread, bound to --osc-bind,
+// 127.0.0.1 by default) sets params through its lookup table; the poll loop calls
+// OscServer::poll before Session::poll so OSC values reach the document.
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +35,7 @@
 #include "core/engine/session.hpp"
 #include "core/io/audio_device.hpp"
 #include "core/io/midi_input.hpp"
+#include "core/io/osc_server.hpp"
 #include "core/module/registry.hpp"
 #include "core/patch/patch_file.hpp"
 #include "core/util/error.hpp"
@@ -146,6 +151,20 @@ int playCommand(const PlayCommand& options) {
         session.finishLoading();  // samples and tables ready before the first callback
         for (const std::string& note : session.messages()) std::fprintf(stderr, "note: %s\n", note.c_str());
 
+        std::unique_ptr<OscServer> osc;  // declared before the stream: closed after it
+        if (options.oscPort > 0) {
+            try {
+                osc = std::make_unique<OscServer>(options.oscPort, options.oscBind);
+            } catch (const OscError& e) {
+                std::fprintf(stderr, "kabel play: %s\n", e.what());
+                return 1;
+            }
+            osc->poll(session);
+            if (osc->boundAddress() != "127.0.0.1" && osc->boundAddress() != "::1")
+                std::fprintf(stderr, "warning: OSC listens on %s: anyone who can reach this machine can change the patch\n",
+                             osc->boundAddress().c_str());
+        }
+
         // On JACK the render hook publishes the frame pair our JACK MIDI client maps events with.
         JackClockBridge bridge;
         std::unique_ptr<MidiInput> midi;  // created after the stream started; destroyed after it closed
@@ -188,6 +207,7 @@ int playCommand(const PlayCommand& options) {
                             ? " (warning: --buffer differs from the JACK period, frames are not exact)"
                             : "");
         }
+        if (osc) std::printf("osc: listening on udp %s:%d (/kabel/<module>/<param>)\n", osc->boundAddress().c_str(), osc->port());
         std::fflush(stdout);
 
         const bool tty = isatty(STDOUT_FILENO) == 1;
@@ -197,6 +217,7 @@ int playCommand(const PlayCommand& options) {
         Clock::time_point lastProgress = Clock::now();
         while (!gStopRequested.load()) {
             std::this_thread::sleep_for(kPollInterval);
+            if (osc) osc->poll(session);  // before session.poll(): see osc_server.hpp
             session.poll();
             const double elapsed = secondsSince(started);
             const AudioOutputStats s = output.stats();
@@ -215,11 +236,14 @@ int playCommand(const PlayCommand& options) {
                 const EngineStats e = engine.stats();
                 const MidiStats m = engine.midiStats();
                 const std::uint64_t received = midi ? midi->stats().received : 0;
-                std::printf("%s%6.1f s  cpu %5.1f %%  xruns %llu  callbacks %llu  plan swaps %llu  midi %llu late %llu dropped %llu%s",
-                            tty ? "\r" : "", elapsed, 100.0 * s.cpuLoad, static_cast<unsigned long long>(s.xruns),
-                            static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(e.planSwaps),
-                            static_cast<unsigned long long>(received), static_cast<unsigned long long>(m.late),
-                            static_cast<unsigned long long>(m.dropped + m.overflowed), tty ? "\033[K" : "\n");
+                const std::uint64_t oscMessages = osc ? osc->stats().received : 0;
+                std::printf(
+                    "%s%6.1f s  cpu %5.1f %%  xruns %llu  callbacks %llu  plan swaps %llu  midi %llu late %llu dropped %llu  osc %llu%s",
+                    tty ? "\r" : "", elapsed, 100.0 * s.cpuLoad, static_cast<unsigned long long>(s.xruns),
+                    static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(e.planSwaps),
+                    static_cast<unsigned long long>(received), static_cast<unsigned long long>(m.late),
+                    static_cast<unsigned long long>(m.dropped + m.overflowed), static_cast<unsigned long long>(oscMessages),
+                    tty ? "\033[K" : "\n");
                 std::fflush(stdout);
                 statusShown = true;
                 nextStatus += 1.0;
@@ -244,6 +268,13 @@ int playCommand(const PlayCommand& options) {
                 std::printf("; first event at JACK frame %u, stamped engine frame %llu", in.firstJackFrame,
                             static_cast<unsigned long long>(in.firstStamp));
             std::printf("\n");
+        }
+        if (osc) {
+            const OscStats o = osc->stats();
+            std::printf("osc: %llu received, %llu applied, %llu queries, %llu unknown, %llu bad type, %llu malformed\n",
+                        static_cast<unsigned long long>(o.received), static_cast<unsigned long long>(o.applied),
+                        static_cast<unsigned long long>(o.queries), static_cast<unsigned long long>(o.unknown),
+                        static_cast<unsigned long long>(o.badType), static_cast<unsigned long long>(o.malformed));
         }
         if (e.nonFiniteSamples)
             std::printf("warning: %llu NaN/Inf samples were replaced by silence\n", static_cast<unsigned long long>(e.nonFiniteSamples));
