@@ -35,6 +35,7 @@
 
 #include "core/dsp/db_gain.hpp"
 #include "core/dsp/fast_math.hpp"
+#include "core/dsp/hash_random.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
@@ -403,16 +404,6 @@ enum BitcrusherParams { kBitcrusherBits, kBitcrusherRate, kBitcrusherDither };
 constexpr float kMinBits = 1.0f, kMaxBits = 24.0f;
 constexpr double kCycle64 = 18446744073709551616.0;  // 2^64
 
-// splitmix64's finaliser (Steele, Lea and Flood 2014): a bijection mixing every bit into every bit.
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 /// The hold's phase increment for `cyclesPerSample` (rate / fs), rounded up so a period of P
 /// samples wraps on exactly every P-th sample; at most one capture per sample.
 inline std::uint64_t holdIncrement(double cyclesPerSample) noexcept {
@@ -430,8 +421,7 @@ public:
         bits_.prepare(sampleRate);
         octaves_.prepare(sampleRate);
         fs_ = sampleRate;
-        for (int c = 0; c < kMaxChannels; ++c)
-            stream_[c] = mix64(mix64(instanceSeed() ^ 0xb17c5u) + static_cast<std::uint64_t>(c) * 0x9e3779b97f4a7c15ull);
+        for (int c = 0; c < kMaxChannels; ++c) stream_[c] = dsp::streamOf(instanceSeed(), 0xb17c5u, c);
         reset();
     }
 
@@ -482,7 +472,7 @@ public:
                     // TPDF dither: the sum of two uniform variates in [-q/2, q/2).
                     const std::uint64_t first = count_[c] + static_cast<std::uint64_t>(start);
                     for (int i = 0; i < n; ++i) {
-                        const std::uint64_t h = mix64(stream_[c] + (first + static_cast<std::uint64_t>(i)) * 0xd1b54a32d192ed03ull);
+                        const std::uint64_t h = dsp::hashAt(stream_[c], first + static_cast<std::uint64_t>(i));
                         const float u1 = static_cast<float>(static_cast<std::int32_t>(h >> 32)) * 0x1p-32f;
                         const float u2 = static_cast<float>(static_cast<std::int32_t>(h & 0xffffffffu)) * 0x1p-32f;
                         quantised[i] = step[i] * std::rint(x[start + i] / step[i] + (u1 + u2));

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/dsp/hash_random.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/smoothing.hpp"
@@ -34,24 +35,9 @@ constexpr long double kCycle64 = 18446744073709551616.0L;  // 2^64
 // ---------------------------------------------------------------------------------------------
 // Shared helpers.
 
-// splitmix64's finaliser (Steele, Lea and Flood 2014): a bijection mixing every bit into every bit.
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-// The stream of channel c of an instance.
-inline std::uint64_t streamOf(std::uint64_t seed, std::uint64_t salt, int c) noexcept {
-    return mix64(mix64(seed ^ salt) + static_cast<std::uint64_t>(c) * 0x9e3779b97f4a7c15ull);
-}
-
 // Value `index` of a stream, uniform in [-1, 1) in steps of 2^-23.
 inline float uniformAt(std::uint64_t stream, std::uint64_t index) noexcept {
-    const std::uint64_t h = mix64(stream + index * 0xd1b54a32d192ed03ull);
+    const std::uint64_t h = dsp::hashAt(stream, index);
     return static_cast<float>(static_cast<std::int32_t>(h >> 32) >> 8) * 0x1p-23f;
 }
 
@@ -145,7 +131,7 @@ public:
         Module::prepare(sampleRate, maxFrames);
         rate_.prepare(sampleRate);
         cachedRate_ = -1.0f;
-        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = streamOf(instanceSeed(), 0x6c666f, c);
+        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = dsp::streamOf(instanceSeed(), 0x6c666f, c);
     }
 
     void reset() noexcept override { started_ = false; }
@@ -612,7 +598,7 @@ public:
 
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
-        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = streamOf(instanceSeed(), 0x736e68, c);
+        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = dsp::streamOf(instanceSeed(), 0x736e68, c);
     }
 
     void reset() noexcept override { ch_.fill(Channel{}); }
@@ -844,7 +830,7 @@ public:
         Module::prepare(sampleRate, maxFrames);
         rate_.prepare(sampleRate);
         cachedRate_ = -1.0f;
-        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = streamOf(instanceSeed(), 0x726e64, c);
+        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = dsp::streamOf(instanceSeed(), 0x726e64, c);
         reset();
     }
 

@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/dsp/hash_random.hpp"
 #include "core/module/gates.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
@@ -38,23 +39,9 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers.
 
-// splitmix64's finaliser (Steele, Lea and Flood 2014): a bijection mixing every bit into every bit.
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-inline std::uint64_t streamOf(std::uint64_t seed, std::uint64_t salt, int c) noexcept {
-    return mix64(mix64(seed ^ salt) + static_cast<std::uint64_t>(c) * 0x9e3779b97f4a7c15ull);
-}
-
 // Value `index` of a stream, uniform in [0, 1) in steps of 2^-24.
 inline float unitAt(std::uint64_t stream, std::uint64_t index) noexcept {
-    return static_cast<float>(mix64(stream + index * 0xd1b54a32d192ed03ull) >> 40) * 0x1p-24f;
+    return static_cast<float>(dsp::hashAt(stream, index) >> 40) * 0x1p-24f;
 }
 
 // Edge state of a clock and a reset input, for the clocked modules.
@@ -577,7 +564,7 @@ public:
 
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
-        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = streamOf(instanceSeed(), 0x736571, c);
+        for (int c = 0; c < kMaxChannels; ++c) stream_[static_cast<std::size_t>(c)] = dsp::streamOf(instanceSeed(), 0x736571, c);
     }
 
     void reset() noexcept override { ch_.fill(Channel{}); }
@@ -936,7 +923,7 @@ public:
 
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
-        stream_ = streamOf(instanceSeed(), 0x617270, 0);
+        stream_ = dsp::streamOf(instanceSeed(), 0x617270, 0);
     }
 
     void reset() noexcept override {
