@@ -13,6 +13,7 @@
 #include "core/util/worker.hpp"
 #include "tests/support/patch_builder.hpp"
 #include "tests/support/rt_guard.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_modules.hpp"
 
 using namespace kabel;
@@ -26,15 +27,6 @@ struct Counted {
     Counted() { ++alive; }
     explicit Counted(int v) : value(v) { ++alive; }
     ~Counted() { --alive; }
-};
-
-struct TempDir {
-    TempDir() : path(std::filesystem::temp_directory_path() / ("kabel-loading-" + std::to_string(::getpid()))) {
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    void write(const std::string& name, const std::string& text) const { std::ofstream(path / name) << text; }
-    std::filesystem::path path;
 };
 
 }  // namespace

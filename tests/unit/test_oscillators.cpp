@@ -29,6 +29,7 @@
 #include "tests/support/module_harness.hpp"
 #include "tests/support/rt_guard.hpp"
 #include "tests/support/signals.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/module_bench.hpp"
 
 using namespace kabel;
@@ -842,16 +843,6 @@ TEST_CASE("fmpair index and ratio glide without a click", "[oscillators]") {
 // wavetable
 
 namespace {
-
-struct TempDir {
-    TempDir() {
-        static int counter = 0;
-        path = std::filesystem::temp_directory_path() / ("kabel-wavetable-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::filesystem::path path;
-};
 
 void writeWav(const std::filesystem::path& path, const std::vector<float>& interleaved, int channels = 1) {
     SoundFileWriter w(path, channels, kRate, SampleFormat::Float32);

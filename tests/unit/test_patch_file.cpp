@@ -24,11 +24,14 @@
 #include "core/patch/json_locate.hpp"
 #include "core/patch/patch_file.hpp"
 #include "core/util/error.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace kabel;
 
 namespace {
+
+using kabel::test::TempDir;
 
 // A private registry shaped like the real saw/svf/out modules, so these tests depend on no module
 // that is still being written.
@@ -99,26 +102,6 @@ std::vector<fs::path> kabelFilesIn(const fs::path& dir) {
     std::sort(files.begin(), files.end());
     return files;
 }
-
-// A fresh directory, removed with its contents at scope exit.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "kabel-patchfile-XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::vector<std::string> names() const {
-        std::vector<std::string> out;
-        for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-        std::sort(out.begin(), out.end());
-        return out;
-    }
-};
 
 // Runs `load` and returns the InputError it throws; fails the test on success or on any other
 // exception.

@@ -25,9 +25,12 @@
 #include "tests/support/module_harness.hpp"
 #include "tests/support/rt_guard.hpp"
 #include "tests/support/signals.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
+
+using kabel::test::TempDir;
 
 using kabel::test::impulseSignal;
 using kabel::test::ModuleHarness;
@@ -497,24 +500,6 @@ TEST_CASE("fdn: process() neither allocates nor locks", "[reverbs]") {
 
 namespace {
 
-/// A folder of its own for the files a test writes, removed at the end.
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = std::filesystem::temp_directory_path() / ("kabel-reverbs-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
-
 /// Writes channels (equal lengths) as a 32-bit float WAV.
 void writeWav(const std::filesystem::path& path, const std::vector<std::vector<float>>& channels, double rate = kFs) {
     kabel::SoundFileWriter w(path, static_cast<int>(channels.size()), rate, kabel::SampleFormat::Float32);
@@ -568,9 +553,9 @@ TEST_CASE("convolver: a unit impulse response gives the identity", "[reverbs]") 
     const int frames = 96000;
     const auto x = noiseSignal(frames, 21);
     SECTION("the impulse at tap 0 (the head alone)") {
-        writeWav(dir.path() / "unit.wav", {impulseSignal(1)});
+        writeWav(dir.path / "unit.wav", {impulseSignal(1)});
         ModuleHarness h("convolver", kFs);
-        h.loadState(fileState(dir.path() / "unit.wav", true));
+        h.loadState(fileState(dir.path / "unit.wav", true));
         REQUIRE(h.module().status().empty());
         h.setParam("mix", 1.0f);
         h.connect("left", x);
@@ -585,9 +570,9 @@ TEST_CASE("convolver: a unit impulse response gives the identity", "[reverbs]") 
             auto ir = impulseSignal(at + 1, at);
             ir.resize(96000, 0.0f);
             ir.back() = 1e-6f;  // keeps the tail from being trimmed
-            writeWav(dir.path() / "delayed.wav", {ir});
+            writeWav(dir.path / "delayed.wav", {ir});
             ModuleHarness h("convolver", kFs, 37);  // a block size that is no power of two
-            h.loadState(fileState(dir.path() / "delayed.wav"));
+            h.loadState(fileState(dir.path / "delayed.wav"));
             REQUIRE(h.module().status().empty());
             h.setParam("mix", 1.0f);
             h.connect("left", x);
@@ -608,11 +593,11 @@ TEST_CASE("convolver: a random response matches direct convolution in double pre
     // A stereo 1.5 s response of decaying noise; a 0.25 s burst of noise in, then silence, so
     // every partition's output is in the two seconds rendered.
     const auto hl = decayingNoise(1.5, 31), hr = decayingNoise(1.5, 32);
-    writeWav(dir.path() / "room.wav", {hl, hr});
+    writeWav(dir.path / "room.wav", {hl, hr});
     const auto xl = noiseSignal(frames, 33, 12000), xr = noiseSignal(frames, 34, 12000);
     for (int block : {64, 37}) {
         ModuleHarness h("convolver", kFs, block);
-        h.loadState(fileState(dir.path() / "room.wav"));
+        h.loadState(fileState(dir.path / "room.wav"));
         REQUIRE(h.module().status().empty());
         h.setParam("mix", 1.0f);
         h.connect("left", xl);
@@ -631,12 +616,12 @@ TEST_CASE("convolver: a mono response serves both sides, a stereo one each its o
     const int frames = 4800;
     auto left = impulseSignal(200, 0), right = impulseSignal(200, 150);
     right[150] = 0.5f;
-    writeWav(dir.path() / "stereo.wav", {left, right});
-    writeWav(dir.path() / "mono.wav", {right});
+    writeWav(dir.path / "stereo.wav", {left, right});
+    writeWav(dir.path / "mono.wav", {right});
     const auto xl = noiseSignal(frames, 41), xr = noiseSignal(frames, 42);
     SECTION("stereo") {
         ModuleHarness h("convolver", kFs);
-        h.loadState(fileState(dir.path() / "stereo.wav"));
+        h.loadState(fileState(dir.path / "stereo.wav"));
         h.setParam("mix", 1.0f);
         h.connect("left", xl);
         h.connect("right", xr);
@@ -648,7 +633,7 @@ TEST_CASE("convolver: a mono response serves both sides, a stereo one each its o
     }
     SECTION("mono, Right unpatched: Left through the response on both sides") {
         ModuleHarness h("convolver", kFs);
-        h.loadState(fileState(dir.path() / "mono.wav"));
+        h.loadState(fileState(dir.path / "mono.wav"));
         h.setParam("mix", 1.0f);
         h.connect("left", xl);
         const auto out = h.run(frames);
@@ -664,10 +649,10 @@ TEST_CASE("convolver: mix, gain, predelay and normalize", "[reverbs]") {
     const int frames = 9600;
     auto ir = impulseSignal(10, 0);
     ir[0] = 0.5f;
-    writeWav(dir.path() / "half.wav", {ir});
+    writeWav(dir.path / "half.wav", {ir});
     const auto x = noiseSignal(frames, 51);
     ModuleHarness h("convolver", kFs);
-    h.loadState(fileState(dir.path() / "half.wav", true));  // normalised: 0.5 becomes 1
+    h.loadState(fileState(dir.path / "half.wav", true));  // normalised: 0.5 becomes 1
     h.setParam("mix", 0.25f);
     h.setParam("gain", 6.0f);
     h.setParam("predelay", 0.01f);
@@ -685,9 +670,9 @@ TEST_CASE("convolver: mix, gain, predelay and normalize", "[reverbs]") {
 TEST_CASE("convolver: a file at another rate is converted to the engine's", "[reverbs]") {
     TempDir dir;
     // 10 ms at 44.1 kHz: tap 441. At 48 kHz the band-limited impulse peaks at tap 480.
-    writeWav(dir.path() / "slow.wav", {impulseSignal(4410, 441)}, 44100.0);
+    writeWav(dir.path / "slow.wav", {impulseSignal(4410, 441)}, 44100.0);
     ModuleHarness h("convolver", kFs);
-    h.loadState(fileState(dir.path() / "slow.wav", true));
+    h.loadState(fileState(dir.path / "slow.wav", true));
     REQUIRE(h.module().status().empty());
     h.setParam("mix", 1.0f);
     h.connect("left", impulseSignal(4800));
@@ -703,20 +688,20 @@ TEST_CASE("convolver: bad and truncated files are reported, and the previous res
     TempDir dir;
     const int block = 4800;
     auto ir = impulseSignal(300, 250);
-    writeWav(dir.path() / "good.wav", {ir});
+    writeWav(dir.path / "good.wav", {ir});
     // A truncated copy: the header promises more frames than the file holds.
-    writeWav(dir.path() / "long.wav", {noiseSignal(48000, 5)});
-    const auto full = std::filesystem::file_size(dir.path() / "long.wav");
-    std::filesystem::copy_file(dir.path() / "long.wav", dir.path() / "truncated.wav");
-    std::filesystem::resize_file(dir.path() / "truncated.wav", full / 2);
-    std::filesystem::copy_file(dir.path() / "long.wav", dir.path() / "headless.wav");
-    std::filesystem::resize_file(dir.path() / "headless.wav", 30);
+    writeWav(dir.path / "long.wav", {noiseSignal(48000, 5)});
+    const auto full = std::filesystem::file_size(dir.path / "long.wav");
+    std::filesystem::copy_file(dir.path / "long.wav", dir.path / "truncated.wav");
+    std::filesystem::resize_file(dir.path / "truncated.wav", full / 2);
+    std::filesystem::copy_file(dir.path / "long.wav", dir.path / "headless.wav");
+    std::filesystem::resize_file(dir.path / "headless.wav", 30);
 
     const auto x = noiseSignal(block * 200, 61);
     ModuleHarness h("convolver", kFs, 64);
     h.setParam("mix", 1.0f);
     h.connect("left", x);
-    h.loadState(fileState(dir.path() / "good.wav"));
+    h.loadState(fileState(dir.path / "good.wav"));
     long position = 0;
     auto playsGood = [&] {
         const auto y = h.run(block)[0][0];
@@ -729,7 +714,7 @@ TEST_CASE("convolver: bad and truncated files are reported, and the previous res
     };
     REQUIRE(playsGood());
 
-    std::vector<std::filesystem::path> bad = {dir.path() / "truncated.wav", dir.path() / "headless.wav", dir.path() / "missing.wav"};
+    std::vector<std::filesystem::path> bad = {dir.path / "truncated.wav", dir.path / "headless.wav", dir.path / "missing.wav"};
     const std::filesystem::path corpus = std::filesystem::path(KABEL_SHARED_DIR) / "corpus" / "audio";
     for (const char* folder : {"hound/fuzz", "claxon/fuzz"})
         if (std::filesystem::exists(corpus / folder))
@@ -744,7 +729,7 @@ TEST_CASE("convolver: bad and truncated files are reported, and the previous res
         INFO(file.filename().string() << ": \"" << status << "\"");
         if (status.empty()) {
             // libsndfile could read it: a (strange) response. Put the good one back.
-            h.loadState(fileState(dir.path() / "good.wav"));
+            h.loadState(fileState(dir.path / "good.wav"));
             h.module().idle();
             h.run(block);  // the fade from the strange response
             position += block;
@@ -757,11 +742,11 @@ TEST_CASE("convolver: bad and truncated files are reported, and the previous res
     INFO(rejected << " of " << bad.size() << " files rejected");
     CHECK(rejected >= 10);
     // The three made here, with the reason.
-    h.loadState(fileState(dir.path() / "truncated.wav"));
+    h.loadState(fileState(dir.path / "truncated.wav"));
     CHECK_THAT(h.module().status(), Catch::Matchers::Contains("truncated.wav: ") && Catch::Matchers::Contains("truncated"));
-    h.loadState(fileState(dir.path() / "headless.wav"));
+    h.loadState(fileState(dir.path / "headless.wav"));
     CHECK_THAT(h.module().status(), Catch::Matchers::StartsWith("headless.wav: not a WAV/FLAC/AIFF/OGG file (libsndfile: "));
-    h.loadState(fileState(dir.path() / "missing.wav"));
+    h.loadState(fileState(dir.path / "missing.wav"));
     CHECK(h.module().status() == "missing.wav: no such file");
 }
 
@@ -787,12 +772,12 @@ TEST_CASE("convolver: state is parsed strictly", "[reverbs]") {
 TEST_CASE("convolver: process() neither allocates nor locks, also when the response changes", "[reverbs]") {
     if (!kabel::test::kRtGuardActive) return;
     TempDir dir;
-    writeWav(dir.path() / "a.wav", {decayingNoise(1.0, 71), decayingNoise(1.0, 72)});
-    writeWav(dir.path() / "b.wav", {decayingNoise(0.5, 73)});
+    writeWav(dir.path / "a.wav", {decayingNoise(1.0, 71), decayingNoise(1.0, 72)});
+    writeWav(dir.path / "b.wav", {decayingNoise(0.5, 73)});
     kabel::test::ModuleBench b("convolver", 64, kFs, 8);
     b.connect("left", 2, [](int c, long n) { return static_cast<float>(std::sin(0.01 * n + c)); });
     b.build();
-    b.module().loadState(nlohmann::json::parse(fileState(dir.path() / "a.wav")), kabel::LoadContext{});
+    b.module().loadState(nlohmann::json::parse(fileState(dir.path / "a.wav")), kabel::LoadContext{});
     kabel::test::RtCounts counts;
     auto steps = [&](int n) {
         kabel::test::RtGuard guard;
@@ -801,7 +786,7 @@ TEST_CASE("convolver: process() neither allocates nor locks, also when the respo
         counts.locks += guard.counts().locks;
     };
     steps(2000);
-    b.module().loadState(nlohmann::json::parse(fileState(dir.path() / "b.wav")), kabel::LoadContext{});
+    b.module().loadState(nlohmann::json::parse(fileState(dir.path / "b.wav")), kabel::LoadContext{});
     steps(1000);  // fades a out, b in
     b.setParam("predelay", 0.2f);
     b.module().requestReset();
@@ -854,12 +839,12 @@ TEST_CASE("convolver micro-benchmark: 2 s and 6 s stereo responses, and the heav
     TempDir dir;
     for (double seconds : {2.0, 6.0}) {
         const std::string file = "ir" + std::to_string(static_cast<int>(seconds)) + ".wav";
-        writeWav(dir.path() / file, {decayingNoise(seconds, 81), decayingNoise(seconds, 82)});
+        writeWav(dir.path / file, {decayingNoise(seconds, 81), decayingNoise(seconds, 82)});
         kabel::test::ModuleBench b("convolver");
         b.connect("left", 1, benchNoise);
         b.connect("right", 1, [](int c, long n) { return benchNoise(c + 100, n); });
         b.build();
-        b.module().loadState(nlohmann::json::parse(fileState(dir.path() / file)), kabel::LoadContext{});
+        b.module().loadState(nlohmann::json::parse(fileState(dir.path / file)), kabel::LoadContext{});
         const std::string label = "convolver " + std::to_string(static_cast<int>(seconds)) + " s stereo response";
         const double ns = b.nsPerSample(label.c_str(), 2.0);
         std::printf("%-48s %8.3f ns/stereo frame\n", "", ns);

@@ -30,9 +30,12 @@
 #include "tests/support/patch_builder.hpp"
 #include "tests/support/rt_guard.hpp"
 #include "tests/support/signals.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
+
+using kabel::test::TempDir;
 
 using kabel::test::constantSignal;
 using kabel::test::ModuleHarness;
@@ -41,16 +44,6 @@ using kabel::test::Signal;
 namespace fs = std::filesystem;
 
 constexpr double kFs = 48000.0;
-
-struct TempDir {
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() / ("kabel-sampler-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    fs::path path;
-};
 
 /// A sound file's content: channels[c][frame], as floats the file represents exactly.
 using Frames = std::vector<std::vector<float>>;

@@ -21,9 +21,12 @@
 #include "core/tuning/tuning.hpp"
 #include "tests/support/module_harness.hpp"
 #include "tests/support/rt_guard.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
+
+using kabel::test::TempDir;
 
 using kabel::test::ModuleHarness;
 using kabel::test::Signal;
@@ -49,17 +52,6 @@ double hzOf(float pitch) {
 float keyPitch(double key) {
     return static_cast<float>((key - 60.0) / 12.0);
 }
-
-struct TempDir {
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() / ("kabel-tuner-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    void write(const std::string& name, const std::string& text) const { std::ofstream(path / name, std::ios::binary) << text; }
-    fs::path path;
-};
 
 fs::path catalogue() {
     const auto dir = kabel::tuning::findCatalogue();
