@@ -110,4 +110,14 @@ double Spectrum::peakFrequency(double lowHz, double highHz) const {
     return (double(best) + offset) * binHz;
 }
 
+Edges edgesOf(std::span<const float> x) {
+    Edges e;
+    if (!x.empty() && x[0] >= 0.5f) e.rising.push_back(0);
+    for (std::size_t n = 1; n < x.size(); ++n) {
+        if (x[n - 1] < 0.5f && x[n] >= 0.5f) e.rising.push_back(static_cast<long>(n));
+        if (x[n - 1] >= 0.5f && x[n] < 0.5f) e.falling.push_back(static_cast<long>(n));
+    }
+    return e;
+}
+
 }  // namespace kabel::test

@@ -32,4 +32,10 @@ struct Spectrum {
 };
 Spectrum spectrum(std::span<const float> x, double sampleRate);
 
+/// Frames where a gate (high at >= 0.5) goes up and down; a gate high at frame 0 rises there.
+struct Edges {
+    std::vector<long> rising, falling;
+};
+Edges edgesOf(std::span<const float> x);
+
 }  // namespace kabel::test

@@ -27,20 +27,6 @@ std::vector<float> render(ModuleHarness& h, int frames) {
     return h.run(frames)[0][0];
 }
 
-// Frames where a 0/1 signal goes up and down.
-struct Edges {
-    std::vector<long> rising, falling;
-};
-Edges edgesOf(const std::vector<float>& x) {
-    Edges e;
-    if (!x.empty() && x[0] >= 0.5f) e.rising.push_back(0);
-    for (std::size_t n = 1; n < x.size(); ++n) {
-        if (x[n - 1] < 0.5f && x[n] >= 0.5f) e.rising.push_back(long(n));
-        if (x[n - 1] >= 0.5f && x[n] < 0.5f) e.falling.push_back(long(n));
-    }
-    return e;
-}
-
 }  // namespace
 
 TEST_CASE("lfo is exact in frequency", "[modulation]") {

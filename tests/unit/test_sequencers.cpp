@@ -29,19 +29,6 @@ using namespace kabel::test;
 
 namespace {
 
-struct Edges {
-    std::vector<long> rising, falling;
-};
-Edges edgesOf(const std::vector<float>& x) {
-    Edges e;
-    if (!x.empty() && x[0] >= 0.5f) e.rising.push_back(0);
-    for (std::size_t n = 1; n < x.size(); ++n) {
-        if (x[n - 1] < 0.5f && x[n] >= 0.5f) e.rising.push_back(long(n));
-        if (x[n - 1] >= 0.5f && x[n] < 0.5f) e.falling.push_back(long(n));
-    }
-    return e;
-}
-
 // A clock: high for `width` frames from `first` + k * period.
 std::vector<float> pulses(long frames, long first, long period, long width) {
     std::vector<float> x(static_cast<std::size_t>(frames), 0.0f);
