@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/engine/engine.hpp"
+#include "core/util/text.hpp"
 
 namespace kabel {
 
@@ -44,17 +45,6 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<int
 void quietAlsa(const char*, int, const char*, int, const char*, ...) {}
 void quietJack(const char*) {}
 
-void silenceBackendMessages() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        const char* debug = std::getenv("KABEL_AUDIO_DEBUG");
-        if (debug && *debug && std::strcmp(debug, "0") != 0) return;
-        snd_lib_error_set_handler(&quietAlsa);
-        jack_set_error_function(&quietJack);
-        jack_set_info_function(&quietJack);
-    });
-}
-
 std::string paErrorText(PaError err) {
     std::string text = Pa_GetErrorText(err);
     if (err == paUnanticipatedHostError) {
@@ -62,16 +52,6 @@ std::string paErrorText(PaError err) {
         if (host && host->errorText && *host->errorText) text += std::string(": ") + host->errorText;
     }
     return text;
-}
-
-std::string lower(std::string_view text) {
-    std::string s(text);
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-bool allDigits(std::string_view text) {
-    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 PaDeviceIndex jackDefaultOutput() {
@@ -149,6 +129,17 @@ int streamCallback(const void* /*input*/, void* output, unsigned long frameCount
 
 }  // namespace
 
+void silenceBackendMessages() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        const char* debug = std::getenv("KABEL_AUDIO_DEBUG");
+        if (debug && *debug && std::strcmp(debug, "0") != 0) return;
+        snd_lib_error_set_handler(&quietAlsa);
+        jack_set_error_function(&quietJack);
+        jack_set_info_function(&quietJack);
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // AudioSystem
 
@@ -189,9 +180,9 @@ AudioDeviceChoice AudioSystem::chooseOutput(std::string_view device) const {
         const long index = std::strtol(std::string(device).c_str(), nullptr, 10);
         if (std::find(outputs.begin(), outputs.end(), index) != outputs.end()) dev = static_cast<PaDeviceIndex>(index);
     } else {
-        const std::string wanted = lower(device);
+        const std::string wanted = asciiLower(device);
         for (PaDeviceIndex i : outputs)
-            if (lower(Pa_GetDeviceInfo(i)->name).find(wanted) != std::string::npos) {
+            if (asciiLower(Pa_GetDeviceInfo(i)->name).find(wanted) != std::string::npos) {
                 dev = i;
                 break;
             }

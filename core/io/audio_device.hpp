@@ -79,6 +79,10 @@ struct AudioDeviceChoice {
     std::string label() const { return name + " (" + (hostApi.starts_with("JACK") ? std::string("JACK") : hostApi) + ")"; }
 };
 
+/// Once per process: routes libasound's and libjack's own console messages ("Cannot connect to
+/// server socket", unknown PCM cards) to nowhere, unless KABEL_AUDIO_DEBUG is set (not "0").
+void silenceBackendMessages();
+
 /// Brings PortAudio up for its lifetime (reference-counted by PortAudio: several may coexist).
 /// UI thread only, like everything PortAudio does outside the stream callback.
 class AudioSystem {

@@ -5,12 +5,11 @@
 #include <rtmidi/RtMidi.h>
 
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include "core/engine/engine.hpp"
+#include "core/io/audio_device.hpp"
+#include "core/util/text.hpp"
 
 namespace kabel {
 
@@ -25,27 +24,6 @@ constexpr const char* kVirtualPortName = "midi_in";
 constexpr const char* kVirtualPortAlias = "kabel:midi_in";
 constexpr const char* kRtMidiClientName = "Kabel";
 
-void quietJack(const char*) {}
-
-// libjack prints "Cannot connect to server socket" when no server runs; KABEL_AUDIO_DEBUG=1
-// shows it (as for the audio side).
-void silenceJack() {
-    const char* debug = std::getenv("KABEL_AUDIO_DEBUG");
-    if (debug && *debug && std::strcmp(debug, "0") != 0) return;
-    jack_set_error_function(&quietJack);
-    jack_set_info_function(&quietJack);
-}
-
-std::string lower(std::string_view text) {
-    std::string s(text);
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-bool allDigits(std::string_view text) {
-    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 // The source `wanted` names in `sources`: exact name, index, then a case-insensitive part of a
 // name. -1 when none.
 int findSource(const std::vector<std::string>& sources, const std::string& wanted) {
@@ -55,9 +33,9 @@ int findSource(const std::vector<std::string>& sources, const std::string& wante
         const long index = std::strtol(wanted.c_str(), nullptr, 10);
         return index < static_cast<long>(sources.size()) ? static_cast<int>(index) : -1;
     }
-    const std::string w = lower(wanted);
+    const std::string w = asciiLower(wanted);
     for (std::size_t i = 0; i < sources.size(); ++i)
-        if (lower(sources[i]).find(w) != std::string::npos) return static_cast<int>(i);
+        if (asciiLower(sources[i]).find(w) != std::string::npos) return static_cast<int>(i);
     return -1;
 }
 
@@ -237,7 +215,7 @@ MidiInput::MidiInput(Engine& engine, Backend backend, const std::vector<std::str
     const int block = engine.config().blockFrames;
 
     if (backend == Backend::Jack) {
-        silenceJack();
+        silenceBackendMessages();  // libjack: "Cannot connect to server socket" when none runs
         jack_status_t status{};
         s.client = jack_client_open(kJackClientName, JackNoStartServer, &status);
         if (!s.client) throw MidiDeviceError("MIDI: cannot open a JACK client (is the JACK server running?)");
@@ -351,7 +329,7 @@ MidiInputStats MidiInput::stats() const noexcept {
 
 std::vector<std::string> listMidiSources(MidiInput::Backend backend) {
     if (backend == MidiInput::Backend::Jack) {
-        silenceJack();
+        silenceBackendMessages();  // libjack: "Cannot connect to server socket" when none runs
         jack_status_t status{};
         jack_client_t* client = jack_client_open("kabel-list", JackNoStartServer, &status);
         if (!client) throw MidiDeviceError("MIDI: no JACK server running");

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "core/tuning/tuning.hpp"
+#include "core/util/text.hpp"
 
 namespace kabel::tuning {
 namespace fs = std::filesystem;
@@ -17,8 +18,7 @@ bool isDirectory(const fs::path& p) {
 }
 
 bool isScaleFile(const fs::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string ext = asciiLower(p.extension().string());
     return ext == ".scl" || ext == ".ascl";
 }
 

@@ -148,13 +148,6 @@ std::optional<double> parseReal(std::string_view token) noexcept {
     return value;
 }
 
-bool allDigits(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (c < '0' || c > '9') return false;
-    return true;
-}
-
 std::optional<std::uint64_t> digitsValue(std::string_view digits) noexcept {
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/text.hpp"
+
 namespace kabel::tuning::detail {
 
 /// A file's text as UTF-8: valid UTF-8 stays as it is (a leading BOM removed); anything else is
@@ -48,8 +50,7 @@ std::optional<double> parseReal(std::string_view token) noexcept;
 /// log2 of a non-empty string of decimal digits of any length (exact for up to 19 digits, else
 /// from the leading 36 digits in long double and the digit count: relative error ~1e-19).
 long double log2OfDigits(std::string_view digits) noexcept;
-/// Whether every character is a decimal digit (and there is at least one).
-bool allDigits(std::string_view s) noexcept;
+using kabel::allDigits;  // core/util/text.hpp
 /// The value of at most 19 digits, or nullopt when it does not fit 64 bits.
 std::optional<std::uint64_t> digitsValue(std::string_view digits) noexcept;
 
