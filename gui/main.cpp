@@ -116,7 +116,14 @@ int main(int argc, char** argv) {
     auto* playCmd = app.add_subcommand("play", "Run a patch live on the audio device, without the editor");
     playCmd->add_option("patch", play.patch, "Patch file (not needed with --midi list)");
     playCmd->add_option("-s,--seconds", play.seconds, "Stop after this many seconds (default: until Ctrl-C)");
-    playCmd->add_option("-d,--device", play.device, "Output device (a part of its name)");
+    playCmd->add_option("-a,--audio,-d,--device", play.device, "Audio device: a part of its name, or its number in `kabel devices`");
+    playCmd->add_option("--host", play.hostApi, "Host API: jack, alsa or oss (default: JACK when a server runs)");
+    playCmd->add_option("-r,--rate", play.sampleRate, "Sample rate in Hz (default: the device's; JACK: the server's)")
+        ->check(CLI::Range(8000.0, 384000.0));
+    playCmd->add_option("-c,--channels", play.outputChannels, "Output channels to open (default 2; `out` First Channel picks the pair)")
+        ->check(CLI::Range(1, 64));
+    playCmd->add_option("-i,--inputs", play.inputChannels, "Audio inputs to open (default: what the patch's `in` modules read)")
+        ->check(CLI::Range(0, 64));
     playCmd->add_option("--buffer", play.bufferFrames, "Device buffer in frames (default: the device's)");
     playCmd->add_option("-b,--block", play.blockFrames, "Engine block in frames")->capture_default_str()->check(CLI::Range(1, 8192));
     playCmd->add_flag("-q,--quiet", play.quiet, "No periodic status line");

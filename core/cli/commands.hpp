@@ -45,9 +45,13 @@ int renderCommand(const RenderCommand& options);
 
 struct PlayCommand {
     std::string patch;
-    double seconds = 0.0;  // 0: until Ctrl-C / SIGTERM
-    std::string device;    // substring of a device name; empty: the default output
-    int bufferFrames = 0;  // device buffer; 0: the device's default
+    double seconds = 0.0;     // 0: until Ctrl-C / SIGTERM
+    std::string device;       // --audio: substring of a device name, or its index; empty: the default output
+    std::string hostApi;      // --host: substring of a host API name ("jack", "alsa"); empty: any
+    double sampleRate = 0.0;  // --rate; 0: the device's (JACK: the server's)
+    int outputChannels = 0;   // --channels; 0: stereo
+    int inputChannels = -1;   // --inputs; -1: as many as the patch's `in` modules read
+    int bufferFrames = 0;     // device buffer; 0: the device's default
     int blockFrames = 64;
     bool quiet = false;
     std::vector<std::string> midiPorts;  // --midi sources to connect (engine MIDI ports 1..n); "list": print them

@@ -36,7 +36,7 @@ int listDevices() {
         std::printf("  %c%2d  %-*s  %-*s  %3d  %3d  %.0f Hz\n", d.defaultOutput ? '*' : ' ', d.index, static_cast<int>(nameWidth),
                     d.name.c_str(), static_cast<int>(apiWidth), d.hostApi.c_str(), d.maxInputChannels, d.maxOutputChannels,
                     d.defaultSampleRate);
-    std::printf("* = default output for `kabel play` (choose another with --device NAME or --device INDEX)\n");
+    std::printf("* = default output for `kabel play` (choose another with --audio NAME or --audio INDEX, or a host API with --host)\n");
     return 0;
 }
 

@@ -1,7 +1,12 @@
 // `kabel play PATCH`: runs a patch live on the audio device, without the editor.
 //
 // Exit codes: 0 played and stopped (after --seconds, or on SIGINT/SIGTERM); 1 the patch could
-// not be loaded (or a bad option); 2 no usable audio device, or the device stopped mid-way.
+// not be loaded (or a bad option); 2 no usable audio device at the start.
+//
+// Device loss (LiveAudio, core/io/live_audio.hpp): when the device or the JACK server goes away
+// mid-way, `kabel play` says so on stderr, keeps the engine and every module's state, retries
+// twice a second and resumes when the device is back ("audio is back on ..."), reopening the
+// MIDI inputs. It only ends on --seconds or a signal.
 // stdout: "playing PATCH on DEVICE (RATE Hz, buffer N frames)", then a status line a second
 // (unless --quiet) and a summary; stderr: load warnings, notes and errors.
 //
@@ -22,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -34,6 +40,7 @@
 #include "core/engine/engine.hpp"
 #include "core/engine/session.hpp"
 #include "core/io/audio_device.hpp"
+#include "core/io/live_audio.hpp"
 #include "core/io/midi_input.hpp"
 #include "core/io/osc_server.hpp"
 #include "core/module/registry.hpp"
@@ -46,8 +53,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
-// No callback for this long while running: the device (or the JACK server) has gone.
-constexpr double kStallSeconds = 2.0;
 
 std::atomic<bool> gStopRequested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
@@ -91,8 +96,17 @@ double secondsSince(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-bool isJackHost(const std::string& hostApi) {
-    return hostApi.starts_with("JACK");
+// Device inputs the patch's `in` modules read: 0 without one, else up to the highest First
+// Channel + 1 (each reads a pair).
+int inputsUsedBy(const Patch& patch) {
+    int inputs = 0;
+    for (const ModuleSpec& m : patch.modules) {
+        if (m.type != "in") continue;
+        const auto first = m.params.find("first");
+        const int firstChannel = first == m.params.end() ? 1 : std::clamp(static_cast<int>(std::lround(first->second)), 1, 63);
+        inputs = std::max(inputs, firstChannel + 1);
+    }
+    return inputs;
 }
 
 // `--midi list`: the sources of the MIDI system `kabel play` would use (JACK when a server runs).
@@ -100,7 +114,8 @@ int listMidi(const PlayCommand& options) {
     std::optional<MidiInput::Backend> backend;
     try {
         AudioSystem audio;
-        backend = isJackHost(audio.chooseOutput(options.device).hostApi) ? MidiInput::Backend::Jack : MidiInput::Backend::RtMidiAlsa;
+        backend = audio.chooseOutput(AudioRequest{options.device, options.hostApi}).isJack() ? MidiInput::Backend::Jack
+                                                                                             : MidiInput::Backend::RtMidiAlsa;
     } catch (const AudioDeviceError&) {
         backend = MidiInput::Backend::RtMidiAlsa;
     }
@@ -140,10 +155,19 @@ int playCommand(const PlayCommand& options) {
     StopSignals signals;
     int rc = 0;
     try {
-        AudioSystem audio;
-        const AudioDeviceChoice device = audio.chooseOutput(options.device);
-        const bool jack = isJackHost(device.hostApi);
+        // On JACK the render hook publishes the frame pair our JACK MIDI client maps events with.
+        JackClockBridge bridge;
+        LiveAudioOptions liveOptions;
+        liveOptions.request = AudioRequest{options.device, options.hostApi, options.sampleRate, options.outputChannels,
+                                           options.inputChannels >= 0 ? options.inputChannels : inputsUsedBy(loaded.patch)};
+        liveOptions.stream.bufferFrames = options.bufferFrames;
+        liveOptions.stream.renderHook = &JackClockBridge::renderHook;  // plain engine.process() until a JACK MIDI client attaches
+        liveOptions.stream.renderUser = &bridge;
+        LiveAudio live(liveOptions);  // fails fast (exit 2) when there is no device at all
+        const AudioDeviceChoice device = live.device();
+        const bool jack = device.isJack();
         EngineConfig config{device.sampleRate, options.blockFrames, device.channels};
+        config.inputChannels = live.inputChannels();
         config.midiInputs = static_cast<int>(options.midiPorts.size()) + 1;
         Engine engine(config);
         Session session(engine, Registry::global());
@@ -165,39 +189,41 @@ int playCommand(const PlayCommand& options) {
                              osc->boundAddress().c_str());
         }
 
-        // On JACK the render hook publishes the frame pair our JACK MIDI client maps events with.
-        JackClockBridge bridge;
-        std::unique_ptr<MidiInput> midi;  // created after the stream started; destroyed after it closed
-        AudioOutputOptions streamOptions;
-        streamOptions.bufferFrames = options.bufferFrames;
-        if (jack) {
-            streamOptions.renderHook = &JackClockBridge::renderHook;
-            streamOptions.renderUser = &bridge;
-        }
-        AudioOutput output(audio, engine, device, streamOptions);  // declared last: closed first
-        output.start();
+        std::unique_ptr<MidiInput> midi;  // opened after the stream plays; closed before it stops
+        live.start(engine);
         const Clock::time_point started = Clock::now();
 
         // The buffer size is known once the device has called back (JACK decides it).
-        while (output.stats().callbacks == 0 && secondsSince(started) < 1.0 && !gStopRequested.load()) {
+        while (live.stats().callbacks == 0 && secondsSince(started) < 1.0 && !gStopRequested.load()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
             session.poll();
         }
-        const int buffer = output.stats().bufferFrames;
+        const int buffer = live.stats().bufferFrames;
+        // MIDI follows the audio device: JACK MIDI needs the stream playing first (recipes, trap 1).
+        const auto openMidi = [&] {
+            const bool onJack = live.device().isJack();
+            midi = std::make_unique<MidiInput>(engine, onJack ? MidiInput::Backend::Jack : MidiInput::Backend::RtMidiAlsa,
+                                               options.midiPorts, onJack ? &bridge : nullptr, live.stats().bufferFrames);
+        };
         try {
-            midi = std::make_unique<MidiInput>(engine, jack ? MidiInput::Backend::Jack : MidiInput::Backend::RtMidiAlsa, options.midiPorts,
-                                               &bridge, buffer);
+            openMidi();
         } catch (const MidiDeviceError& e) {
             // A named source that cannot be opened is an error; no MIDI system at all only a note.
             if (!options.midiPorts.empty()) {
-                output.stop();
+                live.stop();
                 std::fprintf(stderr, "kabel play: %s\n", e.what());
                 return 1;
             }
             std::fprintf(stderr, "note: no MIDI input: %s\n", e.what());
         }
-        std::printf("playing %s on %s (%.0f Hz, buffer %s frames)\n", options.patch.c_str(), device.label().c_str(), device.sampleRate,
-                    buffer > 0 ? std::to_string(buffer).c_str() : "unknown");
+        std::printf("playing %s on %s (%.0f Hz, buffer %s frames, %d output channels)\n", options.patch.c_str(), device.label().c_str(),
+                    device.sampleRate, buffer > 0 ? std::to_string(buffer).c_str() : "unknown", device.channels);
+        if (config.inputChannels > 0)
+            std::printf("audio input: %d channels (reaching the patch %d frames after the device delivers them)\n", config.inputChannels,
+                        options.blockFrames);
+        if (liveOptions.request.inputChannels > config.inputChannels)
+            std::fprintf(stderr, "warning: the patch reads %d audio inputs, %s has %d\n", liveOptions.request.inputChannels,
+                         device.label().c_str(), device.maxInputChannels);
         if (midi) {
             for (const MidiPortDescription& port : midi->ports()) std::printf("midi input %d: %s\n", port.enginePort, port.name.c_str());
             std::printf("midi stamping: %s, latency %d frames%s\n",
@@ -213,50 +239,77 @@ int playCommand(const PlayCommand& options) {
         const bool tty = isatty(STDOUT_FILENO) == 1;
         bool statusShown = false;
         double nextStatus = 1.0;
-        std::uint64_t lastCallbacks = output.stats().callbacks;
-        Clock::time_point lastProgress = Clock::now();
+        std::string lastWaitingNote;
+        MidiInputStats midiBefore{};  // counts of MIDI inputs closed by a device loss
         while (!gStopRequested.load()) {
             std::this_thread::sleep_for(kPollInterval);
             if (osc) osc->poll(session);  // before session.poll(): see osc_server.hpp
             session.poll();
             const double elapsed = secondsSince(started);
-            const AudioOutputStats s = output.stats();
-            if (s.callbacks != lastCallbacks) {
-                lastCallbacks = s.callbacks;
-                lastProgress = Clock::now();
-            } else if (secondsSince(lastProgress) > kStallSeconds) {
-                if (statusShown && tty) std::printf("\n");
-                std::fprintf(stderr, "kabel play: the audio device stopped calling back for %.0f s (did the JACK server quit?)\n",
-                             kStallSeconds);
-                rc = 2;
-                break;
+            switch (live.poll()) {
+                case LiveAudioEvent::Lost:
+                    if (midi) {
+                        midiBefore.received += midi->stats().received;
+                        midi.reset();  // its JACK client died with the server
+                    }
+                    if (statusShown && tty) std::printf("\n");
+                    std::fprintf(stderr,
+                                 "kabel play: audio lost at engine frame %llu: %s. The patch keeps its state; waiting for the device to "
+                                 "return (Ctrl-C to quit)\n",
+                                 static_cast<unsigned long long>(engine.stats().blocks * static_cast<std::uint64_t>(options.blockFrames)),
+                                 live.message().c_str());
+                    lastWaitingNote.clear();
+                    break;
+                case LiveAudioEvent::Restored:
+                    std::printf("%s%s, resuming at engine frame %llu (buffer %d frames)\n", statusShown && tty ? "\n" : "",
+                                live.message().c_str(),
+                                static_cast<unsigned long long>(engine.stats().blocks * static_cast<std::uint64_t>(options.blockFrames)),
+                                live.stats().bufferFrames);
+                    if (midi == nullptr && (live.device().isJack() || !options.midiPorts.empty())) {
+                        try {
+                            openMidi();
+                            std::printf("midi input reopened (%zu ports)\n", midi->ports().size());
+                        } catch (const MidiDeviceError& e) {
+                            std::fprintf(stderr, "kabel play: MIDI input not reopened: %s\n", e.what());
+                        }
+                    }
+                    std::fflush(stdout);
+                    break;
+                case LiveAudioEvent::None:
+                    break;
+            }
+            if (!live.connected() && live.waitingFor() != lastWaitingNote) {
+                lastWaitingNote = live.waitingFor();
+                if (!lastWaitingNote.empty()) std::fprintf(stderr, "kabel play: still waiting: %s\n", lastWaitingNote.c_str());
             }
             if (options.seconds > 0.0 && elapsed >= options.seconds) break;
             if (!options.quiet && elapsed >= nextStatus) {
+                const AudioOutputStats s = live.stats();
                 const EngineStats e = engine.stats();
                 const MidiStats m = engine.midiStats();
-                const std::uint64_t received = midi ? midi->stats().received : 0;
+                const std::uint64_t received = midiBefore.received + (midi ? midi->stats().received : 0);
                 const std::uint64_t oscMessages = osc ? osc->stats().received : 0;
                 std::printf(
-                    "%s%6.1f s  cpu %5.1f %%  xruns %llu  callbacks %llu  plan swaps %llu  midi %llu late %llu dropped %llu  osc %llu%s",
+                    "%s%6.1f s  cpu %5.1f %%  xruns %llu  callbacks %llu  plan swaps %llu  midi %llu late %llu dropped %llu  osc %llu%s%s",
                     tty ? "\r" : "", elapsed, 100.0 * s.cpuLoad, static_cast<unsigned long long>(s.xruns),
                     static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(e.planSwaps),
                     static_cast<unsigned long long>(received), static_cast<unsigned long long>(m.late),
                     static_cast<unsigned long long>(m.dropped + m.overflowed), static_cast<unsigned long long>(oscMessages),
-                    tty ? "\033[K" : "\n");
+                    live.connected() ? "" : "  (no audio device)", tty ? "\033[K" : "\n");
                 std::fflush(stdout);
                 statusShown = true;
                 nextStatus += 1.0;
             }
         }
-        // Stop the stream before anything it uses is torn down (the session, the engine).
-        output.stop();
+        // Stop the stream before anything it uses is torn down (MIDI, the session, the engine).
+        live.stop();
         if (statusShown && tty) std::printf("\n");
-        const AudioOutputStats s = output.stats();
+        const AudioOutputStats s = live.stats();
         const EngineStats e = engine.stats();
-        std::printf("stopped after %.1f s: %llu callbacks, %llu xruns, %llu engine blocks%s\n", secondsSince(started),
-                    static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(s.xruns),
-                    static_cast<unsigned long long>(e.blocks), output.abandoned() ? " (stream abandoned: the device had gone)" : "");
+        std::printf("stopped after %.1f s: %llu callbacks, %llu xruns, %llu engine blocks, device lost %d and restored %d times%s\n",
+                    secondsSince(started), static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(s.xruns),
+                    static_cast<unsigned long long>(e.blocks), live.losses(), live.restores(),
+                    live.abandoned() ? " (stream abandoned: the device had gone)" : "");
         if (midi) {
             const MidiStats m = engine.midiStats();
             const MidiInputStats in = midi->stats();

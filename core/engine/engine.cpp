@@ -38,6 +38,14 @@ Engine::Engine(EngineConfig config)
     for (int c = 0; c < config_.outputChannels; ++c) outPointers_.push_back(outBlock_.data() + c * stride);
     host_.out = outPointers_.data();
     host_.outChannels = config_.outputChannels;
+    if (config_.inputChannels < 0 || config_.inputChannels > 64) throw std::invalid_argument("engine inputs must be 0..64");
+    inBlocks_ = AlignedFloats(static_cast<std::size_t>(std::max(1, 2 * config_.inputChannels) * stride));
+    for (int c = 0; c < config_.inputChannels; ++c) {
+        inRead_.push_back(inBlocks_.data() + c * stride);
+        inFill_.push_back(inBlocks_.data() + (config_.inputChannels + c) * stride);
+    }
+    host_.in = inRead_.data();
+    host_.inChannels = config_.inputChannels;
     if (config_.midiInputs < 0 || config_.midiInputs > 255) throw std::invalid_argument("engine MIDI inputs must be 0..255");
     for (int p = 0; p < config_.midiInputs; ++p)
         midiInputs_.push_back(std::make_unique<MidiInputQueue>(config_.midiQueueEvents, config_.midiQueueSysexBytes));
@@ -164,6 +172,9 @@ void Engine::processBlock() noexcept {
     ScopedFlushDenormals noDenormals;
     takePendingPlan();
     const int frames = config_.blockFrames;
+    // The input that arrived while the previous block played becomes this block's input.
+    std::swap(inRead_, inFill_);
+    host_.in = inRead_.data();
     for (float* channel : outPointers_) std::memset(channel, 0, static_cast<std::size_t>(frames) * sizeof(float));
     gatherMidi(frames);
     takePendingMidiMap();
@@ -220,13 +231,24 @@ void Engine::deliver(int frames, Copy&& copy) noexcept {
 }
 
 void Engine::process(float* const* out, int channels, int frames) noexcept {
+    process(nullptr, 0, out, channels, frames);
+}
+
+void Engine::process(const float* const* in, int inChannels, float* const* out, int channels, int frames) noexcept {
     if (autoPublishClock_) publishClock(MidiClock::nowNanos());
     deliver(frames, [&](int at, int from, int n) {
+        const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(float);
+        for (std::size_t c = 0; c < inFill_.size(); ++c) {
+            if (static_cast<int>(c) < inChannels && in && in[c])
+                std::memcpy(inFill_[c] + from, in[c] + at, bytes);
+            else
+                std::memset(inFill_[c] + from, 0, bytes);
+        }
         for (int c = 0; c < channels; ++c) {
             if (c < config_.outputChannels)
-                std::memcpy(out[c] + at, outPointers_[static_cast<std::size_t>(c)] + from, static_cast<std::size_t>(n) * sizeof(float));
+                std::memcpy(out[c] + at, outPointers_[static_cast<std::size_t>(c)] + from, bytes);
             else
-                std::memset(out[c] + at, 0, static_cast<std::size_t>(n) * sizeof(float));
+                std::memset(out[c] + at, 0, bytes);
         }
     });
 }

@@ -43,6 +43,7 @@ struct EngineConfig {
     int midiInputs = 1;                       // MIDI input ports (queues), 0..255
     std::size_t midiQueueEvents = 4096;       // events each port's queue holds
     std::size_t midiQueueSysexBytes = 65536;  // sysex bytes each port's queue holds
+    int inputChannels = 0;                    // device inputs the `in` module reads, 0..64 (one block of latency)
 };
 
 /// MIDI counters, readable from any thread.
@@ -122,6 +123,10 @@ public:
     /// Audio thread: fills `frames` frames of `channels` non-interleaved device buffers, running
     /// as many engine blocks as needed (any host buffer size). Extra device channels get silence.
     void process(float* const* out, int channels, int frames) noexcept;
+    /// Audio thread: the same with device input: `inChannels` non-interleaved input channels
+    /// of `frames` frames (missing channels read as silence). Modules see the input one engine
+    /// block later (HostBuffers::in): the block being played while it arrived is already made.
+    void process(const float* const* in, int inChannels, float* const* out, int channels, int frames) noexcept;
     /// Audio thread: the same for one interleaved buffer.
     void processInterleaved(float* out, int channels, int frames) noexcept;
 
@@ -142,6 +147,9 @@ private:
 
     AlignedFloats outBlock_;
     std::vector<float*> outPointers_;
+    AlignedFloats inBlocks_;      // two blocks of inputChannels: one modules read, one filling
+    std::vector<float*> inRead_;  // HostBuffers::in: the block filled during the previous one
+    std::vector<float*> inFill_;  // the block the device input is copied into now
     HostBuffers host_;
     int blockPosition_;  // frames of the current block already handed to the device
     std::uint64_t frameCount_ = 0;

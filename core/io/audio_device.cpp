@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/engine/engine.hpp"
+#include "core/io/jack_server_loss.hpp"
 #include "core/util/text.hpp"
 
 namespace kabel {
@@ -23,6 +24,7 @@ struct AudioOutput::Shared {
     RenderHook renderHook = nullptr;
     void* renderUser = nullptr;
     int channels = 0;
+    int inChannels = 0;
 
     std::atomic<std::uint64_t> callbacks{0};
     std::atomic<std::uint64_t> frames{0};
@@ -104,7 +106,7 @@ double supportedRate(PaDeviceIndex dev, int channels) {
 }
 
 // The stream callback (audio thread): render, count, nothing else.
-int streamCallback(const void* /*input*/, void* output, unsigned long frameCount, const PaStreamCallbackTimeInfo* /*time*/,
+int streamCallback(const void* input, void* output, unsigned long frameCount, const PaStreamCallbackTimeInfo* /*time*/,
                    PaStreamCallbackFlags flags, void* user) noexcept {
     auto& s = *static_cast<AudioOutput::Shared*>(user);
     float* const* out = static_cast<float* const*>(output);
@@ -115,10 +117,11 @@ int streamCallback(const void* /*input*/, void* output, unsigned long frameCount
         s.inCallback.store(false);
         return paContinue;
     }
+    const DeviceBlock block{static_cast<const float* const*>(input), input ? s.inChannels : 0, out, s.channels, frames};
     if (s.renderHook)
-        s.renderHook(s.renderUser, *s.engine, out, s.channels, frames);
+        s.renderHook(s.renderUser, *s.engine, block);
     else
-        s.engine->process(out, s.channels, frames);
+        renderDeviceBlock(*s.engine, block);
     if (flags & paOutputUnderflow) s.xruns.fetch_add(1, std::memory_order_relaxed);
     s.frames.fetch_add(static_cast<std::uint64_t>(frames), std::memory_order_relaxed);
     s.bufferFrames.store(frames, std::memory_order_relaxed);
@@ -128,6 +131,10 @@ int streamCallback(const void* /*input*/, void* output, unsigned long frameCount
 }
 
 }  // namespace
+
+void renderDeviceBlock(Engine& engine, const DeviceBlock& block) noexcept {
+    engine.process(block.in, block.inChannels, block.out, block.outChannels, block.frames);
+}
 
 void silenceBackendMessages() {
     static std::once_flag once;
@@ -169,9 +176,22 @@ std::vector<AudioDeviceInfo> AudioSystem::devices() const {
     return list;
 }
 
-AudioDeviceChoice AudioSystem::chooseOutput(std::string_view device) const {
-    const std::vector<PaDeviceIndex> outputs = outputDevices();
+AudioDeviceChoice AudioSystem::chooseOutput(const AudioRequest& request) const {
+    std::vector<PaDeviceIndex> outputs = outputDevices();
     if (outputs.empty()) throw AudioDeviceError(AudioDeviceError::Kind::NoDevice, kNoAudioOutputMessage);
+    if (!request.hostApi.empty()) {
+        const std::string wanted = asciiLower(request.hostApi);
+        std::string apis;
+        for (PaHostApiIndex a = 0; a < Pa_GetHostApiCount(); ++a)
+            apis += std::string(apis.empty() ? "" : ", ") + Pa_GetHostApiInfo(a)->name;
+        std::erase_if(outputs, [&](PaDeviceIndex i) {
+            return asciiLower(Pa_GetHostApiInfo(Pa_GetDeviceInfo(i)->hostApi)->name).find(wanted) == std::string::npos;
+        });
+        if (outputs.empty())
+            throw AudioDeviceError(AudioDeviceError::Kind::NoMatch,
+                                   "no audio output device on a host API matching '" + request.hostApi + "' (host APIs: " + apis + ")");
+    }
+    const std::string_view device = request.device;
 
     PaDeviceIndex dev = paNoDevice;
     if (device.empty()) {
@@ -200,8 +220,19 @@ AudioDeviceChoice AudioSystem::chooseOutput(std::string_view device) const {
     choice.index = dev;
     choice.name = info->name;
     choice.hostApi = Pa_GetHostApiInfo(info->hostApi)->name;
-    choice.channels = std::min(2, info->maxOutputChannels);
-    choice.sampleRate = supportedRate(dev, choice.channels);
+    choice.channels = std::min(request.outputChannels > 0 ? request.outputChannels : 2, info->maxOutputChannels);
+    choice.maxOutputChannels = info->maxOutputChannels;
+    choice.maxInputChannels = info->maxInputChannels;
+    if (request.sampleRate > 0.0) {
+        const PaStreamParameters out{dev, choice.channels, paFloat32 | paNonInterleaved, info->defaultLowOutputLatency, nullptr};
+        if (Pa_IsFormatSupported(nullptr, &out, request.sampleRate) != paFormatIsSupported)
+            throw AudioDeviceError(AudioDeviceError::Kind::NoMatch,
+                                   choice.label() + " cannot run at " + std::to_string(static_cast<long>(request.sampleRate)) +
+                                       " Hz (its default is " + std::to_string(static_cast<long>(info->defaultSampleRate)) + " Hz)");
+        choice.sampleRate = request.sampleRate;
+    } else {
+        choice.sampleRate = supportedRate(dev, choice.channels);
+    }
     choice.defaultLatency = info->defaultLowOutputLatency;
     return choice;
 }
@@ -220,6 +251,7 @@ AudioOutput::AudioOutput(AudioSystem& system, Engine& engine, const AudioDeviceC
     shared_->renderHook = options.renderHook;
     shared_->renderUser = options.renderUser;
     shared_->channels = device.channels;
+    shared_->inChannels = std::min(std::max(options.inputChannels, 0), device.maxInputChannels);
 
     const std::string where = device.label() + " at " + std::to_string(static_cast<long>(device.sampleRate)) + " Hz";
     if (device.index < 0 || device.index >= Pa_GetDeviceCount() || device.channels < 1)
@@ -229,10 +261,12 @@ AudioOutput::AudioOutput(AudioSystem& system, Engine& engine, const AudioDeviceC
                                "cannot open " + where + ": buffer of " + std::to_string(options.bufferFrames) + " frames");
     const double latency = options.bufferFrames > 0 ? options.bufferFrames / device.sampleRate : device.defaultLatency;
     const PaStreamParameters out{device.index, device.channels, paFloat32 | paNonInterleaved, latency, nullptr};
+    const PaStreamParameters in{device.index, shared_->inChannels, paFloat32 | paNonInterleaved, latency, nullptr};
     const unsigned long framesPerBuffer =
         options.bufferFrames > 0 ? static_cast<unsigned long>(options.bufferFrames) : paFramesPerBufferUnspecified;
     PaStream* stream = nullptr;
-    const PaError err = Pa_OpenStream(&stream, nullptr, &out, device.sampleRate, framesPerBuffer, paNoFlag, &streamCallback, shared_.get());
+    const PaError err = Pa_OpenStream(&stream, shared_->inChannels > 0 ? &in : nullptr, &out, device.sampleRate, framesPerBuffer, paNoFlag,
+                                      &streamCallback, shared_.get());
     if (err != paNoError) throw AudioDeviceError(AudioDeviceError::Kind::Backend, "cannot open " + where + ": " + paErrorText(err));
     stream_ = stream;
 }
@@ -266,9 +300,20 @@ bool AudioOutput::waitForCallback(double seconds) const noexcept {
     return true;
 }
 
+bool AudioOutput::serverLost() const noexcept {
+    return device_.isJack() && jackClientLost();
+}
+
 void AudioOutput::stop() {
     if (!running_) return;
     running_ = false;
+    if (serverLost()) {
+        // The JACK server quit: the stream can only be closed (see jack_server_loss.hpp).
+        detach();
+        releaseDeadJackStream([this] { Pa_CloseStream(static_cast<PaStream*>(stream_)); });
+        stream_ = nullptr;
+        return;
+    }
     // A live stream calls back within one buffer; give a loaded machine a second on top.
     const int buffer = std::max(shared_->bufferFrames.load(std::memory_order_relaxed), 1);
     const double patience = 1.0 + 4.0 * buffer / device_.sampleRate;
@@ -279,11 +324,15 @@ void AudioOutput::stop() {
     if (Pa_StopStream(static_cast<PaStream*>(stream_)) != paNoError) abandon();
 }
 
-void AudioOutput::abandon() noexcept {
+void AudioOutput::detach() noexcept {
     shared_->detached.store(true);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
     while (shared_->inCallback.load() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void AudioOutput::abandon() noexcept {
+    detach();
     abandoned_ = true;
     system_.streamAbandoned_ = true;
 }

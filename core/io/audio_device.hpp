@@ -21,10 +21,11 @@
 // "Cannot connect to server socket" when no JACK server runs. AudioSystem installs silent
 // handlers for both before PortAudio starts; set KABEL_AUDIO_DEBUG=1 to see those messages.
 //
-// A JACK server that quits under a running stream would make PortAudio wait ~10 s in
-// Pa_StopStream and then abort the process in Pa_CloseStream (an assertion in pa_jack.c). So
-// AudioOutput::stop() first checks that callbacks still arrive; if they do not, it detaches the
-// callback from the engine and abandons the stream (leaked until the process exits) instead.
+// A JACK server that quits under a running stream would make PortAudio hang in Pa_StopStream
+// and abort the process in Pa_CloseStream (assertions in pa_jack.c). jack_server_loss.hpp
+// defuses that, so AudioOutput::stop() closes such a stream at once (serverLost()). Any other
+// stream that stopped calling back (a device unplugged) is detached from the engine and
+// abandoned: leaked until the process exits, and PortAudio is never terminated.
 #pragma once
 
 #include <cstdint>
@@ -71,12 +72,25 @@ struct AudioDeviceChoice {
     int index = -1;
     std::string name;
     std::string hostApi;
-    double sampleRate = 0.0;      // the device's rate (for JACK: the server's); build the Engine at it
-    int channels = 0;             // output channels to open: 2, or 1 on a mono device
+    double sampleRate = 0.0;    // the device's rate (for JACK: the server's); build the Engine at it
+    int channels = 0;           // output channels to open: 2 (1 on a mono device) unless set
+    int maxOutputChannels = 0;  // what the device offers
+    int maxInputChannels = 0;
     double defaultLatency = 0.0;  // seconds (the device's low output latency)
 
+    /// On a JACK server (PortAudio's JACK host API).
+    bool isJack() const noexcept { return hostApi.starts_with("JACK"); }
     /// "system (JACK)", "default (ALSA)"
-    std::string label() const { return name + " (" + (hostApi.starts_with("JACK") ? std::string("JACK") : hostApi) + ")"; }
+    std::string label() const { return name + " (" + (isJack() ? std::string("JACK") : hostApi) + ")"; }
+};
+
+/// What the user asked for (kabel play --audio/--host/--rate/--channels/--inputs). Empty/0: the default.
+struct AudioRequest {
+    std::string device;       // a part of the device name, or its index (`kabel devices`)
+    std::string hostApi;      // a part of the host API's name: "jack", "alsa", "oss"
+    double sampleRate = 0.0;  // 0: the device's own (JACK: the server's)
+    int outputChannels = 0;   // 0: 2 (1 on a mono device); more for multi-channel devices
+    int inputChannels = 0;    // device inputs wanted (clamped to what the device has)
 };
 
 /// Once per process: routes libasound's and libjack's own console messages ("Cannot connect to
@@ -106,7 +120,11 @@ public:
     /// Otherwise the first output device whose name contains `device` (case-insensitive), JACK
     /// devices first. Throws AudioDeviceError: NoDevice (message kNoAudioOutputMessage) when
     /// there is no output device at all, NoMatch naming the devices there are.
-    AudioDeviceChoice chooseOutput(std::string_view device = {}) const;
+    AudioDeviceChoice chooseOutput(std::string_view device = {}) const { return chooseOutput(AudioRequest{std::string(device)}); }
+    /// The same, among the devices of host APIs whose name contains request.hostApi, at
+    /// request.sampleRate when given (NoMatch when the device cannot run at it), with
+    /// min(request.outputChannels, what the device has) output channels when given.
+    AudioDeviceChoice chooseOutput(const AudioRequest& request) const;
 
 private:
     friend class AudioOutput;
@@ -117,13 +135,26 @@ private:
 /// (initialises PortAudio for the call). Quiet: no ALSA/JACK noise on stderr.
 std::vector<AudioDeviceInfo> listAudioDevices();
 
-/// Audio thread: called by the stream callback instead of engine.process(out, channels, frames),
-/// e.g. by a test that counts allocations around it. Must fill all `channels` x `frames`.
+/// One device callback's buffers (non-interleaved float channels).
+struct DeviceBlock {
+    const float* const* in = nullptr;  // nullptr when the stream has no inputs
+    int inChannels = 0;
+    float* const* out = nullptr;
+    int outChannels = 0;
+    int frames = 0;
+};
+
+/// Audio thread: the engine renders one device callback (what the stream does without a hook).
+void renderDeviceBlock(Engine& engine, const DeviceBlock& block) noexcept;
+
+/// Audio thread: called by the stream callback instead of renderDeviceBlock(engine, block), e.g.
+/// by a test that counts allocations around it. Must fill all outChannels x frames.
 /// A plain function pointer (no std::function: nothing to allocate or copy on the audio thread).
-using RenderHook = void (*)(void* user, Engine& engine, float* const* out, int channels, int frames) noexcept;
+using RenderHook = void (*)(void* user, Engine& engine, const DeviceBlock& block) noexcept;
 
 struct AudioOutputOptions {
     int bufferFrames = 0;             // frames per callback; 0: the device's own (for JACK: the server period)
+    int inputChannels = 0;            // device inputs to open with the outputs (duplex), 0: output only
     RenderHook renderHook = nullptr;  // nullptr: engine.process()
     void* renderUser = nullptr;
 };
@@ -165,6 +196,10 @@ public:
     bool running() const noexcept { return running_; }
     /// UI thread: true after stop() had to abandon a dead stream.
     bool abandoned() const noexcept { return abandoned_; }
+    /// Any thread: the JACK server this stream played on has quit. stop() then closes the dead
+    /// stream at once (jack_server_loss.hpp), and the AudioSystem can be terminated and built
+    /// again to reconnect.
+    bool serverLost() const noexcept;
 
     /// UI thread: the counters (atomics written by the callback) and PortAudio's CPU load.
     AudioOutputStats stats() const noexcept;
@@ -176,6 +211,7 @@ public:
 
 private:
     bool waitForCallback(double seconds) const noexcept;
+    void detach() noexcept;
     void abandon() noexcept;
 
     AudioSystem& system_;

@@ -82,15 +82,15 @@ std::vector<std::string> rtMidiSources(RtMidiIn& in) {
 // ---------------------------------------------------------------------------------------------
 // JackClockBridge
 
-void JackClockBridge::renderHook(void* user, Engine& engine, float* const* out, int channels, int frames) noexcept {
+void JackClockBridge::renderHook(void* user, Engine& engine, const DeviceBlock& block) noexcept {
     auto& bridge = *static_cast<JackClockBridge*>(user);
     auto* client = static_cast<jack_client_t*>(bridge.client_.load(std::memory_order_acquire));
     // PortAudio calls back inside its own JACK process callback, so the cycle's frame time is
     // the JACK frame of out[..][0]; jack_last_frame_time() reads the server's shared timer
     // (lock-free, no syscall) and is the same for every client in the cycle.
     if (client) bridge.publish(jack_last_frame_time(client), engine.deviceFrame());
-    bridge.frames_.store(frames, std::memory_order_relaxed);
-    engine.process(out, channels, frames);
+    bridge.frames_.store(block.frames, std::memory_order_relaxed);
+    renderDeviceBlock(engine, block);
 }
 
 void JackClockBridge::publish(std::uint32_t jackFrame, std::uint64_t engineFrame) noexcept {

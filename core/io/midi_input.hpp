@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "core/io/audio_device.hpp"
+
 namespace kabel {
 
 class Engine;
@@ -47,7 +49,7 @@ class JackClockBridge {
 public:
     /// The RenderHook for AudioOutputOptions (user = this bridge): publishes the pair when a
     /// JACK client is attached, then engine.process(). Audio thread.
-    static void renderHook(void* user, Engine& engine, float* const* out, int channels, int frames) noexcept;
+    static void renderHook(void* user, Engine& engine, const DeviceBlock& block) noexcept;
 
     /// UI thread: start publishing (`jackClient` is a jack_client_t* of the same server).
     /// attach(nullptr) stops; stop the stream before the client closes.

@@ -51,10 +51,10 @@ struct GuardTotals {
 };
 
 // The render hook (audio thread): the engine call, counted.
-void guardedProcess(void* user, Engine& engine, float* const* out, int channels, int frames) noexcept {
+void guardedProcess(void* user, Engine& engine, const DeviceBlock& block) noexcept {
     auto& totals = *static_cast<GuardTotals*>(user);
     kabel::test::RtGuard guard;
-    engine.process(out, channels, frames);
+    renderDeviceBlock(engine, block);
     const kabel::test::RtCounts c = guard.counts();
     if (c.allocations) totals.allocations.fetch_add(c.allocations, std::memory_order_relaxed);
     if (c.locks) totals.locks.fetch_add(c.locks, std::memory_order_relaxed);
@@ -66,10 +66,10 @@ void guardedProcess(void* user, Engine& engine, float* const* out, int channels,
 // Proves the counters work inside the real PortAudio callback thread.
 void* (*volatile gAllocate)(std::size_t) = &std::malloc;
 pthread_mutex_t gControlMutex = PTHREAD_MUTEX_INITIALIZER;
-void guardedProcessThatAllocates(void* user, Engine& engine, float* const* out, int channels, int frames) noexcept {
+void guardedProcessThatAllocates(void* user, Engine& engine, const DeviceBlock& block) noexcept {
     auto& totals = *static_cast<GuardTotals*>(user);
     kabel::test::RtGuard guard;
-    engine.process(out, channels, frames);
+    renderDeviceBlock(engine, block);
     std::free(gAllocate(64));
     pthread_mutex_lock(&gControlMutex);
     pthread_mutex_unlock(&gControlMutex);
