@@ -132,8 +132,14 @@ int main(int argc, char** argv) {
                      "MIDI source to connect (repeatable): a JACK port like Seq:out, a number or part of a name; 'list' prints them")
         ->allow_extra_args(false);
     playCmd->add_flag("--midi-virtual", play.midiVirtual, "Virtual MIDI input (always created: kabel:midi_in on JACK, 'Kabel' on ALSA)");
-    playCmd->add_option("--osc", play.oscPort, "OSC control on this UDP port: /kabel/<module>/<param> (docs/osc.md); 0: off")
+    playCmd
+        ->add_option("--osc", play.oscPort,
+                     "OSC control on this UDP port (bare --osc: 9000): /kabel/<module>/<param>, /kabel/learn (docs/osc.md); 0: off")
+        ->expected(0, 1)
+        ->default_str("9000")
         ->check(CLI::Range(0, 65535));
+    playCmd->add_flag("--save-map", play.saveMap,
+                      "On exit, write the MIDI map (learned over OSC, unmapped) back into the patch file, atomically");
     playCmd
         ->add_option("--osc-bind", play.oscBind, "Address the OSC socket listens on (default 127.0.0.1; 0.0.0.0 opens it to the network)")
         ->capture_default_str();

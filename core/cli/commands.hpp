@@ -58,6 +58,7 @@ struct PlayCommand {
     bool midiVirtual = false;            // --midi-virtual: accepted; the virtual input is always created
     int oscPort = 0;                     // --osc PORT: OSC control of every param (docs/osc.md); 0: off
     std::string oscBind = "127.0.0.1";   // --osc-bind ADDR: where the OSC socket listens (0.0.0.0 warns)
+    bool saveMap = false;                // --save-map: write the MIDI map back into the patch file on exit
 };
 /// `kabel play PATCH`: runs a patch live on the audio device without the editor.
 int playCommand(const PlayCommand& options);

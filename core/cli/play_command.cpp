@@ -21,7 +21,9 @@
 //
 // OSC (docs/osc.md): with --osc PORT an OscServer (its own receive thread, bound to --osc-bind,
 // 127.0.0.1 by default) sets params through its lookup table; the poll loop calls
-// OscServer::poll before Session::poll so OSC values reach the document.
+// OscServer::poll before Session::poll so OSC values reach the document. /kabel/learn arms MIDI
+// learn; with --save-map the map as it is at exit is written back into the patch file (re-read,
+// only its midi_map replaced, atomically; on any error the file is left as it was).
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,6 +131,20 @@ int listMidi(const PlayCommand& options) {
         return 2;
     }
     return 0;
+}
+
+// --save-map: 0 when the map was saved (or was unchanged), 1 when it could not be.
+int saveMidiMap(const std::string& patch, const std::vector<MidiMapping>& map) {
+    try {
+        if (saveMidiMapInto(patch, map, Registry::global()))
+            std::printf("midi map: %zu mapping(s) saved to %s\n", map.size(), patch.c_str());
+        else
+            std::printf("midi map: unchanged, %s not written\n", patch.c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kabel play: --save-map: %s (the patch file was not changed)\n", e.what());
+        return 1;
+    }
 }
 
 }  // namespace
@@ -329,6 +345,7 @@ int playCommand(const PlayCommand& options) {
                         static_cast<unsigned long long>(o.queries), static_cast<unsigned long long>(o.unknown),
                         static_cast<unsigned long long>(o.badType), static_cast<unsigned long long>(o.malformed));
         }
+        if (options.saveMap && saveMidiMap(options.patch, session.patch().midiMap) != 0 && rc == 0) rc = 1;
         if (e.nonFiniteSamples)
             std::printf("warning: %llu NaN/Inf samples were replaced by silence\n", static_cast<unsigned long long>(e.nonFiniteSamples));
         std::fflush(stdout);

@@ -1,6 +1,7 @@
 #include "core/engine/session.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -69,6 +70,7 @@ void Session::sync(bool instant) {
     notes_.clear();
 
     // Modules: keep, revive or create the document's; the rest become ghosts.
+    bool instancesChanged = instant;
     std::map<std::string, Instance> live;
     std::vector<std::uint64_t> order;  // node order: the document's, then ghosts
     for (const ModuleSpec& spec : document_.modules) {
@@ -88,8 +90,10 @@ void Session::sync(bool instant) {
         } else if (!instant && ghost != ghosts_.end()) {
             instance = std::move(*ghost);
             ghosts_.erase(ghost);
+            instancesChanged = true;
         } else {
             instance = create(spec, *d);
+            instancesChanged = true;
         }
         applyState(instance, spec);
         for (std::size_t p = 0; p < d->params.size(); ++p) {
@@ -101,6 +105,8 @@ void Session::sync(bool instant) {
         live.emplace(spec.id, std::move(instance));
     }
     std::erase_if(stateProblems_, [&](const auto& entry) { return !live.count(entry.first); });
+    if (!live_.empty()) instancesChanged = true;  // what is left of the old set was removed
+    if (instancesChanged) ++instancesVersion_;
     if (instant) {
         ghosts_.clear();
         edges_.clear();
@@ -170,14 +176,23 @@ void Session::rebuildMidiMap(bool resetPickup) {
                                  ": a structural param (it changes channels or ports) cannot follow MIDI (kept, does nothing)");
             continue;
         }
+        const auto mode = parseMidiMode(m.mode);
+        if (!mode) continue;
+        if (m.port && *m.port >= engine_.midiInputCount())
+            midiNotes_.push_back("MIDI mapping to " + m.module + "." + m.param + ": port " + std::to_string(*m.port) +
+                                 " but the engine has " + std::to_string(engine_.midiInputCount()) + " MIDI input(s) (kept, does nothing)");
         MidiMapEntry e;
         e.param = index;
         e.source = *source;
         e.channel = m.channel;
+        e.port = m.port.value_or(-1);
         e.number = *source == MidiSource::PitchBend || *source == MidiSource::Pressure ? 0 : m.number;
+        if (*source == MidiSource::PolyPressure && m.number < 0) e.number = kMidiAnyNote;
         e.min = static_cast<float>(m.min.value_or(p.min));
         e.max = static_cast<float>(m.max.value_or(p.max));
         e.curve = *curve;
+        e.mode = *mode;
+        e.step = static_cast<float>(m.step.value_or(0.0));
         e.pickup = m.pickup;
         table->add(it->second.module, e);
         mapped_.push_back(MappedParam{m.module, m.param, it->second.module.get(), index});
@@ -203,6 +218,7 @@ bool Session::learnMidi(std::string_view moduleId, std::string_view paramId) {
     if (it == live_.end() || it->second.module->descriptor().paramIndex(paramId) < 0) return false;
     learnModule_ = std::string(moduleId);
     learnParam_ = std::string(paramId);
+    learnSeen_.reset();
     engine_.midiMapper().armLearn();
     return true;
 }
@@ -211,24 +227,49 @@ void Session::cancelLearn() {
     engine_.midiMapper().cancelLearn();
     learnModule_.clear();
     learnParam_.clear();
+    learnSeen_.reset();
 }
 
+void Session::setLearnWindow(std::chrono::milliseconds window) {
+    learnWindow_ = window;
+}
+
+// A plain CC waits for more of its values (up to the learn window, or 3 values): they tell an
+// endless encoder from a knob, and a 14-bit LSB may still upgrade it. Other sources are final.
 void Session::finishLearn() {
     MidiControl control;
-    if (learnModule_.empty() || !engine_.midiMapper().takeLearned(control)) return;
+    if (learnModule_.empty() || !engine_.midiMapper().peekLearned(control)) return;
+    if (control.source == MidiSource::Cc && control.messages < 3) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!learnSeen_) learnSeen_ = now;
+        if (now - *learnSeen_ < learnWindow_) return;
+    }
+    if (!engine_.midiMapper().takeLearned(control)) return;
     MidiMapping m;
     m.source = std::string(midiSourceName(control.source));
     m.channel = control.channel;
-    m.number = control.number;
+    m.number = control.source == MidiSource::PolyPressure && control.number == kMidiAnyNote ? -1 : control.number;
+    m.mode = std::string(midiModeName(control.mode));
     m.module = learnModule_;
     m.param = learnParam_;
     learnModule_.clear();
     learnParam_.clear();
-    std::erase_if(document_.midiMap,
-                  [&](const MidiMapping& old) { return old.source == m.source && old.channel == m.channel && old.number == m.number; });
-    document_.midiMap.push_back(std::move(m));
+    learnSeen_.reset();
+    std::erase_if(document_.midiMap, [&](const MidiMapping& old) {
+        return old.source == m.source && old.channel == m.channel && old.number == m.number && !old.port;
+    });
+    document_.midiMap.push_back(m);
+    lastLearned_ = std::move(m);
+    ++learnedCount_;
     captureMidiParams();
     rebuildMidiMap(false);
+}
+
+int Session::unmapMidi(std::string_view moduleId, std::string_view paramId) {
+    captureMidiParams();
+    const auto removed = std::erase_if(document_.midiMap, [&](const MidiMapping& m) { return m.module == moduleId && m.param == paramId; });
+    if (removed > 0) rebuildMidiMap(false);
+    return static_cast<int>(removed);
 }
 
 // Cables of the last compile that the document no longer has: those feeding live modules (or a

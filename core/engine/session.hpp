@@ -11,8 +11,10 @@
 // the parameter is structural (changes channel counts).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -63,13 +65,28 @@ public:
 
     /// MIDI learn, UI thread. learnMidi() arms learning for a param (false for an unknown module or
     /// param); the next mappable control the audio thread sees (a CC, a 14-bit CC pair, an NRPN,
-    /// a note-on, pitch bend or channel pressure, on its channel) is reported, and the poll() after
-    /// it adds the mapping to the document (full range, linear, pickup on), replacing any mapping
-    /// of the same control. Arming again retargets; cancelLearn() disarms.
+    /// a note-on, pitch bend, channel or poly pressure, on its channel) is reported, and a later
+    /// poll() adds the mapping to the document (full range, linear, pickup on, any port),
+    /// replacing any port-less mapping of the same control. A plain CC is added once 3 of its
+    /// values arrived or the learn window passed since poll() first saw it: repeated small values
+    /// make it a relative (encoder) mapping (docs/midi.md, "Learn"). Arming again retargets;
+    /// cancelLearn() disarms.
     bool learnMidi(std::string_view moduleId, std::string_view paramId);
     void cancelLearn();
     /// True while armed and the control has not been added yet.
     bool learning() const noexcept { return !learnModule_.empty(); }
+    /// How long a learned plain CC waits for more values (default 300 ms; 0: add at the next poll).
+    void setLearnWindow(std::chrono::milliseconds window);
+    /// Learns completed so far, and the mapping the last one added (as it is in the document).
+    std::uint64_t learnedCount() const noexcept { return learnedCount_; }
+    const std::optional<MidiMapping>& lastLearned() const noexcept { return lastLearned_; }
+    /// UI thread: removes every mapping to module.param from the document (and the engine's
+    /// table); returns how many.
+    int unmapMidi(std::string_view moduleId, std::string_view paramId);
+
+    /// Changes whenever the set of live module instances changes (a module created, revived,
+    /// removed or replaced; every load). Observers (the OSC lookup table) rebuild when it moves.
+    std::uint64_t instancesVersion() const noexcept { return instancesVersion_; }
 
     /// True while cables fade or removed modules are still fading out.
     bool transitioning() const noexcept;
@@ -132,9 +149,14 @@ private:
         Module* instance;
         int index;
     };
-    std::vector<MappedParam> mapped_;       // the targets of the last table (UI-side mirror)
-    std::vector<std::string> midiNotes_;    // mappings the table could not honour
-    std::string learnModule_, learnParam_;  // armed learn target ("" = not learning)
+    std::vector<MappedParam> mapped_;                                 // the targets of the last table (UI-side mirror)
+    std::vector<std::string> midiNotes_;                              // mappings the table could not honour
+    std::string learnModule_, learnParam_;                            // armed learn target ("" = not learning)
+    std::optional<std::chrono::steady_clock::time_point> learnSeen_;  // a plain CC first reported
+    std::chrono::milliseconds learnWindow_{300};
+    std::uint64_t learnedCount_ = 0;
+    std::optional<MidiMapping> lastLearned_;
+    std::uint64_t instancesVersion_ = 0;
 };
 
 }  // namespace kabel

@@ -161,6 +161,8 @@ OscStats OscServer::stats() const noexcept {
     s.unknown = unknown_.load(std::memory_order_relaxed);
     s.badType = badType_.load(std::memory_order_relaxed);
     s.malformed = malformed_.load(std::memory_order_relaxed);
+    s.learns = learns_.load(std::memory_order_relaxed);
+    s.unmaps = unmaps_.load(std::memory_order_relaxed);
     return s;
 }
 
@@ -215,6 +217,10 @@ void OscServer::handleMessage(const char* data, std::size_t size, const void* fr
     }
     received_.fetch_add(1, std::memory_order_relaxed);
     const std::string_view address(data);  // the first OSC string: checked by lo_message_deserialise
+    if (queueRequest(address, message, from, fromLength)) {
+        lo_message_free(message);
+        return;
+    }
 
     // "/kabel/<module>/<param>[/norm|/get]"
     std::string_view key;
@@ -281,6 +287,120 @@ void OscServer::replyError(const void* from, unsigned fromLength, const char* ad
     lo_message_free(reply);
 }
 
+void OscServer::sendTo(const Peer& to, const char* address, void* message) noexcept {
+    std::size_t length = 0;
+    void* bytes = lo_message_serialise(static_cast<lo_message>(message), address, nullptr, &length);
+    if (bytes) {
+        ::sendto(socket_, bytes, length, 0, reinterpret_cast<const sockaddr*>(to.address), to.length);
+        std::free(bytes);
+    }
+    lo_message_free(static_cast<lo_message>(message));
+}
+
+namespace {
+
+lo_message pairMessage(const std::string& module, const std::string& param) {
+    lo_message m = lo_message_new();
+    lo_message_add_string(m, module.c_str());
+    lo_message_add_string(m, param.c_str());
+    return m;
+}
+
+lo_message errorMessage(const char* address, const std::string& reason) {
+    lo_message m = lo_message_new();
+    lo_message_add_string(m, address);
+    lo_message_add_string(m, reason.c_str());
+    return m;
+}
+
+}  // namespace
+
+bool OscServer::queueRequest(std::string_view address, void* message, const void* from, unsigned fromLength) noexcept {
+    const bool learn = address == "/kabel/learn";
+    if (!learn && address != "/kabel/unmap") return false;
+    (learn ? learns_ : unmaps_).fetch_add(1, std::memory_order_relaxed);
+    try {
+        Request r;
+        std::memcpy(r.from.address, from, std::min<std::size_t>(fromLength, sizeof r.from.address));
+        r.from.length = std::min<unsigned>(fromLength, sizeof r.from.address);
+        const auto msg = static_cast<lo_message>(message);
+        const int argc = lo_message_get_argc(msg);
+        const std::string_view types = argc > 0 ? lo_message_get_types(msg) : "";
+        if (learn && argc == 0) {
+            r.kind = Request::Kind::CancelLearn;
+        } else if (types == "ss") {
+            lo_arg** argv = lo_message_get_argv(msg);
+            r.kind = learn ? Request::Kind::Learn : Request::Kind::Unmap;
+            r.module = &argv[0]->s;
+            r.param = &argv[1]->s;
+        } else {
+            badType_.fetch_add(1, std::memory_order_relaxed);
+            sendTo(r.from, "/kabel/error",
+                   errorMessage(learn ? "/kabel/learn" : "/kabel/unmap", learn ? "expected two strings (module, param), or none to cancel"
+                                                                               : "expected two strings (module, param)"));
+            return true;
+        }
+        const std::lock_guard lock(requestsMutex_);
+        requests_.push_back(std::move(r));
+    } catch (...) {  // out of memory: the request is lost, the server keeps running
+    }
+    return true;
+}
+
+void OscServer::serveRequests(Session& session) {
+    std::vector<Request> requests;
+    {
+        const std::lock_guard lock(requestsMutex_);
+        requests.swap(requests_);
+    }
+    for (Request& r : requests) {
+        switch (r.kind) {
+            case Request::Kind::Learn:
+                if (!session.learnMidi(r.module, r.param)) {
+                    sendTo(r.from, "/kabel/error",
+                           errorMessage("/kabel/learn", "no module '" + r.module + "' with a param '" + r.param + "'"));
+                    break;
+                }
+                if (learnWaiting_)
+                    sendTo(learnWaiting_->from, "/kabel/learn/cancelled", pairMessage(learnWaiting_->module, learnWaiting_->param));
+                learnedBefore_ = session.learnedCount();
+                sendTo(r.from, "/kabel/learning", pairMessage(r.module, r.param));
+                learnWaiting_ = std::move(r);
+                break;
+            case Request::Kind::CancelLearn:
+                if (learnWaiting_) {
+                    session.cancelLearn();
+                    sendTo(learnWaiting_->from, "/kabel/learn/cancelled", pairMessage(learnWaiting_->module, learnWaiting_->param));
+                    learnWaiting_.reset();
+                }
+                break;
+            case Request::Kind::Unmap: {
+                const int removed = session.unmapMidi(r.module, r.param);
+                lo_message reply = pairMessage(r.module, r.param);
+                lo_message_add_int32(reply, removed);
+                sendTo(r.from, "/kabel/unmapped", reply);
+                break;
+            }
+        }
+    }
+    if (!learnWaiting_) return;
+    const std::optional<MidiMapping>& learned = session.lastLearned();
+    if (session.learnedCount() != learnedBefore_ && learned && learned->module == learnWaiting_->module &&
+        learned->param == learnWaiting_->param) {
+        lo_message reply = pairMessage(learned->module, learned->param);
+        lo_message_add_string(reply, learned->source.c_str());
+        lo_message_add_int32(reply, learned->channel);
+        lo_message_add_int32(reply, learned->number);
+        lo_message_add_string(reply, learned->mode.c_str());
+        sendTo(learnWaiting_->from, "/kabel/learned", reply);
+        learnWaiting_.reset();
+    } else if (session.learnedCount() != learnedBefore_ || !session.learning()) {
+        // Learned for another target (the editor retargeted it) or cancelled elsewhere.
+        sendTo(learnWaiting_->from, "/kabel/learn/cancelled", pairMessage(learnWaiting_->module, learnWaiting_->param));
+        learnWaiting_.reset();
+    }
+}
+
 std::shared_ptr<const OscServer::Table> OscServer::publish(std::shared_ptr<const Table> table) {
     std::shared_ptr<const Table> old = table_.exchange(std::move(table));
     // A handler that loaded the old table holds a reference until it returns (microseconds);
@@ -305,10 +425,9 @@ void OscServer::flush(Session& session, const Table& table) {
 
 void OscServer::poll(Session& session) {
     flush(session, *table_.load());
-
-    std::vector<std::pair<std::string, const void*>> signature;
-    for (const ModuleSpec& spec : session.patch().modules) signature.emplace_back(spec.id, session.instance(spec.id));
-    if (signature == signature_) return;
+    serveRequests(session);
+    // The table follows the Session's instances: rebuilt only when they changed.
+    if (tableSession_ == &session && tableVersion_ == session.instancesVersion()) return;
 
     struct Row {
         std::string key;
@@ -338,12 +457,13 @@ void OscServer::poll(Session& session) {
     }
     const std::shared_ptr<const Table> old = publish(std::move(table));
     flush(session, *old);  // values that arrived while the new table was being built
-    signature_ = std::move(signature);
+    tableSession_ = &session;
+    tableVersion_ = session.instancesVersion();
 }
 
 void OscServer::clear() {
     publish(std::make_shared<const Table>());
-    signature_.clear();
+    tableSession_ = nullptr;
 }
 
 }  // namespace kabel

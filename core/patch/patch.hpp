@@ -49,15 +49,19 @@ struct CableSpec {
 /// Maps a MIDI control to a parameter. `min`/`max` are in the parameter's unit; absent means
 /// the parameter's full range.
 struct MidiMapping {
-    std::string source = "cc";  // "cc", "cc14", "nrpn", "note", "pitchbend", "pressure"
+    std::string source = "cc";  // "cc", "cc14", "nrpn", "note", "pitchbend", "pressure", "polypressure"
     int channel = 0;            // 1..16, 0 = any channel
-    int number = 0;             // controller, note or NRPN number (ignored for pitchbend/pressure)
+    std::optional<int> port;    // engine MIDI input (0 the virtual input, 1..n the --midi sources); none = any
+    int number = 0;             // controller, note or NRPN number (ignored for pitchbend/pressure;
+                                // polypressure: the note, -1 = every note)
     std::string module;
     std::string param;
     std::optional<double> min;
     std::optional<double> max;
-    std::string curve = "linear";  // "linear", "exponential", "toggle"
-    bool pickup = true;            // soft takeover: the control takes over only once it meets the value
+    std::string curve = "linear";   // "linear", "exponential", "toggle"
+    std::string mode = "absolute";  // cc only: "absolute", "relative2c", "relativeBin", "relativeSign"
+    std::optional<double> step;     // relative cc and NRPN increments: control position per step (0..1]
+    bool pickup = true;             // soft takeover: the control takes over only once it meets the value
     std::string extraJson;
 };
 

@@ -121,13 +121,17 @@ std::string inDoubleQuotes(std::string_view s) {
 
 constexpr const char* kIdRule = "use 1-64 characters of A-Z a-z 0-9 _ -";
 
+// The keys a midi_map entry defines (the rest are kept as extraJson).
+const std::initializer_list<std::string_view> kMappingKeys = {"source", "channel", "port",  "number", "module", "param",
+                                                              "min",    "max",     "curve", "mode",   "step",   "pickup"};
+
 struct SourceRange {
     long long lo;
     long long hi;
 };
 
 std::optional<SourceRange> midiNumberRange(std::string_view source) {
-    if (source == "cc" || source == "note") return SourceRange{0, 127};
+    if (source == "cc" || source == "note" || source == "polypressure") return SourceRange{0, 127};
     if (source == "cc14") return SourceRange{0, 31};
     if (source == "nrpn") return SourceRange{0, 16383};
     if (source == "pitchbend" || source == "pressure") return SourceRange{0, 16383};  // ignored
@@ -514,19 +518,28 @@ private:
     void readMapping(const json& m, const std::string& ptr) {
         expectObject(m, ptr);
         MidiMapping map;
-        map.source = expectString(required(m, "source", ptr, " (cc, cc14, nrpn, note, pitchbend or pressure)"), ptr + "/source");
+        map.source =
+            expectString(required(m, "source", ptr, " (cc, cc14, nrpn, note, pitchbend, pressure or polypressure)"), ptr + "/source");
         const auto range = midiNumberRange(map.source);
         if (!range)
             fail(ptr + "/source",
-                 "unknown source " + inDoubleQuotes(map.source) + ": expected cc, cc14, nrpn, note, pitchbend or pressure");
+                 "unknown source " + inDoubleQuotes(map.source) + ": expected cc, cc14, nrpn, note, pitchbend, pressure or polypressure");
         if (const json* ch = member(m, "channel"))
             map.channel = static_cast<int>(expectInteger(*ch, ptr + "/channel", 0, 16, "a channel 0..16 (0 = any)"));
+        if (const json* port = member(m, "port"))
+            map.port = static_cast<int>(
+                expectInteger(*port, ptr + "/port", 0, 255, "a MIDI input port 0..255 (0 = the virtual input, 1..n the --midi sources)"));
         const json* number = member(m, "number");
-        if (!number && sourceUsesNumber(map.source)) fail(ptr, "missing \"number\" (the " + map.source + " number to map)");
+        const bool anyNote = map.source == "polypressure";  // without a number: every note
+        if (!number && sourceUsesNumber(map.source) && !anyNote) fail(ptr, "missing \"number\" (the " + map.source + " number to map)");
         if (number)
             map.number = static_cast<int>(expectInteger(
                 *number, ptr + "/number", range->lo, range->hi,
                 "an integer " + std::to_string(range->lo) + ".." + std::to_string(range->hi) + " for source '" + map.source + "'"));
+        else if (anyNote)
+            map.number = -1;
+        if (map.source == "nrpn" && map.number == 16383)
+            warn(ptr + "/number", "NRPN 16383 (127/127) is the null parameter, which deselects: mapping kept, it does nothing");
         map.module = expectId(required(m, "module", ptr, " (the module id to control)"), ptr + "/module", "module id");
         map.param = expectId(required(m, "param", ptr, " (the param id to control)"), ptr + "/param", "param id");
         if (const json* v = member(m, "min")) map.min = expectNumber(*v, ptr + "/min");
@@ -536,11 +549,30 @@ private:
             if (map.curve != "linear" && map.curve != "exponential" && map.curve != "toggle")
                 fail(ptr + "/curve", "unknown curve " + inDoubleQuotes(map.curve) + ": expected linear, exponential or toggle");
         }
+        if (const json* v = member(m, "mode")) {
+            map.mode = expectString(*v, ptr + "/mode");
+            if (map.mode != "absolute" && map.mode != "relative2c" && map.mode != "relativeBin" && map.mode != "relativeSign")
+                fail(ptr + "/mode",
+                     "unknown mode " + inDoubleQuotes(map.mode) + ": expected absolute, relative2c, relativeBin or relativeSign");
+            if (map.mode != "absolute" && map.source != "cc")
+                fail(ptr + "/mode", "mode " + inDoubleQuotes(map.mode) + " needs source \"cc\" (relative encoders send 7-bit CCs), got " +
+                                        inDoubleQuotes(map.source));
+            if (map.mode != "absolute" && map.curve == "toggle")
+                fail(ptr + "/mode", "mode " + inDoubleQuotes(map.mode) + " cannot drive a toggle curve: use linear or exponential");
+        }
+        if (const json* v = member(m, "step")) {
+            const double step = expectNumber(*v, ptr + "/step");
+            if (!(step > 0.0 && step <= 1.0))
+                fail(ptr + "/step", describe(*v) + " is out of range: expected 0 < step <= 1 (the control position moved per step)");
+            map.step = step;
+            if (map.mode == "absolute" && map.source != "nrpn")
+                warn(ptr + "/step", "step is used by relative modes and NRPN increments only: kept, it does nothing here");
+        }
         if (const json* v = member(m, "pickup")) {
             if (!v->is_boolean()) fail(ptr + "/pickup", "expected true or false, got " + describeType(*v));
             map.pickup = v->get<bool>();
         }
-        map.extraJson = extraKeys(m, {"source", "channel", "number", "module", "param", "min", "max", "curve", "pickup"});
+        map.extraJson = extraKeys(m, kMappingKeys);
 
         if (const ModuleSpec* target = findModule(map.module)) {
             const ModuleDescriptor* type = registry_.find(target->type);
@@ -705,15 +737,18 @@ void writeMapping(Writer& w, const MidiMapping& m) {
     w.out += "{";
     w.key("source", first), w.string(m.source);
     w.key("channel", first), w.out += std::to_string(m.channel);
-    if (sourceUsesNumber(m.source) || m.number != 0) w.key("number", first), w.out += std::to_string(m.number);
+    if (m.port) w.key("port", first), w.out += std::to_string(*m.port);
+    const bool writeNumber = m.source == "polypressure" ? m.number >= 0 : sourceUsesNumber(m.source) || m.number != 0;
+    if (writeNumber) w.key("number", first), w.out += std::to_string(m.number);
     w.key("module", first), w.string(m.module);
     w.key("param", first), w.string(m.param);
     if (m.min) w.key("min", first), w.number(*m.min, name + " min");
     if (m.max) w.key("max", first), w.number(*m.max, name + " max");
     w.key("curve", first), w.string(m.curve);
+    if (m.mode != "absolute") w.key("mode", first), w.string(m.mode);
+    if (m.step) w.key("step", first), w.number(*m.step, name + " step");
     if (!m.pickup) w.key("pickup", first), w.out += "false";  // true is the default
-    w.extras(parseField(m.extraJson, name + " extraJson", true),
-             {"source", "channel", "number", "module", "param", "min", "max", "curve", "pickup"}, first);
+    w.extras(parseField(m.extraJson, name + " extraJson", true), kMappingKeys, first);
     w.out += "}";
 }
 
@@ -817,6 +852,16 @@ std::string serializePatch(const Patch& patch) {
 
 void savePatchFile(const std::filesystem::path& path, const Patch& patch) {
     writeFileAtomically(path, serializePatch(patch));
+}
+
+bool saveMidiMapInto(const std::filesystem::path& path, const std::vector<MidiMapping>& map, const Registry& registry) {
+    Patch patch = loadPatchFile(path, registry).patch;
+    const std::string before = serializePatch(patch);
+    patch.midiMap = map;
+    const std::string after = serializePatch(patch);
+    if (after == before) return false;
+    writeFileAtomically(path, after);
+    return true;
 }
 
 }  // namespace kabel

@@ -57,4 +57,11 @@ std::string serializePatch(const Patch& patch);
 /// or the complete new file. Throws std::system_error naming the path when the write fails.
 void savePatchFile(const std::filesystem::path& path, const Patch& patch);
 
+/// Replaces the `midi_map` of the patch file at `path` with `map` (`kabel play --save-map`): the
+/// file is read again and everything else is kept as it is there now (not as a running document
+/// has it), then written in the canonical layout, atomically. Returns false, writing nothing,
+/// when the file's map already equals `map`. Throws InputError when the file cannot be read or
+/// parsed and std::system_error when the write fails; in both cases the file is untouched.
+bool saveMidiMapInto(const std::filesystem::path& path, const std::vector<MidiMapping>& map, const Registry& registry);
+
 }  // namespace kabel

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "core/patch/patch_file.hpp"
 #include "tests/support/patch_builder.hpp"
 #include "tests/support/rt_guard.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace kabel;
 using namespace kabel::test;
@@ -31,7 +34,8 @@ public:
     }
 };
 
-// lin -1..1 (default 0), freq 20..20000 (default 440), on 0..1 (default 0), voices (structural).
+// lin -1..1 (default 0), freq 20..20000 (default 440), on 0..1 (default 0), voices (structural),
+// steps 0..8 (integer, default 0).
 const ModuleDescriptor kKnobs{
     .id = "tknobs",
     .name = "Knobs",
@@ -41,7 +45,8 @@ const ModuleDescriptor kKnobs{
     .params = {{.id = "lin", .name = "Lin", .min = -1.0f, .max = 1.0f, .defaultValue = 0.0f},
                {.id = "freq", .name = "Freq", .min = 20.0f, .max = 20000.0f, .defaultValue = 440.0f},
                {.id = "on", .name = "On", .min = 0.0f, .max = 1.0f, .defaultValue = 0.0f},
-               {.id = "voices", .name = "Voices", .min = 1.0f, .max = 16.0f, .defaultValue = 1.0f, .structural = true}},
+               {.id = "voices", .name = "Voices", .min = 1.0f, .max = 16.0f, .defaultValue = 1.0f, .structural = true},
+               {.id = "steps", .name = "Steps", .min = 0.0f, .max = 8.0f, .defaultValue = 0.0f, .curve = ParamCurve::Integer}},
     .create = [] { return std::unique_ptr<Module>(new Knobs(kKnobs)); }};
 
 const Registry& knobRegistry() {
@@ -68,12 +73,24 @@ MidiMapping mapping(std::string source, int channel, int number, std::string par
     return m;
 }
 
-// One engine of 64-frame blocks with module "k" and the given map, its first block run.
+MidiMapping relative(int number, std::string mode, std::string param, std::optional<double> step = {}, std::optional<double> min = {},
+                     std::optional<double> max = {}, std::string curve = "linear") {
+    MidiMapping m = mapping("cc", 1, number, std::move(param), min, max, std::move(curve), true);
+    m.mode = std::move(mode);
+    m.step = step;
+    return m;
+}
+
+// One engine of 64-frame blocks with module "k" and the given map, its first block run. Learn
+// adds a plain CC at the first poll unless a test sets a window.
 struct Rig {
-    Engine engine{EngineConfig{.sampleRate = 48000.0, .blockFrames = 64, .outputChannels = 1, .outputGuard = false}};
+    Engine engine;
     Session session{engine, knobRegistry()};
 
-    explicit Rig(std::vector<MidiMapping> map, std::map<std::string, double> params = {}) {
+    explicit Rig(std::vector<MidiMapping> map, std::map<std::string, double> params = {}, int midiInputs = 1)
+        : engine(
+              EngineConfig{.sampleRate = 48000.0, .blockFrames = 64, .outputChannels = 1, .outputGuard = false, .midiInputs = midiInputs}) {
+        session.setLearnWindow(std::chrono::milliseconds(0));
         Patch p = makePatch({moduleSpec("k", "tknobs")}, {});
         p.modules[0].params = std::move(params);
         p.midiMap = std::move(map);
@@ -82,12 +99,12 @@ struct Rig {
     }
     float param(const char* id) const { return session.instance("k")->param(session.instance("k")->descriptor().paramIndex(id)); }
     // Pushes one message into the block about to run (frame `offset` in it) and runs that block.
-    void send(std::uint8_t status, std::uint8_t d1, std::uint8_t d2 = 0, std::uint32_t offset = 10) {
-        REQUIRE(engine.midiInput(0).push(engine.deviceFrame() + offset, status, d1, d2));
+    void send(std::uint8_t status, std::uint8_t d1, std::uint8_t d2 = 0, std::uint32_t offset = 10, int port = 0) {
+        REQUIRE(engine.midiInput(port).push(engine.deviceFrame() + offset, status, d1, d2));
         engine.processBlock();
     }
-    void cc(int channel, int number, int value) {
-        send(static_cast<std::uint8_t>(0xB0 + channel - 1), static_cast<std::uint8_t>(number), static_cast<std::uint8_t>(value));
+    void cc(int channel, int number, int value, int port = 0) {
+        send(static_cast<std::uint8_t>(0xB0 + channel - 1), static_cast<std::uint8_t>(number), static_cast<std::uint8_t>(value), 10, port);
     }
 };
 
@@ -156,20 +173,22 @@ TEST_CASE("an nrpn is selected by cc 99 and 98 and set by data entry 6 and 38, p
     rig.cc(1, 99, 3);
     rig.cc(1, 98, 17);
     CHECK(rig.param("lin") == 0.0f);
-    rig.cc(1, 6, 64);
-    CHECK(rig.param("lin") == (64 << 7) / 16383.0f);
+    rig.cc(1, 6, 64);  // no LSB seen for this NRPN yet: a 7-bit value
+    CHECK(rig.param("lin") == 64 / 127.0f);
     rig.cc(1, 38, 1);
     CHECK(rig.param("lin") == ((64 << 7) | 1) / 16383.0f);
+    rig.cc(1, 6, 64);  // from now on CC 6 is the coarse half of 14 bits
+    CHECK(rig.param("lin") == (64 << 7) / 16383.0f);
     // Data entry on another channel, whose selection is different: no effect.
     rig.cc(2, 99, 3);
     rig.cc(2, 98, 18);
     rig.cc(2, 6, 127);
-    CHECK(rig.param("lin") == ((64 << 7) | 1) / 16383.0f);
+    CHECK(rig.param("lin") == (64 << 7) / 16383.0f);
     // An RPN selection on channel 1 redirects its data entry away from the NRPN.
     rig.cc(1, 101, 0);
     rig.cc(1, 100, 0);
     rig.cc(1, 6, 2);
-    CHECK(rig.param("lin") == ((64 << 7) | 1) / 16383.0f);
+    CHECK(rig.param("lin") == (64 << 7) / 16383.0f);
     // Selecting it again: data entry applies again.
     rig.cc(1, 99, 3);
     rig.cc(1, 98, 17);
@@ -418,8 +437,13 @@ TEST_CASE("pickup round trips through the patch file and defaults to true", "[mi
 
 TEST_CASE("the audio thread never allocates or locks while mapped controls stream and the map changes", "[midi][map][realtime]") {
     if (!kRtGuardActive) return;  // sanitizer builds own malloc
+    MidiMapping onPort = mapping("cc", 0, 41, "on");
+    onPort.port = 1;
     Rig rig({mapping("cc", 1, 10, "lin"), mapping("cc14", 1, 1, "freq", 100.0, 1000.0, "exponential"), mapping("nrpn", 2, 300, "lin"),
-             mapping("note", 0, 60, "on", 0.0, 1.0, "toggle"), mapping("pitchbend", 0, 0, "lin")});
+             mapping("note", 0, 60, "on", 0.0, 1.0, "toggle"), mapping("pitchbend", 0, 0, "lin"),
+             relative(40, "relative2c", "freq", {}, 100.0, 1000.0, "exponential"), relative(42, "relativeBin", "steps"),
+             mapping("polypressure", 0, -1, "lin"), onPort},
+            {}, 2);
     rig.session.learnMidi("k", "on");
     std::atomic<bool> stop{false};
     std::atomic<long> allocations{0}, locks{0}, blocks{0};
@@ -445,6 +469,11 @@ TEST_CASE("the audio thread never allocates or locks while mapped controls strea
         pushed += rig.engine.midiInput(0).push(frame, 0xB1, 6, v);
         pushed += rig.engine.midiInput(0).push(frame, 0x90, 60, v);
         pushed += rig.engine.midiInput(0).push(frame, 0xE0, v, v);
+        pushed += rig.engine.midiInput(0).push(frame, 0xB0, 40, i % 3 ? 1 : 127);
+        pushed += rig.engine.midiInput(0).push(frame, 0xB0, 42, i % 2 ? 65 : 62);
+        pushed += rig.engine.midiInput(0).push(frame, 0xB1, i % 2 ? 96 : 97, 0);
+        pushed += rig.engine.midiInput(0).push(frame, 0xA0, v, v);
+        pushed += rig.engine.midiInput(1).push(frame, 0xB3, 41, v);
         if (i % 100 == 0) {
             rig.session.edit([&](Patch& p) { p.midiMap.push_back(mapping("cc", 1, 20 + (i / 100) % 50, "lin")); });
             rig.session.setParam("k", "lin", 0.25);
@@ -457,7 +486,7 @@ TEST_CASE("the audio thread never allocates or locks while mapped controls strea
     stop = true;
     audio.join();
     rig.session.poll();
-    CHECK(pushed > 20000);
+    CHECK(pushed > 35000);
     CHECK(blocks.load() > 100);
     CHECK(allocations.load() == 0);
     CHECK(locks.load() == 0);
@@ -481,4 +510,359 @@ TEST_CASE("midi map bench", "[.bench][midi][map]") {
         std::printf("midi map: %d mappings, %d cc per block: %.1f ns per event (block included)\n", mappings, perBlock,
                     ns / (blocks * perBlock));
     }
+}
+
+TEST_CASE("nrpn data increment and decrement step by one unit of the data resolution", "[midi][map]") {
+    Rig rig({mapping("nrpn", 1, (1 << 7) | 2, "lin", 0.0, 1.0), mapping("nrpn", 1, 5, "freq", 100.0, 200.0)});
+    rig.cc(1, 99, 1);
+    rig.cc(1, 98, 2);
+    rig.cc(1, 6, 64);  // 7-bit data: each increment is 1/127
+    CHECK(rig.param("lin") == 64 / 127.0f);
+    for (int i = 0; i < 3; ++i) rig.cc(1, 96, 0);  // the value byte does not matter
+    CHECK(rig.param("lin") == Approx(67 / 127.0).margin(1e-6));
+    rig.cc(1, 97, 127);
+    CHECK(rig.param("lin") == Approx(66 / 127.0).margin(1e-6));
+    for (int i = 0; i < 80; ++i) rig.cc(1, 96, 1);  // clamps at the top
+    CHECK(rig.param("lin") == 1.0f);
+
+    // Once its LSB was seen the NRPN is 14-bit: an increment is 1/16383.
+    rig.cc(1, 6, 64);
+    rig.cc(1, 38, 0);
+    CHECK(rig.param("lin") == (64 << 7) / 16383.0f);
+    const std::uint64_t f = rig.engine.deviceFrame();
+    for (int i = 0; i < 10; ++i) rig.engine.midiInput(0).push(f + static_cast<std::uint64_t>(i), 0xB0, 96, 0);
+    rig.engine.processBlock();
+    CHECK(rig.param("lin") == Approx(((64 << 7) + 10) / 16383.0).margin(1e-7));
+
+    // RPN null (101/100 = 127/127) deselects: increments and data entry reach no NRPN.
+    const float held = rig.param("lin");
+    rig.cc(1, 101, 127);
+    rig.cc(1, 100, 127);
+    rig.cc(1, 96, 0);
+    rig.cc(1, 6, 3);
+    CHECK(rig.param("lin") == held);
+    // So does an RPN selection.
+    rig.cc(1, 101, 0);
+    rig.cc(1, 100, 0);
+    rig.cc(1, 97, 0);
+    CHECK(rig.param("lin") == held);
+    // NRPN null (99/98 = 127/127) too.
+    rig.cc(1, 99, 127);
+    rig.cc(1, 98, 127);
+    rig.cc(1, 96, 0);
+    CHECK(rig.param("lin") == held);
+}
+
+TEST_CASE("an nrpn sent with 7-bit data only reaches both ends of its range", "[midi][map]") {
+    Rig rig({mapping("nrpn", 2, 300, "lin", -1.0, 1.0)});
+    rig.cc(2, 99, 300 >> 7);
+    rig.cc(2, 98, 300 & 127);
+    rig.cc(2, 6, 127);
+    CHECK(rig.param("lin") == 1.0f);
+    rig.cc(2, 6, 0);
+    CHECK(rig.param("lin") == -1.0f);
+    rig.cc(2, 6, 32);
+    CHECK(rig.param("lin") == lin(-1.0f, 1.0f, 32 / 127.0f));
+    // The mapping's step overrides the resolution for increments.
+    Rig stepped({[] {
+        MidiMapping m = mapping("nrpn", 1, 7, "lin", 0.0, 1.0);
+        m.step = 0.25;
+        return m;
+    }()});
+    stepped.cc(1, 99, 0);
+    stepped.cc(1, 98, 7);
+    stepped.cc(1, 6, 0);
+    stepped.cc(1, 96, 0);
+    stepped.cc(1, 96, 0);
+    CHECK(stepped.param("lin") == 0.5f);
+}
+
+TEST_CASE("relative cc modes step from the current value by the step size", "[midi][map]") {
+    // lin -1..1 starts at 0 (position 0.5); step 1/128 of the range is 1/64 in lin.
+    Rig rig({relative(20, "relative2c", "lin", 1.0 / 128), relative(21, "relativeBin", "lin", 1.0 / 128),
+             relative(22, "relativeSign", "lin", 1.0 / 128)});
+    rig.cc(1, 20, 1);
+    CHECK(rig.param("lin") == 1.0f / 64);  // no pickup wait: relative controls move at once
+    rig.cc(1, 20, 5);
+    CHECK(rig.param("lin") == 6.0f / 64);
+    rig.cc(1, 20, 127);  // -1
+    CHECK(rig.param("lin") == 5.0f / 64);
+    rig.cc(1, 20, 120);  // -8
+    CHECK(rig.param("lin") == -3.0f / 64);
+    rig.cc(1, 20, 0);  // no motion
+    CHECK(rig.param("lin") == -3.0f / 64);
+
+    rig.cc(1, 21, 65);  // binary offset: +1
+    CHECK(rig.param("lin") == -2.0f / 64);
+    rig.cc(1, 21, 60);  // -4
+    CHECK(rig.param("lin") == -6.0f / 64);
+    rig.cc(1, 21, 64);
+    CHECK(rig.param("lin") == -6.0f / 64);
+
+    rig.cc(1, 22, 3);  // sign-magnitude: +3
+    CHECK(rig.param("lin") == -3.0f / 64);
+    rig.cc(1, 22, 64 + 10);  // -10
+    CHECK(rig.param("lin") == -13.0f / 64);
+
+    // Another source moved the param: the next step starts from there (no pickup needed).
+    rig.session.setParam("k", "lin", 0.5);
+    rig.cc(1, 20, 1);
+    CHECK(rig.param("lin") == 0.5f + 1.0f / 64);
+    // Clamped at the ends.
+    for (int i = 0; i < 3; ++i) rig.cc(1, 20, 63);
+    CHECK(rig.param("lin") == 1.0f);
+    rig.cc(1, 20, 64);  // -64 steps: half the range
+    CHECK(rig.param("lin") == 0.0f);
+}
+
+TEST_CASE("relative steps accumulate on stepped params and follow the exponential curve", "[midi][map]") {
+    // Default step 1/127 on 0..8 integers: 8 ticks make 8 x 8/127 = 0.504, the first whole step.
+    Rig rig({relative(30, "relative2c", "steps"), relative(31, "relative2c", "freq", 1.0 / 128, 100.0, 10000.0, "exponential")});
+    for (int i = 0; i < 7; ++i) rig.cc(1, 30, 1);
+    CHECK(rig.param("steps") == 0.0f);
+    rig.cc(1, 30, 1);
+    CHECK(rig.param("steps") == 1.0f);
+    for (int i = 0; i < 8; ++i) rig.cc(1, 30, 1);  // 16/127 x 8 = 1.008
+    CHECK(rig.param("steps") == 1.0f);
+    rig.cc(1, 30, 127 - 15);  // -16: back to 0
+    CHECK(rig.param("steps") == 0.0f);
+
+    // freq 440 sits at log(4.4)/log(100) of 100..10000; one step multiplies by 100^(1/128).
+    rig.cc(1, 31, 1);
+    CHECK(rig.param("freq") == Approx(440.0 * std::pow(100.0, 1.0 / 128)).epsilon(1e-5));
+    rig.cc(1, 31, 16);
+    CHECK(rig.param("freq") == Approx(440.0 * std::pow(100.0, 17.0 / 128)).epsilon(1e-5));
+}
+
+TEST_CASE("a port filter matches one engine MIDI input, no port matches all", "[midi][map]") {
+    MidiMapping onPort1 = mapping("cc", 1, 7, "lin", 0.0, 1.0);
+    onPort1.port = 1;
+    MidiMapping anyPort = mapping("cc", 1, 8, "on", 0.0, 1.0);
+    MidiMapping nrpnPort2 = mapping("nrpn", 1, 9, "freq", 100.0, 200.0);
+    nrpnPort2.port = 2;
+    Rig rig({onPort1, anyPort, nrpnPort2}, {}, 3);
+    CHECK(rig.session.messages().empty());
+    rig.cc(1, 7, 127, 0);
+    rig.cc(1, 7, 127, 2);
+    CHECK(rig.param("lin") == 0.0f);
+    rig.cc(1, 7, 127, 1);
+    CHECK(rig.param("lin") == 1.0f);
+    rig.cc(1, 8, 127, 2);
+    CHECK(rig.param("on") == 1.0f);
+    rig.cc(1, 8, 0, 0);
+    CHECK(rig.param("on") == 0.0f);
+    // (N)RPN selection is kept per port: port 1 selects, port 2's data entry has none.
+    rig.cc(1, 99, 0, 1);
+    rig.cc(1, 98, 9, 1);
+    rig.cc(1, 6, 127, 2);
+    CHECK(rig.param("freq") == 440.0f);
+    rig.cc(1, 99, 0, 2);
+    rig.cc(1, 98, 9, 2);
+    rig.cc(1, 6, 127, 2);
+    CHECK(rig.param("freq") == 200.0f);
+    // A port the engine lacks: kept, with a note.
+    MidiMapping far = mapping("cc", 1, 9, "lin");
+    far.port = 5;
+    Rig lonely({far}, {}, 3);
+    REQUIRE(lonely.session.messages().size() == 1);
+    CHECK_THAT(lonely.session.messages()[0], Catch::Contains("port 5 but the engine has 3 MIDI input(s)"));
+}
+
+TEST_CASE("poly pressure maps one note or every note", "[midi][map]") {
+    MidiMapping every = mapping("polypressure", 2, -1, "on", 0.0, 1.0);
+    Rig rig({mapping("polypressure", 2, 60, "lin", 0.0, 1.0), every});
+    rig.send(0xA1, 60, 127);
+    CHECK(rig.param("lin") == 1.0f);
+    CHECK(rig.param("on") == 1.0f);
+    rig.send(0xA1, 61, 32);  // another key: only the any-note mapping
+    CHECK(rig.param("lin") == 1.0f);
+    CHECK(rig.param("on") == 32 / 127.0f);
+    rig.send(0xA0, 60, 0);  // channel 1: neither
+    CHECK(rig.param("lin") == 1.0f);
+    rig.send(0xA1, 60, 0);
+    CHECK(rig.param("lin") == 0.0f);
+    CHECK(rig.param("on") == 0.0f);
+}
+
+TEST_CASE("learn tells endless encoders from knobs by repeated small values", "[midi][map]") {
+    Rig rig({});
+    rig.session.setLearnWindow(std::chrono::milliseconds(60000));  // only the values decide here
+    auto learnFrom = [&](std::vector<int> values, int number = 30) {
+        REQUIRE(rig.session.learnMidi("k", "lin"));
+        const std::uint64_t f = rig.engine.deviceFrame();
+        for (int v : values) rig.engine.midiInput(0).push(f, 0xB0, static_cast<std::uint8_t>(number), static_cast<std::uint8_t>(v));
+        rig.engine.processBlock();
+        rig.session.poll();
+        REQUIRE_FALSE(rig.session.learning());
+        return rig.session.patch().midiMap.back();
+    };
+    CHECK(learnFrom({1, 1, 1}).mode == "relative2c");
+    CHECK(learnFrom({127, 127, 126}).mode == "relative2c");
+    CHECK(learnFrom({2, 3, 3}).mode == "relative2c");
+    CHECK(learnFrom({65, 65, 66}).mode == "relativeBin");
+    CHECK(learnFrom({63, 63, 63}).mode == "relativeBin");
+    CHECK(learnFrom({40, 41, 42}).mode == "absolute");  // a knob: no value twice
+    CHECK(learnFrom({0, 1, 2}).mode == "absolute");
+    CHECK(learnFrom({127, 0, 127}).mode == "absolute");  // a button
+    MidiMapping m = learnFrom({1, 1, 1}, 40);
+    CHECK((m.source == "cc" && m.number == 40 && m.channel == 1 && m.pickup));
+    CHECK(learnFrom({1, 1, 1}, 40).mode == "relative2c");
+    CHECK(rig.session.learnedCount() == 10);
+    REQUIRE(rig.session.lastLearned().has_value());
+    CHECK(rig.session.lastLearned()->number == 40);
+
+    // One value waits for the window: still learning after the poll, then absolute.
+    rig.session.setLearnWindow(std::chrono::milliseconds(30));
+    REQUIRE(rig.session.learnMidi("k", "freq"));
+    rig.cc(1, 50, 77);
+    rig.session.poll();
+    CHECK(rig.session.learning());
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    rig.session.poll();
+    CHECK_FALSE(rig.session.learning());
+    CHECK((rig.session.patch().midiMap.back().number == 50 && rig.session.patch().midiMap.back().mode == "absolute"));
+
+    // The learned relative mapping steps at once.
+    rig.session.setLearnWindow(std::chrono::milliseconds(0));
+    Rig enc({});
+    REQUIRE(enc.session.learnMidi("k", "lin"));
+    const std::uint64_t f = enc.engine.deviceFrame();
+    for (int i = 0; i < 3; ++i) enc.engine.midiInput(0).push(f, 0xB0, 60, 1);
+    enc.engine.processBlock();
+    enc.session.poll();
+    enc.cc(1, 60, 1);
+    CHECK(enc.param("lin") == Approx(lin(-1.0f, 1.0f, 0.5f + 1.0f / 127)).margin(1e-6));
+}
+
+TEST_CASE("learn reports poly pressure for every note and nrpn from an increment", "[midi][map]") {
+    Rig rig({});
+    REQUIRE(rig.session.learnMidi("k", "lin"));
+    rig.send(0xA3, 64, 90);
+    rig.session.poll();
+    REQUIRE(rig.session.patch().midiMap.size() == 1);
+    MidiMapping m = rig.session.patch().midiMap.back();
+    CHECK((m.source == "polypressure" && m.channel == 4 && m.number == -1));
+    rig.send(0xA3, 10, 64);  // any key now: 64/127 is within 1/64 of the range of lin's 0 (pickup)
+    CHECK(rig.param("lin") == lin(-1.0f, 1.0f, 64 / 127.0f));
+    rig.send(0xA3, 11, 127);
+    CHECK(rig.param("lin") == 1.0f);
+
+    REQUIRE(rig.session.learnMidi("k", "freq"));
+    const std::uint64_t f = rig.engine.deviceFrame();
+    rig.engine.midiInput(0).push(f, 0xB0, 99, 3);
+    rig.engine.midiInput(0).push(f, 0xB0, 98, 4);
+    rig.engine.midiInput(0).push(f, 0xB0, 96, 0);
+    rig.engine.processBlock();
+    rig.session.poll();
+    m = rig.session.patch().midiMap.back();
+    CHECK((m.source == "nrpn" && m.number == (3 << 7) + 4 && m.mode == "absolute"));
+}
+
+TEST_CASE("unmap removes every mapping of a param from the document and the table", "[midi][map]") {
+    Rig rig({mapping("cc", 1, 10, "lin"), mapping("note", 1, 60, "lin"), mapping("cc", 1, 11, "on")});
+    CHECK(rig.session.unmapMidi("k", "lin") == 2);
+    REQUIRE(rig.session.patch().midiMap.size() == 1);
+    CHECK(rig.session.patch().midiMap[0].param == "on");
+    rig.cc(1, 10, 127);
+    CHECK(rig.param("lin") == 0.0f);
+    rig.cc(1, 11, 127);
+    CHECK(rig.param("on") == 1.0f);
+    CHECK(rig.session.unmapMidi("k", "lin") == 0);
+}
+
+TEST_CASE("port mode step and poly pressure round trip through the patch file exactly", "[midi][map][patch]") {
+    Patch p = makePatch({moduleSpec("k", "tknobs")}, {});
+    MidiMapping a = relative(20, "relative2c", "lin", 1.0 / 128);
+    a.port = 2;
+    MidiMapping b = relative(21, "relativeSign", "freq", 0.01, 100.0, 1000.0, "exponential");
+    MidiMapping c = mapping("polypressure", 3, -1, "on");
+    MidiMapping d = mapping("polypressure", 0, 61, "on");
+    d.port = 0;
+    MidiMapping e = mapping("nrpn", 1, 16000, "lin", 0.0, 1.0, "linear", true);
+    e.step = 0.5;
+    p.midiMap = {a, b, c, d, e};
+    const std::string text = serializePatch(p);
+    CHECK(text.find(R"({"source": "cc", "channel": 1, "port": 2, "number": 20, "module": "k", "param": "lin", "curve": "linear", )"
+                    R"("mode": "relative2c", "step": 0.0078125})") != std::string::npos);
+    CHECK(text.find(R"({"source": "polypressure", "channel": 3, "module": "k", "param": "on", "curve": "linear", "pickup": false})") !=
+          std::string::npos);
+    const LoadedPatch back = parsePatch(text, "p.kabel", knobRegistry());
+    CHECK(back.warnings.empty());
+    REQUIRE(back.patch.midiMap.size() == 5);
+    for (std::size_t i = 0; i < 5; ++i) {
+        const MidiMapping& x = p.midiMap[i];
+        const MidiMapping& y = back.patch.midiMap[i];
+        CHECK((x.source == y.source && x.channel == y.channel && x.port == y.port && x.number == y.number && x.module == y.module &&
+               x.param == y.param && x.min == y.min && x.max == y.max && x.curve == y.curve && x.mode == y.mode && x.step == y.step &&
+               x.pickup == y.pickup));
+    }
+    CHECK(serializePatch(back.patch) == text);
+}
+
+TEST_CASE("bad mode step port and poly pressure values are errors with file line and pointer", "[midi][map][patch]") {
+    const auto load = [](const std::string& mapping) {
+        const std::string text =
+            "{\"format\": \"kabel-patch\", \"version\": 1,\n\"modules\": [{\"id\": \"k\", \"type\": \"tknobs\"}],\n"
+            "\"midi_map\": [\n" +
+            mapping + "\n]}";
+        return parsePatch(text, "bad.kabel", knobRegistry());
+    };
+    const std::string head = R"({"module": "k", "param": "lin", )";
+    CHECK_THROWS_WITH(load(head + R"("source": "cc", "number": 1, "mode": "spin"})"),
+                      "bad.kabel:4: /midi_map/0/mode: unknown mode \"spin\": expected absolute, relative2c, relativeBin or relativeSign");
+    CHECK_THROWS_WITH(load(head + R"("source": "nrpn", "number": 1, "mode": "relative2c"})"),
+                      Catch::Contains("bad.kabel:4: /midi_map/0/mode: mode \"relative2c\" needs source \"cc\""));
+    CHECK_THROWS_WITH(load(head + R"("source": "cc", "number": 1, "curve": "toggle", "mode": "relativeBin"})"),
+                      Catch::Contains("/midi_map/0/mode: mode \"relativeBin\" cannot drive a toggle curve"));
+    CHECK_THROWS_WITH(load(head + R"("source": "cc", "number": 1, "mode": "relative2c", "step": 0})"),
+                      "bad.kabel:4: /midi_map/0/step: 0 is out of range: expected 0 < step <= 1 (the control position moved per step)");
+    CHECK_THROWS_WITH(load(head + R"("source": "cc", "number": 1, "mode": "relative2c", "step": 1.5})"),
+                      Catch::Contains("/midi_map/0/step: 1.5 is out of range"));
+    CHECK_THROWS_WITH(load(head + R"("source": "cc", "number": 1, "port": 256})"),
+                      Catch::Contains("bad.kabel:4: /midi_map/0/port: 256 is out of range: expected a MIDI input port 0..255"));
+    CHECK_THROWS_WITH(load(head + R"("source": "cc", "number": 1, "port": "usb"})"),
+                      Catch::Contains("/midi_map/0/port: expected a MIDI input port 0..255"));
+    CHECK_THROWS_WITH(load(head + R"("source": "polypressure", "number": 128})"),
+                      Catch::Contains("/midi_map/0/number: 128 is out of range: expected an integer 0..127 for source 'polypressure'"));
+    CHECK_THROWS_WITH(load(head + R"("source": "aftertouch", "number": 1})"),
+                      Catch::Contains("expected cc, cc14, nrpn, note, pitchbend, pressure or polypressure"));
+    // Warnings, not errors: a step an absolute cc does not use, the NRPN null number.
+    const LoadedPatch w =
+        load(head + R"("source": "cc", "number": 1, "step": 0.5},)" + "\n" + head + R"("source": "nrpn", "number": 16383})");
+    REQUIRE(w.warnings.size() == 2);
+    CHECK_THAT(w.warnings[0], Catch::Contains("bad.kabel:4: /midi_map/0/step: step is used by relative modes and NRPN increments only"));
+    CHECK_THAT(w.warnings[1], Catch::Contains("bad.kabel:5: /midi_map/1/number: NRPN 16383 (127/127) is the null parameter"));
+}
+
+TEST_CASE("saving the map into a patch file replaces only midi_map and never harms the file on error", "[midi][map][patch]") {
+    TempDir dir;
+    const std::string original =
+        "{\"format\": \"kabel-patch\", \"version\": 1, \"modules\": [{\"id\": \"k\", \"type\": \"tknobs\", "
+        "\"params\": {\"lin\": 0.25}}], \"song\": {\"bpm\": 120},\n"
+        "\"midi_map\": [{\"source\": \"cc\", \"number\": 1, \"module\": \"k\", \"param\": \"lin\"}]}";
+    dir.write("song.kabel", original);
+    const auto path = dir.path / "song.kabel";
+    const auto read = [&] {
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    // The same map: nothing written, not even reformatted.
+    CHECK_FALSE(saveMidiMapInto(path, loadPatchFile(path, knobRegistry()).patch.midiMap, knobRegistry()));
+    CHECK(read() == original);
+    // A learned map: only midi_map changes (params and unknown keys as in the file).
+    std::vector<MidiMapping> learned = {relative(20, "relative2c", "lin")};
+    CHECK(saveMidiMapInto(path, learned, knobRegistry()));
+    const LoadedPatch back = loadPatchFile(path, knobRegistry());
+    REQUIRE(back.patch.midiMap.size() == 1);
+    CHECK((back.patch.midiMap[0].number == 20 && back.patch.midiMap[0].mode == "relative2c"));
+    CHECK(back.patch.modules[0].params.at("lin") == 0.25);
+    CHECK(back.patch.extraJson == R"({"song":{"bpm":120}})");
+    // A file broken meanwhile: an error naming it, the file untouched.
+    dir.write("song.kabel", "{\"format\": \"kabel-patch\",");
+    CHECK_THROWS_WITH(saveMidiMapInto(path, {}, knobRegistry()), Catch::Contains("song.kabel:1: invalid JSON"));
+    CHECK(read() == "{\"format\": \"kabel-patch\",");
+    CHECK(dir.names() == std::vector<std::string>{"song.kabel"});
+    // A missing file: an error, nothing created.
+    CHECK_THROWS_WITH(saveMidiMapInto(dir.path / "gone.kabel", learned, knobRegistry()), Catch::Contains("cannot open"));
+    CHECK(dir.names() == std::vector<std::string>{"song.kabel"});
 }

@@ -7,7 +7,9 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/engine/engine.hpp"
 #include "core/engine/session.hpp"
@@ -199,4 +201,124 @@ TEST_CASE("OSC binds to localhost by default", "[osc]") {
     // The same port twice is an error that says which port.
     CHECK_THROWS_AS(OscServer(server.port()), OscError);
     CHECK_THROWS_AS(OscServer(0, "not an address"), OscError);
+}
+
+namespace {
+// Collects the replies a client socket receives (liblo server on a free port).
+struct Client {
+    lo_server server = lo_server_new_with_proto(nullptr, LO_UDP, nullptr);
+    std::vector<std::string> paths;
+    std::vector<std::string> texts;  // each reply's arguments, space separated
+    Client() { lo_server_add_method(server, nullptr, nullptr, &Client::handler, this); }
+    ~Client() { lo_server_free(server); }
+    static int handler(const char* path, const char* types, lo_arg** argv, int argc, lo_message, void* user) {
+        auto* self = static_cast<Client*>(user);
+        self->paths.emplace_back(path);
+        std::string text;
+        for (int i = 0; i < argc; ++i) {
+            if (i) text += ' ';
+            if (types[i] == 's') text += &argv[i]->s;
+            if (types[i] == 'i') text += std::to_string(argv[i]->i);
+        }
+        self->texts.push_back(text);
+        return 0;
+    }
+    // Waits (bounded) for one more reply.
+    bool receive() { return lo_server_recv_noblock(server, 2000) > 0; }
+};
+}  // namespace
+
+TEST_CASE("OSC learn arms MIDI learn from the UI poll and replies with the learned control", "[osc][midi]") {
+    Fixture f;
+    f.session.setLearnWindow(std::chrono::milliseconds(0));
+    Client client;
+    REQUIRE(client.server);
+    REQUIRE(lo_send_from(f.target, client.server, LO_TT_IMMEDIATE, "/kabel/learn", "ss", "osc", "freq") > 0);
+    REQUIRE(f.waitReceived(1));
+    CHECK_FALSE(f.session.learning());  // the receive thread only queues it
+    f.server.poll(f.session);
+    CHECK(f.session.learning());
+    REQUIRE(client.receive());
+    CHECK(client.paths.back() == "/kabel/learning");
+    CHECK(client.texts.back() == "osc freq");
+
+    REQUIRE(f.engine.midiInput(0).push(f.engine.deviceFrame(), 0xB4, 74, 64));
+    f.engine.processBlock();
+    f.server.poll(f.session);
+    f.session.poll();          // adds the mapping
+    f.server.poll(f.session);  // answers
+    REQUIRE(client.receive());
+    CHECK(client.paths.back() == "/kabel/learned");
+    CHECK(client.texts.back() == "osc freq cc 5 74 absolute");
+    REQUIRE(f.session.patch().midiMap.size() == 1);
+    CHECK(f.session.patch().midiMap[0].module == "osc");
+    CHECK(f.server.stats().learns == 1);
+
+    // Unmap replies with the count removed.
+    REQUIRE(lo_send_from(f.target, client.server, LO_TT_IMMEDIATE, "/kabel/unmap", "ss", "osc", "freq") > 0);
+    REQUIRE(f.waitReceived(2));
+    f.server.poll(f.session);
+    REQUIRE(client.receive());
+    CHECK(client.paths.back() == "/kabel/unmapped");
+    CHECK(client.texts.back() == "osc freq 1");
+    CHECK(f.session.patch().midiMap.empty());
+    CHECK(f.server.stats().unmaps == 1);
+}
+
+TEST_CASE("OSC learn errors and cancel are answered", "[osc][midi]") {
+    Fixture f;
+    Client client;
+    REQUIRE(lo_send_from(f.target, client.server, LO_TT_IMMEDIATE, "/kabel/learn", "ss", "osc", "nope") > 0);
+    REQUIRE(f.waitReceived(1));
+    f.server.poll(f.session);
+    REQUIRE(client.receive());
+    CHECK(client.paths.back() == "/kabel/error");
+    CHECK(client.texts.back() == "/kabel/learn no module 'osc' with a param 'nope'");
+    CHECK_FALSE(f.session.learning());
+
+    REQUIRE(lo_send_from(f.target, client.server, LO_TT_IMMEDIATE, "/kabel/learn", "si", "osc", 3) > 0);
+    REQUIRE(f.waitReceived(2));
+    REQUIRE(client.receive());  // answered by the receive thread at once
+    CHECK(client.texts.back() == "/kabel/learn expected two strings (module, param), or none to cancel");
+    CHECK(f.server.stats().badType == 1);
+
+    REQUIRE(lo_send_from(f.target, client.server, LO_TT_IMMEDIATE, "/kabel/learn", "ss", "out", "level") > 0);
+    REQUIRE(lo_send_from(f.target, client.server, LO_TT_IMMEDIATE, "/kabel/learn", "") > 0);
+    REQUIRE(f.waitReceived(4));
+    f.server.poll(f.session);
+    REQUIRE(client.receive());
+    CHECK(client.paths.back() == "/kabel/learning");
+    REQUIRE(client.receive());
+    CHECK(client.paths.back() == "/kabel/learn/cancelled");
+    CHECK(client.texts.back() == "out level");
+    CHECK_FALSE(f.session.learning());
+
+    // Cancelled elsewhere (the editor): the OSC client is told at the next poll.
+    REQUIRE(lo_send_from(f.target, client.server, LO_TT_IMMEDIATE, "/kabel/learn", "ss", "out", "level") > 0);
+    REQUIRE(f.waitReceived(5));
+    f.server.poll(f.session);
+    REQUIRE(client.receive());
+    f.session.cancelLearn();
+    f.server.poll(f.session);
+    REQUIRE(client.receive());
+    CHECK(client.paths.back() == "/kabel/learn/cancelled");
+}
+
+TEST_CASE("the OSC table follows modules added by an edit and skips param-only edits", "[osc]") {
+    Fixture f;
+    const std::uint64_t version = f.session.instancesVersion();
+    f.session.edit([](Patch& p) { p.findModule("out")->params["level"] = 0.25; });
+    CHECK(f.session.instancesVersion() == version);  // no rebuild needed
+    f.session.edit([](Patch& p) {
+        ModuleSpec spec;
+        spec.id = "osc2";
+        spec.type = "sine";
+        p.modules.push_back(spec);
+    });
+    CHECK(f.session.instancesVersion() != version);
+    f.server.poll(f.session);
+    REQUIRE(lo_send(f.target, "/kabel/osc2/freq", "f", 330.0f) > 0);
+    REQUIRE(f.waitReceived(1));
+    CHECK(f.param("osc2", "freq") == 330.0f);
+    CHECK(f.server.stats().unknown == 0);
 }
