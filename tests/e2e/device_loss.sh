@@ -7,13 +7,15 @@
 #      engine frame Y" within 10 s, with Y - X under one second of frames: the engine (and so
 #      every module's state) was kept, not rebuilt.
 #   4. Record kabel:out_0/out_1 with jack_capture: 440 +- 0.5 Hz, RMS 0.354 +- 0.005 on both.
+#   4b. The server's period changes under kabel (jack_bufsize 256 -> 64): the second take must
+#      still be 440 Hz at the same RMS, and kabel's status line must show the new buffer size.
 #   5. SIGTERM: exit code 0 within 5 s, the summary says "device lost 1 and restored 1 times";
 #      nothing of either server left in /dev/shm at the end.
 KABEL=${1:?usage: device_loss.sh KABEL PATCH}
 PATCH=${2:?usage: device_loss.sh KABEL PATCH}
 source "$(dirname "$0")/lib.sh"
 
-need jackd jackd2; need jack_lsp jackd2; need jack_capture jack-capture; need sox sox; need python3 python3
+need jackd jackd2; need jack_lsp jackd2; need jack_bufsize jackd2; need jack_capture jack-capture; need sox sox; need python3 python3
 [ -x "$KABEL" ] || fail "no kabel executable at $KABEL"
 lock_jack
 start_jackd 256
@@ -51,6 +53,17 @@ wait "$CAPTURE_PID"; CAPTURE_RC=$?
 forget "$CAPTURE_PID"
 [ "$CAPTURE_RC" -eq 0 ] && [ -s "$WORK/out.wav" ] || fail "jack_capture failed ($CAPTURE_RC)"
 
+# 4b. A period change while playing.
+jack_bufsize 64 >"$WORK/bufsize.log" 2>&1 9<&- || fail "jack_bufsize 64 failed: $(cat "$WORK/bufsize.log")"
+sleep 0.5
+timeout 15 jack_capture -d 1 -dc -ns -s -p kabel:out_0 -p kabel:out_1 "$WORK/out64.wav" >"$WORK/capture64.log" 2>&1 9<&- &
+CAPTURE_PID=$!
+PIDS+=("$CAPTURE_PID")
+wait "$CAPTURE_PID"; CAPTURE_RC=$?
+forget "$CAPTURE_PID"
+[ "$CAPTURE_RC" -eq 0 ] && [ -s "$WORK/out64.wav" ] || fail "jack_capture at period 64 failed ($CAPTURE_RC)"
+sleep 1.1  # one more status line
+
 # 5. Clean stop: kabel first, then the server.
 kill -TERM "$KABEL_PID"
 wait_exit "$KABEL_PID" 5 || fail "kabel did not exit within 5 s of SIGTERM"
@@ -62,7 +75,10 @@ LEFT=$(shm_leftovers)
 LOST_FRAME=$(sed -n 's/.*audio lost at engine frame \([0-9]*\).*/\1/p' "$WORK/kabel.log" | head -n 1)
 BACK_FRAME=$(sed -n 's/.*resuming at engine frame \([0-9]*\).*/\1/p' "$WORK/kabel.log" | head -n 1)
 SUMMARY=$(grep -m1 '^stopped after' "$WORK/kabel.log")
-MEASURED=$(sox "$WORK/out.wav" -t raw -e floating-point -b 32 - 2>"$WORK/sox.log" | python3 -c '
+# analyse WAV: "FREQ_L RMS_L FREQ_R RMS_R FRAMES" of a stereo take (median period of rising zero
+# crossings, RMS over whole periods), or "error: ...".
+analyse() {
+  sox "$1" -t raw -e floating-point -b 32 - 2>"$WORK/sox.log" | python3 -c '
 import array, math, sys
 rate = 48000
 data = array.array("f")
@@ -76,13 +92,19 @@ for x in (data[0::2], data[1::2]):
     a, b = int(math.ceil(ups[0])), int(ups[-1])
     out += [rate / periods[len(periods) // 2], math.sqrt(sum(v * v for v in x[a:b]) / (b - a))]
 print("%.3f %.4f %.3f %.4f %d" % (out[0], out[1], out[2], out[3], len(data) // 2))
-')
+'
+}
+MEASURED=$(analyse "$WORK/out.wav")
 read -r FREQ_L RMS_L FREQ_R RMS_R FRAMES <<<"$MEASURED"
 [ "$FREQ_L" = "error:" ] && fail "analysis: $MEASURED"
 [ -n "${FRAMES:-}" ] || fail "analysis failed: $MEASURED $(cat "$WORK/sox.log")"
-
+MEASURED64=$(analyse "$WORK/out64.wav")
+read -r FREQ64_L RMS64_L FREQ64_R RMS64_R FRAMES64 <<<"$MEASURED64"
+[ "$FREQ64_L" = "error:" ] && fail "analysis at period 64: $MEASURED64"
+BUFFER_AFTER=$(sed -n 's/.* xruns [0-9]*  buffer \([0-9]*\)  callbacks.*/\1/p' "$WORK/kabel.log" | tail -n 1)
 NUMBERS="lost_reported_after=${LOST_AFTER}s resumed_after=${BACK_AFTER}s lost_frame=${LOST_FRAME:-?} resumed_frame=${BACK_FRAME:-?}"
 NUMBERS+=" freq=$FREQ_L/$FREQ_R Hz rms=$RMS_L/$RMS_R frames=$FRAMES"
+NUMBERS+=" after_period_64: freq=$FREQ64_L/$FREQ64_R Hz rms=$RMS64_L/$RMS64_R frames=$FRAMES64 kabel_buffer=${BUFFER_AFTER:-?}"
 # Between the two servers the dead clients' semaphores stay (only a server removes them); the
 # returning clients reuse them, and the final check below requires that nothing is left.
 NUMBERS+=" shm_between_servers=[${LEFT_BETWEEN:-none}]"
@@ -92,6 +114,9 @@ PROBLEMS=""
 within "$FREQ_L" 439.5 440.5 && within "$FREQ_R" 439.5 440.5 || PROBLEMS+=" frequency"
 within "$RMS_L" 0.349 0.359 && within "$RMS_R" 0.349 0.359 || PROBLEMS+=" rms"
 within "$FRAMES" 86400 105600 || PROBLEMS+=" recording-length"
+within "$FREQ64_L" 439.5 440.5 && within "$FREQ64_R" 439.5 440.5 || PROBLEMS+=" frequency-after-period-change"
+within "$RMS64_L" 0.349 0.359 && within "$RMS64_R" 0.349 0.359 || PROBLEMS+=" rms-after-period-change"
+[ "${BUFFER_AFTER:-0}" -eq 64 ] || PROBLEMS+=" status-buffer-not-64"
 echo "$SUMMARY" | grep -q 'device lost 1 and restored 1 times' || PROBLEMS+=" summary($SUMMARY)"
 [ -z "$LEFT" ] || PROBLEMS+=" left-in-/dev/shm:$LEFT"
 [ -z "$PROBLEMS" ] || fail "$NUMBERS; wrong:$PROBLEMS"
