@@ -19,7 +19,8 @@ inline int deviceChannel(float param) noexcept {
     return static_cast<int>(param + 0.5f) - 1;
 }
 
-class AudioOut final : public Module {
+// Both device modules: a smoothed linear Level as param 0 (kOutLevel, kInLevel).
+class DeviceModule : public Module {
 public:
     using Module::Module;
 
@@ -28,10 +29,21 @@ public:
         level_.prepare(sampleRate, 20.0f);
     }
 
-    void reset() noexcept override { level_.reset(param(kOutLevel)); }
+    void reset() noexcept override { level_.reset(param(0)); }
+
+protected:
+    Ramp nextLevel(int frames) noexcept { return level_.next(param(0), frames); }
+
+private:
+    ParamSmoother level_;
+};
+
+class AudioOut final : public DeviceModule {
+public:
+    using DeviceModule::DeviceModule;
 
     void process(const ProcessContext& ctx) noexcept override {
-        const Ramp level = level_.next(param(kOutLevel), ctx.frames);
+        const Ramp level = nextLevel(ctx.frames);
         const HostBuffers& host = *ctx.host;
         const int first = deviceChannel(param(kOutFirst));
         if (first >= host.outChannels) return;  // the device has no such channel
@@ -67,8 +79,6 @@ private:
             }
         }
     }
-
-    ParamSmoother level_;
 };
 
 const ModuleDescriptor kAudioOut{
@@ -108,22 +118,16 @@ const RegisterModule registerAudioOut{kAudioOut};
 
 enum InOutputs { kInLeft, kInRight };
 enum InParams { kInLevel, kInFirst };
+static_assert(kOutLevel == 0 && kInLevel == 0, "DeviceModule smooths param 0");
 
-class AudioIn final : public Module {
+class AudioIn final : public DeviceModule {
 public:
-    using Module::Module;
-
-    void prepare(double sampleRate, int maxFrames) override {
-        Module::prepare(sampleRate, maxFrames);
-        level_.prepare(sampleRate, 20.0f);
-    }
-
-    void reset() noexcept override { level_.reset(param(kInLevel)); }
+    using DeviceModule::DeviceModule;
 
     int outputChannels(int, std::span<const int>) const override { return 1; }
 
     void process(const ProcessContext& ctx) noexcept override {
-        const Ramp level = level_.next(param(kInLevel), ctx.frames);
+        const Ramp level = nextLevel(ctx.frames);
         const HostBuffers& host = *ctx.host;
         const int first = deviceChannel(param(kInFirst));
         for (int side = 0; side < 2; ++side) {
@@ -140,9 +144,6 @@ public:
             for (int n = 0; n < ctx.frames; ++n) dst[n] = level.at(n) * src[n];
         }
     }
-
-private:
-    ParamSmoother level_;
 };
 
 const ModuleDescriptor kAudioIn{

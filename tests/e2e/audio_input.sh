@@ -29,12 +29,7 @@ sleep 0.5
 kill -0 "$METRO_PID" 2>/dev/null || fail "jack_metro exited"
 jack_connect metro:240_bpm kabel:in_0 9<&- || fail "jack_connect metro:240_bpm kabel:in_0 failed"
 
-timeout 15 jack_capture -d 2 -dc -ns -s -p metro:240_bpm -p kabel:out_0 -p kabel:out_1 "$WORK/rec.wav" >"$WORK/capture.log" 2>&1 9<&- &
-CAPTURE_PID=$!
-PIDS+=("$CAPTURE_PID")
-wait "$CAPTURE_PID"; CAPTURE_RC=$?
-forget "$CAPTURE_PID"
-[ "$CAPTURE_RC" -eq 0 ] && [ -s "$WORK/rec.wav" ] || fail "jack_capture failed ($CAPTURE_RC)"
+record 2 "$WORK/rec.wav" metro:240_bpm kabel:out_0 kabel:out_1
 
 stop_pid "$METRO_PID"; forget "$METRO_PID"
 kill -TERM "$KABEL_PID"

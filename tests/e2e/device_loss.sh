@@ -46,22 +46,12 @@ BACK_AFTER=$(since "$T_START")
 
 # 4. What it plays now.
 sleep 0.3
-timeout 15 jack_capture -d 2 -dc -ns -s -p kabel:out_0 -p kabel:out_1 "$WORK/out.wav" >"$WORK/capture.log" 2>&1 9<&- &
-CAPTURE_PID=$!
-PIDS+=("$CAPTURE_PID")
-wait "$CAPTURE_PID"; CAPTURE_RC=$?
-forget "$CAPTURE_PID"
-[ "$CAPTURE_RC" -eq 0 ] && [ -s "$WORK/out.wav" ] || fail "jack_capture failed ($CAPTURE_RC)"
+record 2 "$WORK/out.wav" kabel:out_0 kabel:out_1
 
 # 4b. A period change while playing.
 jack_bufsize 64 >"$WORK/bufsize.log" 2>&1 9<&- || fail "jack_bufsize 64 failed: $(cat "$WORK/bufsize.log")"
 sleep 0.5
-timeout 15 jack_capture -d 1 -dc -ns -s -p kabel:out_0 -p kabel:out_1 "$WORK/out64.wav" >"$WORK/capture64.log" 2>&1 9<&- &
-CAPTURE_PID=$!
-PIDS+=("$CAPTURE_PID")
-wait "$CAPTURE_PID"; CAPTURE_RC=$?
-forget "$CAPTURE_PID"
-[ "$CAPTURE_RC" -eq 0 ] && [ -s "$WORK/out64.wav" ] || fail "jack_capture at period 64 failed ($CAPTURE_RC)"
+record 1 "$WORK/out64.wav" kabel:out_0 kabel:out_1
 sleep 1.1  # one more status line
 
 # 5. Clean stop: kabel first, then the server.

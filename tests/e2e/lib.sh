@@ -112,6 +112,23 @@ wait_exit() {
   return 0
 }
 
+# record SECONDS FILE PORT...: records the JACK ports with jack_capture into FILE (float WAV, one
+# channel per port), waited for interruptibly; fails the test when it fails. Sets CAPTURE_XRUNS
+# (the xruns jack_capture saw; its log is FILE.log).
+record() {
+  local seconds=$1 file=$2 port args=() pid rc
+  shift 2
+  for port in "$@"; do args+=(-p "$port"); done
+  timeout $((seconds + 10)) jack_capture -d "$seconds" -dc -ns -s "${args[@]}" "$file" >"$file.log" 2>&1 9<&- &
+  pid=$!
+  PIDS+=("$pid")
+  wait "$pid"; rc=$?
+  forget "$pid"
+  [ "$rc" -eq 0 ] && [ -s "$file" ] || fail "jack_capture of $* exited with $rc"
+  CAPTURE_XRUNS=$(sed -n 's/.*encountered \([0-9]*\) jack x-runs.*/\1/p' "$file.log" | head -n 1)
+  CAPTURE_XRUNS=${CAPTURE_XRUNS:-0}
+}
+
 # forget PID: it has exited and been waited for.
 forget() {
   local p keep=()
