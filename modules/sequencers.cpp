@@ -18,9 +18,12 @@
 // immutable value (RtValue) swapped in whole; the audio thread never allocates.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -98,11 +101,14 @@ PortDescriptor gateOut(std::string id, std::string name, std::string help) {
 // clock
 
 enum ClockInputs { kClockRun, kClockReset };
-enum ClockOutputs { kClockPpqn, kClockSixteenth, kClockEighth, kClockTriplet, kClockBeat, kClockBar };
-enum ClockParams { kClockBpm, kClockWidth, kClockBeats, kClockRunParam };
-constexpr int kClockOutputs = 6;
+enum ClockOutputs { kClockPpqn, kClockSixteenth, kClockEighth, kClockTriplet, kClockBeat, kClockBar, kClockRunOut, kClockBpmOut };
+enum ClockParams { kClockBpm, kClockWidth, kClockBeats, kClockRunParam, kClockSource };
+constexpr int kClockOutputs = 6;  // the gate outputs; run and bpm follow them
 constexpr int kPpqn = 24;
 constexpr double kTempoScale = 8388608.0;  // 2^23: float tempos >= 1 BPM are whole multiples of 2^-23
+// MIDI clock: the tempo is the least-squares slope of the last kTempoWindow tick frames (one 4/4
+// bar), restarted when an interval leaves [1/2, 2] x the estimate (a tempo jump, a pause).
+constexpr int kTempoWindow = 96;
 
 class Clock final : public Module {
 public:
@@ -125,14 +131,26 @@ public:
         wasRunning_ = false;
         suppressed_.fill(false);
         base_.fill(-1);
+        midiRunning_ = false;
+        tickPlayed_ = false;
+        nextTick_ = 0;
+        tickHead_ = 0;
+        ticksSeen_ = 0;
+        period_ = 0.0;
     }
 
     void process(const ProcessContext& ctx) noexcept override {
+        const bool midi = param(kClockSource) >= 0.5f;
+        if (midi != midiSource_) {
+            reset();  // a change of source starts from the top
+            midiSource_ = midi;
+        }
         const int frames = ctx.frames;
         const float bpm = param(kClockBpm);
         // Tempo changes take effect at once: a clock has nothing to click, and a glide would
         // smear the beat. The position within the tick is kept, so the beat never jumps.
         const std::int64_t num = static_cast<std::int64_t>(std::llround(double(bpm) * kTempoScale)) * kPpqn;
+        fallbackNum_ = num;
         const int beats = std::clamp(static_cast<int>(param(kClockBeats)), 1, 16);
         const std::int64_t cycle = static_cast<std::int64_t>(kPpqn) * beats;  // ticks per bar: every division divides it
         if (tick_ >= cycle) tick_ %= cycle;
@@ -146,15 +164,25 @@ public:
                     static_cast<std::int64_t>(std::ceil(double(width) * double(division[static_cast<std::size_t>(k)]) * double(den_)));
             base_.fill(-1);  // recompute the tick bases
         }
+        std::array<float*, kClockOutputs> out{};
+        for (int k = 0; k < kClockOutputs; ++k)
+            out[static_cast<std::size_t>(k)] =
+                ctx.out[static_cast<std::size_t>(k)].connected ? ctx.out[static_cast<std::size_t>(k)].data : nullptr;
+        runOut_ = ctx.out.size() > kClockRunOut && ctx.out[kClockRunOut].connected ? ctx.out[kClockRunOut].data : nullptr;
+        float* bpmOut = ctx.out.size() > kClockBpmOut && ctx.out[kClockBpmOut].connected ? ctx.out[kClockBpmOut].data : nullptr;
+        if (midi) {
+            processMidi(ctx, out, division, cycle, bpm);
+            measuredBpm_.store(period_ > 0.0 ? static_cast<float>(60.0 * sampleRate() / (kPpqn * period_)) : 0.0f,
+                               std::memory_order_relaxed);
+            return;
+        }
+        if (bpmOut) std::fill(bpmOut, bpmOut + frames, bpm);
+
         const bool runKnob = param(kClockRunParam) >= 0.5f;
         const InputPort& run = ctx.in[kClockRun];
         const InputPort& reset = ctx.in[kClockReset];
         const float* rn = run.channel(0);
         const float* rs = reset.channel(0);
-        std::array<float*, kClockOutputs> out{};
-        for (int k = 0; k < kClockOutputs; ++k)
-            out[static_cast<std::size_t>(k)] =
-                ctx.out[static_cast<std::size_t>(k)].connected ? ctx.out[static_cast<std::size_t>(k)].data : nullptr;
 
         // Runs of frames: the inputs are examined for changes (a vectorised scan), and within a
         // tick every output is a run of 1s then a run of 0s whose lengths follow from the
@@ -174,6 +202,7 @@ public:
             int end = frames;  // the inputs hold their states on [n, end)
             if (run.connected) end = std::min(end, gateChangeAt(run, rn, n + 1, frames, runHigh));
             if (reset.connected) end = std::min(end, gateChangeAt(reset, rs, n + 1, frames, resetHigh_));
+            if (runOut_) std::fill(runOut_ + n, runOut_ + end, runKnob && runHigh ? 1.0f : 0.0f);
             if (!(runKnob && runHigh)) {
                 for (float* o : out)
                     if (o) std::fill(o + n, o + end, 0.0f);
@@ -228,7 +257,152 @@ public:
         }
     }
 
+    std::string status() const override {
+        if (param(kClockSource) < 0.5f) return {};
+        const float bpm = measuredBpm_.load(std::memory_order_relaxed);
+        if (bpm <= 0.0f) return "MIDI clock: waiting for clock (0xF8) messages";
+        char text[64];
+        std::snprintf(text, sizeof text, "MIDI clock: %.2f BPM", static_cast<double>(bpm));
+        return text;
+    }
+
 private:
+    // MIDI source. Each 0xF8 begins the next tick on its own frame (phase-locked: the incoming
+    // ticks are the position, so nothing drifts); within a tick the outputs' pulse widths follow
+    // the measured tick period. Segments between events and reset edges are rendered in runs.
+    void processMidi(const ProcessContext& ctx, const std::array<float*, kClockOutputs>& out,
+                     const std::array<std::int64_t, kClockOutputs>& division, std::int64_t cycle, float bpm) noexcept {
+        const int frames = ctx.frames;
+        const InputPort& reset = ctx.in[kClockReset];
+        const float* rs = reset.channel(0);
+        float* bpmOut = ctx.out.size() > kClockBpmOut && ctx.out[kClockBpmOut].connected ? ctx.out[kClockBpmOut].data : nullptr;
+        const std::span<const MidiEvent> events = ctx.midi();
+        std::size_t e = 0;
+        int n = 0;
+        while (n < frames) {
+            for (; e < events.size() && static_cast<int>(events[e].frame) <= n; ++e)
+                onMidi(events[e], ctx.blockStart + events[e].frame, division, cycle);
+            if (reset.connected) {
+                const bool high = rs[n] >= 0.5f;
+                if (high && !resetHigh_) nextTick_ = 0;  // the next tick plays the bar's first
+                resetHigh_ = high;
+            }
+            int end = frames;
+            if (e < events.size()) end = std::min(end, static_cast<int>(events[e].frame));
+            if (reset.connected) end = std::min(end, gateChangeAt(reset, rs, n + 1, frames, resetHigh_));
+            if (bpmOut) {
+                const float measured = period_ > 0.0 ? static_cast<float>(60.0 * sampleRate() / (kPpqn * period_)) : bpm;
+                std::fill(bpmOut + n, bpmOut + end, measured);
+            }
+            renderMidi(out, n, end);
+            n = end;
+        }
+    }
+
+    void onMidi(const MidiEvent& ev, std::uint64_t frame, const std::array<std::int64_t, kClockOutputs>& division,
+                std::int64_t cycle) noexcept {
+        switch (ev.status) {
+            case 0xF8:
+                measureTick(frame);
+                if (!midiRunning_) break;
+                tick_ = nextTick_ % cycle;
+                ++nextTick_;
+                elapsed_ = 0;
+                for (int k = 0; k < kClockOutputs; ++k) {
+                    const auto kk = static_cast<std::size_t>(k);
+                    base_[kk] = (tick_ % division[kk]) * den_;
+                    if (base_[kk] == 0) suppressed_[kk] = false;  // a period of this output begins
+                }
+                tickPlayed_ = true;
+                break;
+            case 0xFA:  // start: the next clock is the song's first tick
+                midiRunning_ = true;
+                nextTick_ = 0;
+                tickPlayed_ = false;
+                suppressed_.fill(false);
+                break;
+            case 0xFB:  // continue: the next clock plays the tick after the last one played
+                if (midiRunning_) break;
+                midiRunning_ = true;
+                tickPlayed_ = false;
+                suppressed_.fill(true);  // outputs wait for their next period, as after a Run pause
+                break;
+            case 0xFC:  // stop: outputs low, position kept
+                midiRunning_ = false;
+                break;
+            case 0xF2:  // song position pointer, in 16ths (6 ticks each)
+                nextTick_ = static_cast<std::int64_t>(ev.data1 | (ev.data2 << 7)) * 6;
+                break;
+            default:
+                break;
+        }
+    }
+
+    // The tick period: least-squares slope of the window's tick frames against their index.
+    void measureTick(std::uint64_t frame) noexcept {
+        if (ticksSeen_ > 0) {
+            const double interval =
+                static_cast<double>(frame - tickFrames_[static_cast<std::size_t>((tickHead_ + kTempoWindow - 1) % kTempoWindow)]);
+            if (period_ > 0.0 && (interval > 2.0 * period_ || interval < 0.5 * period_)) {
+                tickFrames_[0] = tickFrames_[static_cast<std::size_t>((tickHead_ + kTempoWindow - 1) % kTempoWindow)];
+                tickHead_ = 1;
+                ticksSeen_ = 1;
+                period_ = 0.0;
+            }
+        }
+        tickFrames_[static_cast<std::size_t>(tickHead_)] = frame;
+        tickHead_ = (tickHead_ + 1) % kTempoWindow;
+        ticksSeen_ = std::min(ticksSeen_ + 1, kTempoWindow);
+        if (ticksSeen_ < 2) return;
+        const int count = ticksSeen_;
+        const int first = (tickHead_ + kTempoWindow - count) % kTempoWindow;
+        const std::uint64_t origin = tickFrames_[static_cast<std::size_t>(first)];
+        const double meanX = 0.5 * (count - 1);
+        double meanY = 0.0;
+        for (int i = 0; i < count; ++i)
+            meanY += static_cast<double>(tickFrames_[static_cast<std::size_t>((first + i) % kTempoWindow)] - origin);
+        meanY /= count;
+        double sxy = 0.0, sxx = 0.0;
+        for (int i = 0; i < count; ++i) {
+            const double dx = i - meanX;
+            sxy += dx * (static_cast<double>(tickFrames_[static_cast<std::size_t>((first + i) % kTempoWindow)] - origin) - meanY);
+            sxx += dx * dx;
+        }
+        period_ = std::max(1.0, sxy / sxx);
+        num_ = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(static_cast<double>(den_) / period_)));
+    }
+
+    // Frames [n0, n1) inside the current tick (or stopped).
+    void renderMidi(const std::array<float*, kClockOutputs>& out, int n0, int n1) noexcept {
+        const int len = n1 - n0;
+        if (runOut_) std::fill(runOut_ + n0, runOut_ + n1, midiRunning_ ? 1.0f : 0.0f);
+        if (!midiRunning_ || !tickPlayed_) {
+            for (float* o : out)
+                if (o) std::fill(o + n0, o + n1, 0.0f);
+            return;
+        }
+        // Until a tempo is measured, a tick is assumed to last as the Tempo knob says.
+        const std::int64_t num = period_ > 0.0 ? num_ : std::max<std::int64_t>(1, fallbackNum_);
+        for (int k = 0; k < kClockOutputs; ++k) {
+            const auto kk = static_cast<std::size_t>(k);
+            float* o = out[kk];
+            if (!o) continue;
+            int high = 0;
+            if (suppressed_[kk]) {
+                high = 0;
+            } else if (threshold_[kk] - base_[kk] >= den_) {
+                high = len;  // high through the whole tick, however long the next clock takes
+            } else {
+                const std::int64_t room = threshold_[kk] - base_[kk] - elapsed_;
+                high = room <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(len, (room + num - 1) / num));
+            }
+            std::fill(o + n0, o + n0 + high, 1.0f);
+            std::fill(o + n0 + high, o + n1, 0.0f);
+        }
+        // A late clock holds the position at the tick's end: the next tick starts only on a clock.
+        elapsed_ = std::min(elapsed_ + static_cast<std::int64_t>(len) * num, den_ - 1);
+    }
+
     std::int64_t den_ = 0;                                          // units per tick
     std::int64_t tick_ = 0;                                         // ticks into the bar
     std::int64_t elapsed_ = 0;                                      // units into the current tick (when started)
@@ -237,6 +411,19 @@ private:
     float cachedWidth_ = -1.0f;
     int cachedBeats_ = 0;
     bool resetHigh_ = false, started_ = false, wasRunning_ = false;
+    float* runOut_ = nullptr;  // this block's run output (nullptr: unconnected)
+
+    // MIDI source (audio thread).
+    bool midiSource_ = false;
+    bool midiRunning_ = false;                              // between start/continue and stop
+    bool tickPlayed_ = false;                               // a clock arrived since start/continue: outputs follow the tick
+    std::int64_t nextTick_ = 0;                             // song position (ticks) the next clock plays
+    std::int64_t num_ = 1;                                  // units per sample at the measured tempo
+    std::int64_t fallbackNum_ = 1;                          // units per sample at the Tempo knob
+    std::array<std::uint64_t, kTempoWindow> tickFrames_{};  // engine frames of the latest clocks (a ring)
+    int tickHead_ = 0, ticksSeen_ = 0;
+    double period_ = 0.0;                   // measured frames per tick; 0: not yet
+    std::atomic<float> measuredBpm_{0.0f};  // for status()
 };
 
 const ModuleDescriptor kClock{
@@ -253,7 +440,14 @@ const ModuleDescriptor kClock{
         "while the Run knob is on and the Run input is high (unpatched: high); stopped, all "
         "outputs are low and the position is kept, so it continues where it stopped. A rising "
         "edge on Reset restarts the bar on that very sample (every output rises). Tempo "
-        "changes take effect at once, keeping the position within the tick.",
+        "changes take effect at once, keeping the position within the tick. Source MIDI "
+        "follows MIDI clock from any MIDI input instead (docs/midi.md): every clock message "
+        "(0xF8) begins the next tick on its own sample, Start (0xFA) rewinds so that the next "
+        "clock is beat 1 of bar 1, Continue (0xFB) goes on from the next tick, Stop (0xFC) sends "
+        "every output low and keeps the position, Song Position (0xF2) moves to that 16th; the "
+        "pulse widths follow the tempo measured from the clocks (least squares over the last 96 "
+        "ticks), shown on the BPM output; Run is ignored and Reset makes the next clock play "
+        "the bar's first tick.",
     .inputs = {{.id = "run",
                 .name = "Run",
                 .kind = SignalKind::Gate,
@@ -264,9 +458,19 @@ const ModuleDescriptor kClock{
                 .kind = SignalKind::Gate,
                 .defaultValue = 0.0f,
                 .help = "a rising edge restarts the bar on that sample"}},
-    .outputs = {gateOut("ppqn", "24 PPQN", "24 pulses per beat"), gateOut("sixteenth", "16ths", "4 pulses per beat"),
-                gateOut("eighth", "8ths", "2 pulses per beat"), gateOut("triplet", "8th Triplets", "3 pulses per beat"),
-                gateOut("beat", "Beat", "1 pulse per beat"), gateOut("bar", "Bar", "1 pulse per bar")},
+    .outputs = {gateOut("ppqn", "24 PPQN", "24 pulses per beat"),
+                gateOut("sixteenth", "16ths", "4 pulses per beat"),
+                gateOut("eighth", "8ths", "2 pulses per beat"),
+                gateOut("triplet", "8th Triplets", "3 pulses per beat"),
+                gateOut("beat", "Beat", "1 pulse per beat"),
+                gateOut("bar", "Bar", "1 pulse per bar"),
+                gateOut("run", "Running", "high while the clock runs (MIDI source: from start/continue to stop)"),
+                {.id = "bpm",
+                 .name = "BPM",
+                 .kind = SignalKind::Control,
+                 .defaultValue = 0.0f,
+                 .help = "the tempo in BPM: the Tempo knob, or with source MIDI the measured tempo (the knob's "
+                         "until two clocks have arrived)"}},
     .params = {{.id = "bpm",
                 .name = "Tempo",
                 .min = 10.0f,
@@ -297,7 +501,16 @@ const ModuleDescriptor kClock{
                 .defaultValue = 1.0f,
                 .unit = "",
                 .curve = ParamCurve::Toggle,
-                .help = "start/stop (and the Run input)"}},
+                .help = "start/stop (and the Run input)"},
+               {.id = "source",
+                .name = "Source",
+                .min = 0.0f,
+                .max = 1.0f,
+                .defaultValue = 0.0f,
+                .unit = "",
+                .curve = ParamCurve::Choice,
+                .choices = {"internal", "MIDI"},
+                .help = "internal: the Tempo knob; MIDI: follow MIDI clock, start, stop, continue and song position"}},
     .create = [] { return std::unique_ptr<Module>(new Clock(kClock)); },
 };
 const RegisterModule registerClock{kClock};

@@ -242,6 +242,8 @@ int playCommand(const PlayCommand& options) {
                          device.label().c_str(), device.maxInputChannels);
         if (midi) {
             for (const MidiPortDescription& port : midi->ports()) std::printf("midi input %d: %s\n", port.enginePort, port.name.c_str());
+            if (!midi->outputPort().empty())
+                std::printf("midi output: %s, latency %d frames\n", midi->outputPort().c_str(), midi->outputLatencyFrames());
             std::printf("midi stamping: %s, latency %d frames%s\n",
                         midi->backend() == MidiInput::Backend::Jack ? "JACK frame time (sample-accurate)" : "arrival time (stampNow)",
                         midi->latencyFrames(),
@@ -338,6 +340,9 @@ int playCommand(const PlayCommand& options) {
                 std::printf("; first event at JACK frame %u, stamped engine frame %llu", in.firstJackFrame,
                             static_cast<unsigned long long>(in.firstStamp));
             std::printf("\n");
+            if (!midi->outputPort().empty())
+                std::printf("midi out: %llu sent, %llu late, %llu lost\n", static_cast<unsigned long long>(in.sent),
+                            static_cast<unsigned long long>(in.sentLate), static_cast<unsigned long long>(in.sendLost + m.sendDropped));
         }
         if (osc) {
             const OscStats o = osc->stats();

@@ -51,6 +51,8 @@ Engine::Engine(EngineConfig config)
         midiInputs_.push_back(std::make_unique<MidiInputQueue>(config_.midiQueueEvents, config_.midiQueueSysexBytes));
     midiBlock_.resize(kMaxMidiEventsPerBlock);
     sysexBlock_.resize(kMaxSysexBytesPerBlock);
+    midiOutput_ = std::make_unique<MidiOutputQueue>(std::max<std::size_t>(config_.midiOutputQueueEvents, 1), 1);
+    host_.midiOut = &midiOutBlock_;
 }
 
 Engine::~Engine() {
@@ -108,7 +110,20 @@ MidiStats Engine::midiStats() const noexcept {
     s.late = midiLate_.load(std::memory_order_relaxed);
     s.overflowed = midiOverflowed_.load(std::memory_order_relaxed);
     for (const auto& q : midiInputs_) s.dropped += q->dropped();
+    s.sent = midiSent_.load(std::memory_order_relaxed);
+    s.sendDropped = midiSendDropped_.load(std::memory_order_relaxed) + midiOutput_->dropped();
     return s;
+}
+
+void Engine::sendMidi() noexcept {
+    std::uint64_t sent = 0;
+    if (midiOutBlock_.size() > 0 && midiOutputAttached_.load(std::memory_order_acquire)) {
+        for (const MidiOutEvent& e : midiOutBlock_.sorted())
+            if (midiOutput_->push(frameCount_ + e.frame, e.status, e.data1, e.data2)) ++sent;  // a full queue counts itself
+    }
+    const std::uint64_t lost = midiOutBlock_.clear();
+    if (sent) midiSent_.fetch_add(sent, std::memory_order_relaxed);
+    if (lost) midiSendDropped_.fetch_add(lost, std::memory_order_relaxed);
 }
 
 void Engine::gatherMidi(int frames) noexcept {
@@ -180,6 +195,7 @@ void Engine::processBlock() noexcept {
     takePendingMidiMap();
     mapper_.apply(host_.midi, currentMap_);  // mapped params change before the modules read them
     if (current_) current_->run(frames, frameCount_, host_);
+    sendMidi();
     guardOutput();
     frameCount_ += static_cast<std::uint64_t>(frames);
     blocks_.fetch_add(1, std::memory_order_relaxed);

@@ -29,6 +29,7 @@
 #include "core/engine/plan.hpp"
 #include "core/midi/midi_clock.hpp"
 #include "core/midi/midi_map.hpp"
+#include "core/midi/midi_output.hpp"
 #include "core/midi/midi_queue.hpp"
 #include "core/util/aligned_buffer.hpp"
 #include "core/util/spsc_queue.hpp"
@@ -39,19 +40,22 @@ struct EngineConfig {
     double sampleRate = 48000.0;
     int blockFrames = 64;
     int outputChannels = 2;
-    bool outputGuard = true;                  // soft-clip peaks above 0.9 (never affects quieter signals)
-    int midiInputs = 1;                       // MIDI input ports (queues), 0..255
-    std::size_t midiQueueEvents = 4096;       // events each port's queue holds
-    std::size_t midiQueueSysexBytes = 65536;  // sysex bytes each port's queue holds
-    int inputChannels = 0;                    // device inputs the `in` module reads, 0..64 (one block of latency)
+    bool outputGuard = true;                   // soft-clip peaks above 0.9 (never affects quieter signals)
+    int midiInputs = 1;                        // MIDI input ports (queues), 0..255
+    std::size_t midiQueueEvents = 4096;        // events each port's queue holds
+    std::size_t midiQueueSysexBytes = 65536;   // sysex bytes each port's queue holds
+    std::size_t midiOutputQueueEvents = 4096;  // messages the MIDI output queue holds
+    int inputChannels = 0;                     // device inputs the `in` module reads, 0..64 (one block of latency)
 };
 
 /// MIDI counters, readable from any thread.
 struct MidiStats {
-    std::uint64_t delivered = 0;   // events handed to modules
-    std::uint64_t late = 0;        // stamped before the block that took them (delivered at frame 0)
-    std::uint64_t dropped = 0;     // refused by a full queue (producer side)
-    std::uint64_t overflowed = 0;  // did not fit a block's event array or sysex bytes (lost)
+    std::uint64_t delivered = 0;    // events handed to modules
+    std::uint64_t late = 0;         // stamped before the block that took them (delivered at frame 0)
+    std::uint64_t dropped = 0;      // refused by a full queue (producer side)
+    std::uint64_t overflowed = 0;   // did not fit a block's event array or sysex bytes (lost)
+    std::uint64_t sent = 0;         // output: messages modules sent into the output queue
+    std::uint64_t sendDropped = 0;  // output: lost (block full, or queue full: the device fell behind)
 };
 
 struct EngineStats {
@@ -97,6 +101,12 @@ public:
     int midiInputCount() const noexcept { return static_cast<int>(midiInputs_.size()); }
     /// Any thread.
     MidiStats midiStats() const noexcept;
+    /// MIDI output (docs/midi.md, "Clock in and out"): what modules sent, stamped with absolute
+    /// engine frames in order. Its one consumer is the device's MIDI thread, which calls
+    /// setMidiOutputAttached(true) (UI thread) before it starts reading; until then the engine
+    /// discards what modules send.
+    MidiOutputQueue& midiOutput() noexcept { return *midiOutput_; }
+    void setMidiOutputAttached(bool attached) noexcept { midiOutputAttached_.store(attached, std::memory_order_release); }
     /// Any thread: steady-clock time -> engine frame, published by process()/processInterleaved()
     /// at each device callback (or by the device side through publishClock()).
     const MidiClock& midiClock() const noexcept { return clock_; }
@@ -139,6 +149,7 @@ private:
     void guardOutput() noexcept;
     void gatherMidi(int frames) noexcept;
     void takePendingMidiMap() noexcept;
+    void sendMidi() noexcept;
 
     EngineConfig config_;
     std::atomic<Plan*> pending_{nullptr};
@@ -168,6 +179,11 @@ private:
     std::atomic<std::uint64_t> midiDelivered_{0};
     std::atomic<std::uint64_t> midiLate_{0};
     std::atomic<std::uint64_t> midiOverflowed_{0};
+    std::unique_ptr<MidiOutputQueue> midiOutput_;
+    MidiOutputBlock midiOutBlock_;
+    std::atomic<bool> midiOutputAttached_{false};
+    std::atomic<std::uint64_t> midiSent_{0};
+    std::atomic<std::uint64_t> midiSendDropped_{0};
 
     // MIDI-mapped params: the table slot works like the plan slot.
     std::atomic<MidiMapTable*> pendingMap_{nullptr};

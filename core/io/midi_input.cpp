@@ -9,6 +9,7 @@
 
 #include "core/engine/engine.hpp"
 #include "core/io/audio_device.hpp"
+#include "core/midi/midi_event.hpp"
 #include "core/util/text.hpp"
 
 namespace kabel {
@@ -22,6 +23,8 @@ namespace {
 constexpr const char* kJackClientName = "kabel-midi";
 constexpr const char* kVirtualPortName = "midi_in";
 constexpr const char* kVirtualPortAlias = "kabel:midi_in";
+constexpr const char* kOutputPortName = "midi_out";
+constexpr const char* kOutputPortAlias = "kabel:midi_out";
 constexpr const char* kRtMidiClientName = "Kabel";
 
 // The source `wanted` names in `sources`: exact name, index, then a case-insensitive part of a
@@ -133,6 +136,8 @@ struct MidiInput::Impl {
     // JACK
     jack_client_t* client = nullptr;
     std::vector<jack_port_t*> jackPorts;  // engine port order; read-only once active
+    jack_port_t* outPort = nullptr;       // midi_out
+    std::uint32_t outLatency = 0;         // engine frame -> JACK output frame: + one period
 
     // RtMidi
     std::vector<std::unique_ptr<RtMidiIn>> inputs;
@@ -143,6 +148,7 @@ struct MidiInput::Impl {
     std::atomic<bool> haveFirst{false};
     std::atomic<std::uint32_t> firstJackFrame{0};
     std::atomic<std::uint64_t> firstStamp{0};
+    std::atomic<std::uint64_t> sent{0}, sentLate{0}, sendLost{0};
 
     void count(bool first, std::uint32_t jackFrame, std::uint64_t stamp) noexcept {
         received.fetch_add(1, std::memory_order_relaxed);
@@ -182,7 +188,41 @@ struct MidiInput::Impl {
                 s.count(mapped, frame, stamp);
             }
         }
+        if (s.outPort) s.writeOutput(nframes, cycle, mapped, pairJack, pairEngine);
         return 0;
+    }
+
+    // The engine's MIDI output due in this cycle, each at its frame: engine frame E plays at JACK
+    // frame pairJack + (E - pairEngine); it goes out one period (outLatency) after that.
+    void writeOutput(jack_nframes_t nframes, jack_nframes_t cycle, bool mapped, std::uint32_t pairJack, std::uint64_t pairEngine) noexcept {
+        void* buffer = jack_port_get_buffer(outPort, nframes);
+        jack_midi_clear_buffer(buffer);
+        MidiOutputQueue& q = engine->midiOutput();
+        std::uint64_t written = 0, late = 0, lost = 0;
+        while (const StampedMidi* e = q.front()) {
+            if (!mapped) {  // no frame pair yet (cannot happen once PortAudio has called back)
+                ++lost;
+                q.pop(nullptr);
+                continue;
+            }
+            const std::uint32_t jackFrame = pairJack + static_cast<std::uint32_t>(e->frame - pairEngine) + outLatency;
+            std::int32_t offset = static_cast<std::int32_t>(jackFrame - cycle);  // wraps exactly, like the input
+            if (offset >= static_cast<std::int32_t>(nframes)) break;             // a later cycle's; so is everything behind it
+            if (offset < 0) {
+                offset = 0;
+                ++late;
+            }
+            const std::uint8_t bytes[3] = {e->status, e->data1, e->data2};
+            const int size = 1 + std::max(0, midiDataBytes(e->status));
+            if (jack_midi_event_write(buffer, static_cast<jack_nframes_t>(offset), bytes, static_cast<std::size_t>(size)) == 0)
+                ++written;
+            else
+                ++lost;
+            q.pop(nullptr);
+        }
+        if (written) sent.fetch_add(written, std::memory_order_relaxed);
+        if (late) sentLate.fetch_add(late, std::memory_order_relaxed);
+        if (lost) sendLost.fetch_add(lost, std::memory_order_relaxed);
     }
 
     // RtMidi's callback (its own thread; RtMidi allocated the message): stamp and push.
@@ -197,6 +237,7 @@ struct MidiInput::Impl {
 
     void closeJack() noexcept {
         if (!client) return;
+        if (outPort) engine->setMidiOutputAttached(false);
         jack_deactivate(client);
         jack_client_close(client);
         client = nullptr;
@@ -238,12 +279,21 @@ MidiInput::MidiInput(Engine& engine, Backend backend, const std::vector<std::str
             }
             s.jackPorts.push_back(port);
         }
+        s.outPort = jack_port_register(s.client, kOutputPortName, JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
+        if (!s.outPort) {
+            s.closeJack();
+            throw MidiDeviceError(std::string("MIDI: cannot register the JACK port ") + kOutputPortName);
+        }
         // PortAudio's client already holds the name "kabel"; the alias lets every JACK tool
         // connect to "kabel:midi_in" all the same (jack2 resolves port names by alias too).
         jack_port_set_alias(s.jackPorts[0], kVirtualPortAlias);
+        jack_port_set_alias(s.outPort, kOutputPortAlias);
         const int period = static_cast<int>(jack_get_buffer_size(s.client));
         latency_ = period + (period % block == 0 ? 0 : block);
         s.latency = static_cast<std::uint64_t>(latency_);
+        outputLatency_ = period;
+        s.outLatency = static_cast<std::uint32_t>(period);
+        engine.setMidiOutputAttached(true);  // our process callback is the output queue's consumer
         if (jack_set_process_callback(s.client, &Impl::jackProcess, &s) != 0) {
             s.closeJack();
             throw MidiDeviceError("MIDI: cannot set the JACK process callback");
@@ -256,6 +306,7 @@ MidiInput::MidiInput(Engine& engine, Backend backend, const std::vector<std::str
         }
         const std::string client = jack_get_client_name(s.client);
         described_.push_back({0, client + ":" + kVirtualPortName + " (alias " + kVirtualPortAlias + ")"});
+        outputPort_ = client + ":" + kOutputPortName + " (alias " + kOutputPortAlias + ")";
         for (std::size_t p = 0; p < connectTo.size(); ++p) {
             const std::string ours = jack_port_name(s.jackPorts[p + 1]);
             const int err = jack_connect(s.client, connectTo[p].c_str(), ours.c_str());
@@ -324,6 +375,9 @@ MidiInputStats MidiInput::stats() const noexcept {
         st.firstJackFrame = impl_->firstJackFrame.load(std::memory_order_relaxed);
         st.firstStamp = impl_->firstStamp.load(std::memory_order_relaxed);
     }
+    st.sent = impl_->sent.load(std::memory_order_relaxed);
+    st.sentLate = impl_->sentLate.load(std::memory_order_relaxed);
+    st.sendLost = impl_->sendLost.load(std::memory_order_relaxed);
     return st;
 }
 

@@ -21,6 +21,13 @@
 // Stamping with RtMidi: engine.stampNow(device buffer + engine block): constant latency, jitter
 // = the audio callback's wake-up jitter plus the MIDI driver's delivery jitter (docs/midi.md).
 //
+// MIDI output (JACK only): the port midi_out (alias kabel:midi_out) of the same client. Its
+// process callback takes the engine's MIDI output queue (messages stamped with engine frames),
+// maps each frame back to a JACK frame through the same pair and writes it at that frame, one
+// JACK period later than the audio of that frame (constant latency: JACK may run PortAudio's
+// client after ours within a cycle, so a message rendered in cycle T goes out in cycle T + 1).
+// Jitter: 0 frames.
+//
 // Order (../shared/recipes, trap 1): construct MidiInput only AFTER the PortAudio stream has
 // started and called back once. Stop the stream before destroying MidiInput or the bridge.
 #pragma once
@@ -77,6 +84,10 @@ struct MidiInputStats {
     bool haveFirst = false;
     std::uint32_t firstJackFrame = 0;  // jack_last_frame_time() + event.time
     std::uint64_t firstStamp = 0;      // the engine frame it was stamped with
+    // Output (JACK).
+    std::uint64_t sent = 0;      // messages written to midi_out
+    std::uint64_t sentLate = 0;  // written at the start of a later cycle than their frame
+    std::uint64_t sendLost = 0;  // not written: before the clock pair existed, or the port buffer was full
 };
 
 /// What MidiInput opened: one line each, for the user.
@@ -102,6 +113,10 @@ public:
 
     Backend backend() const noexcept { return backend_; }
     const std::vector<MidiPortDescription>& ports() const noexcept { return described_; }
+    /// The MIDI output port ("kabel-midi:midi_out (alias kabel:midi_out)"); "" without one (RtMidi).
+    const std::string& outputPort() const noexcept { return outputPort_; }
+    /// Frames from a message's engine frame (as the audio plays it) to its JACK output frame.
+    int outputLatencyFrames() const noexcept { return outputLatency_; }
     /// The constant stamping latency in frames (MIDI frame -> engine frame).
     int latencyFrames() const noexcept { return latency_; }
     /// Any thread.
@@ -112,6 +127,8 @@ public:
 private:
     Backend backend_;
     int latency_ = 0;
+    int outputLatency_ = 0;
+    std::string outputPort_;
     std::vector<MidiPortDescription> described_;
     std::unique_ptr<Impl> impl_;
 };

@@ -29,6 +29,7 @@ namespace kabel {
 class Worker;
 class SharedBuffers;
 class SignalTap;
+class MidiOutputBlock;
 
 /// One input port for one block. Audio thread, read-only.
 struct InputPort {
@@ -68,6 +69,8 @@ struct HostBuffers {
     int inChannels = 0;
     /// The block's MIDI events, sorted by frame (see core/midi/midi_event.hpp). Set by the engine.
     std::span<const MidiEvent> midi;
+    /// Where modules send MIDI this block (core/midi/midi_output.hpp); nullptr: no MIDI output.
+    MidiOutputBlock* midiOut = nullptr;
 };
 
 /// Everything a module needs for one block. Built by the compiler; valid only during process().
@@ -81,6 +84,9 @@ struct ProcessContext {
     /// Every MIDI event of this block, from every input port, sorted by frame (stable for equal
     /// frames); frame offsets are inside this block. Empty when no MIDI arrived.
     std::span<const MidiEvent> midi() const noexcept { return host ? host->midi : std::span<const MidiEvent>{}; }
+    /// Where to send MIDI messages (frame offsets inside this block); nullptr when the engine has
+    /// no MIDI output (tests, harnesses).
+    MidiOutputBlock* midiOut() const noexcept { return host ? host->midiOut : nullptr; }
 };
 
 /// Where a module's state is loaded from and where its slow work runs (UI thread).
