@@ -308,7 +308,8 @@ int playCommand(const PlayCommand& options) {
                 const std::uint64_t received = midiBefore.received + (midi ? midi->stats().received : 0);
                 const std::uint64_t oscMessages = osc ? osc->stats().received : 0;
                 std::printf(
-                    "%s%6.1f s  cpu %5.1f %%  xruns %llu  buffer %d  callbacks %llu  plan swaps %llu  midi %llu late %llu dropped %llu  osc "
+                    "%s%6.1f s  cpu %5.1f %%  xruns %llu  buffer %d  callbacks %llu  plan swaps %llu  midi %llu late %llu dropped %llu  "
+                    "osc "
                     "%llu%s%s",
                     tty ? "\r" : "", elapsed, 100.0 * s.cpuLoad, static_cast<unsigned long long>(s.xruns), s.bufferFrames,
                     static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(e.planSwaps),
