@@ -140,6 +140,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 65535));
     playCmd->add_flag("--save-map", play.saveMap,
                       "On exit, write the MIDI map (learned over OSC, unmapped) back into the patch file, atomically");
+    playCmd->add_flag("--link", play.link,
+                      "Join the Ableton Link session on the local network (clock source Link follows it; opens UDP sockets on "
+                      "every interface)");
     playCmd
         ->add_option("--osc-bind", play.oscBind, "Address the OSC socket listens on (default 127.0.0.1; 0.0.0.0 opens it to the network)")
         ->capture_default_str();

@@ -31,10 +31,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dsp/hash_random.hpp"
+#include "core/midi/midi_clock.hpp"
 #include "core/module/gates.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
+#include "core/sync/link_session.hpp"
 
 namespace kabel {
 namespace {
@@ -109,6 +111,13 @@ constexpr double kTempoScale = 8388608.0;  // 2^23: float tempos >= 1 BPM are wh
 // MIDI clock: the tempo is the least-squares slope of the last kTempoWindow tick frames (one 4/4
 // bar), restarted when an interval leaves [1/2, 2] x the estimate (a tempo jump, a pause).
 constexpr int kTempoWindow = 96;
+// The source param's values; a Link source without a Link session runs as internal.
+enum ClockSource { kSourceInternal, kSourceMidi, kSourceLink };
+
+// Which source a `source` param value selects.
+int clockSource(float value) noexcept {
+    return value >= 1.5f ? kSourceLink : value >= 0.5f ? kSourceMidi : kSourceInternal;
+}
 
 class Clock final : public Module {
 public:
@@ -140,11 +149,15 @@ public:
     }
 
     void process(const ProcessContext& ctx) noexcept override {
-        const bool midi = param(kClockSource) >= 0.5f;
-        if (midi != midiSource_) {
+        const int source = clockSource(param(kClockSource));
+        const bool link = source == kSourceLink && ctx.host && ctx.host->link && ctx.host->clock;
+        const int mode = link ? kSourceLink : source == kSourceMidi ? kSourceMidi : kSourceInternal;
+        if (mode != mode_) {
             reset();  // a change of source starts from the top
-            midiSource_ = midi;
+            mode_ = mode;
         }
+        linkState_.store(link ? 1 : 0, std::memory_order_relaxed);
+        const bool midi = mode == kSourceMidi;
         const int frames = ctx.frames;
         const float bpm = param(kClockBpm);
         // Tempo changes take effect at once: a clock has nothing to click, and a glide would
@@ -174,6 +187,10 @@ public:
             processMidi(ctx, out, division, cycle, bpm);
             measuredBpm_.store(period_ > 0.0 ? static_cast<float>(60.0 * sampleRate() / (kPpqn * period_)) : 0.0f,
                                std::memory_order_relaxed);
+            return;
+        }
+        if (link) {
+            processLink(ctx, out, division, width, beats);
             return;
         }
         if (bpmOut) std::fill(bpmOut, bpmOut + frames, bpm);
@@ -258,7 +275,16 @@ public:
     }
 
     std::string status() const override {
-        if (param(kClockSource) < 0.5f) return {};
+        const int source = clockSource(param(kClockSource));
+        if (source == kSourceLink) {
+            const int state = linkState_.load(std::memory_order_relaxed);
+            if (state < 0) return {};  // not run yet: whether a session is attached is unknown
+            if (state == 0) return "Link is off: running on the Tempo knob (kabel play --link)";
+            char text[64];
+            std::snprintf(text, sizeof text, "Link: %.2f BPM", static_cast<double>(linkTempo_.load(std::memory_order_relaxed)));
+            return text;
+        }
+        if (source != kSourceMidi) return {};
         const float bpm = measuredBpm_.load(std::memory_order_relaxed);
         if (bpm <= 0.0f) return "MIDI clock: waiting for clock (0xF8) messages";
         char text[64];
@@ -267,6 +293,61 @@ public:
     }
 
 private:
+    // Link source. The engine captured the session for this block; the beat at the block's first
+    // and last-plus-one frames (their host times through the engine's MidiClock) gives the beat
+    // of every frame in between (the tempo is constant within a capture). A block starts where
+    // the previous one ended unless Link's beat differs by half a tick or more (a timeline jump):
+    // the callback's wake-up jitter is absorbed by the slope instead of doubling or dropping an
+    // edge. Output k of period P beats is high on a frame while the beat's phase in P is below
+    // Width; bars are Link's quantum (= Beats per Bar).
+    void processLink(const ProcessContext& ctx, const std::array<float*, kClockOutputs>& out,
+                     const std::array<std::int64_t, kClockOutputs>& division, float width, int beats) noexcept {
+        const int frames = ctx.frames;
+        const LinkBlock& link = *ctx.host->link;
+        const double tempo = link.tempo();
+        linkTempo_.store(static_cast<float>(tempo), std::memory_order_relaxed);
+        if (ctx.out.size() > kClockBpmOut && ctx.out[kClockBpmOut].connected)
+            std::fill(ctx.out[kClockBpmOut].data, ctx.out[kClockBpmOut].data + frames, static_cast<float>(tempo));
+        const bool runKnob = param(kClockRunParam) >= 0.5f;
+        const InputPort& run = ctx.in[kClockRun];
+        const float* rn = run.channel(0);
+        std::int64_t t0 = 0, t1 = 0;
+        const bool timed =
+            ctx.host->clock->timeAt(ctx.blockStart, t0) && ctx.host->clock->timeAt(ctx.blockStart + static_cast<std::uint64_t>(frames), t1);
+        if (runOut_) {
+            for (int n = 0; n < frames; ++n) runOut_[n] = runKnob && (run.connected ? rn[n] >= 0.5f : run.constant >= 0.5f) ? 1.0f : 0.0f;
+        }
+        if (!timed || !runKnob || (!run.connected && run.constant < 0.5f)) {
+            for (float* o : out)
+                if (o) std::fill(o, o + frames, 0.0f);
+            linkContinues_ = false;
+            return;
+        }
+        const double quantum = beats;
+        double b0 = link.beatAt(t0, quantum);
+        const double b1 = link.beatAt(t1, quantum);
+        if (linkContinues_ && std::fabs(b0 - linkBeat_) < 0.5 / kPpqn) b0 = linkBeat_;
+        const double step = std::max(0.0, (b1 - b0) / frames);
+        linkBeat_ = b0 + step * frames;
+        linkContinues_ = true;
+        const double w = width;
+        for (int k = 0; k < kClockOutputs; ++k) {
+            float* o = out[static_cast<std::size_t>(k)];
+            if (!o) continue;
+            const double perBeat = double(kPpqn) / double(division[static_cast<std::size_t>(k)]);  // periods per beat
+            const double u0 = b0 * perBeat, du = step * perBeat;
+            for (int n = 0; n < frames; ++n) {
+                const double u = u0 + du * n;
+                o[n] = u - std::floor(u) < w ? 1.0f : 0.0f;
+            }
+        }
+        if (run.connected)
+            for (int n = 0; n < frames; ++n)
+                if (rn[n] < 0.5f)
+                    for (float* o : out)
+                        if (o) o[n] = 0.0f;
+    }
+
     // MIDI source. Each 0xF8 begins the next tick on its own frame (phase-locked: the incoming
     // ticks are the position, so nothing drifts); within a tick the outputs' pulse widths follow
     // the measured tick period. Segments between events and reset edges are rendered in runs.
@@ -413,8 +494,14 @@ private:
     bool resetHigh_ = false, started_ = false, wasRunning_ = false;
     float* runOut_ = nullptr;  // this block's run output (nullptr: unconnected)
 
+    int mode_ = kSourceInternal;  // the source running (audio thread)
+    // Link source (audio thread).
+    double linkBeat_ = 0.0;           // the beat the next block starts on
+    bool linkContinues_ = false;      // linkBeat_ is valid
+    std::atomic<int> linkState_{-1};  // for status(): -1 not run yet, 0 no Link session, 1 following Link
+    std::atomic<float> linkTempo_{0.0f};
+
     // MIDI source (audio thread).
-    bool midiSource_ = false;
     bool midiRunning_ = false;                              // between start/continue and stop
     bool tickPlayed_ = false;                               // a clock arrived since start/continue: outputs follow the tick
     std::int64_t nextTick_ = 0;                             // song position (ticks) the next clock plays
@@ -447,7 +534,11 @@ const ModuleDescriptor kClock{
         "every output low and keeps the position, Song Position (0xF2) moves to that 16th; the "
         "pulse widths follow the tempo measured from the clocks (least squares over the last 96 "
         "ticks), shown on the BPM output; Run is ignored and Reset makes the next clock play "
-        "the bar's first tick.",
+        "the bar's first tick. Source Link follows the Ableton Link session (kabel play --link, "
+        "docs/midi.md): 24 ticks per Link beat, bars of Beats per bar in phase with every peer "
+        "using that quantum, each frame's beat computed from the host time of its block, the "
+        "BPM output showing the session tempo; Run still gates the outputs, Reset is ignored (the "
+        "timeline is the session's). Without Link it runs on the Tempo knob and says so.",
     .inputs = {{.id = "run",
                 .name = "Run",
                 .kind = SignalKind::Gate,
@@ -505,12 +596,13 @@ const ModuleDescriptor kClock{
                {.id = "source",
                 .name = "Source",
                 .min = 0.0f,
-                .max = 1.0f,
+                .max = 2.0f,
                 .defaultValue = 0.0f,
                 .unit = "",
                 .curve = ParamCurve::Choice,
-                .choices = {"internal", "MIDI"},
-                .help = "internal: the Tempo knob; MIDI: follow MIDI clock, start, stop, continue and song position"}},
+                .choices = {"internal", "MIDI", "Link"},
+                .help = "internal: the Tempo knob; MIDI: follow MIDI clock, start, stop, continue and song position; Link: "
+                        "follow the Ableton Link session's beat and tempo (kabel play --link; internal while Link is off)"}},
     .create = [] { return std::unique_ptr<Module>(new Clock(kClock)); },
 };
 const RegisterModule registerClock{kClock};

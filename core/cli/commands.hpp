@@ -59,6 +59,7 @@ struct PlayCommand {
     int oscPort = 0;                     // --osc PORT: OSC control of every param (docs/osc.md); 0: off
     std::string oscBind = "127.0.0.1";   // --osc-bind ADDR: where the OSC socket listens (0.0.0.0 warns)
     bool saveMap = false;                // --save-map: write the MIDI map back into the patch file on exit
+    bool link = false;                   // --link: join the Ableton Link session (UDP on every interface)
 };
 /// `kabel play PATCH`: runs a patch live on the audio device without the editor.
 int playCommand(const PlayCommand& options);

@@ -24,6 +24,10 @@
 // OscServer::poll before Session::poll so OSC values reach the document. /kabel/learn arms MIDI
 // learn; with --save-map the map as it is at exit is written back into the patch file (re-read,
 // only its midi_map replaced, atomically; on any error the file is left as it was).
+//
+// Link (docs/midi.md, "Ableton Link"): with --link the UI thread enables a LinkSession (declared
+// before the engine, so it outlives the stream) and attaches it to the engine; the poll loop
+// prints the peer count and tempo whenever the peer count changes.
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +51,7 @@
 #include "core/io/osc_server.hpp"
 #include "core/module/registry.hpp"
 #include "core/patch/patch_file.hpp"
+#include "core/sync/link_session.hpp"
 #include "core/util/error.hpp"
 
 namespace kabel::cli {
@@ -182,6 +187,7 @@ int playCommand(const PlayCommand& options) {
         LiveAudio live(liveOptions);  // fails fast (exit 2) when there is no device at all
         const AudioDeviceChoice device = live.device();
         const bool jack = device.isJack();
+        std::unique_ptr<LinkSession> link;  // --link only; declared before the engine: it outlives the stream's use of it
         EngineConfig config{device.sampleRate, options.blockFrames, device.channels};
         config.inputChannels = live.inputChannels();
         config.midiInputs = static_cast<int>(options.midiPorts.size()) + 1;
@@ -204,6 +210,13 @@ int playCommand(const PlayCommand& options) {
                 std::fprintf(stderr, "warning: OSC listens on %s: anyone who can reach this machine can change the patch\n",
                              osc->boundAddress().c_str());
         }
+
+        if (options.link) {
+            link = std::make_unique<LinkSession>();
+            link->enable(true);
+            engine.setLink(link.get());
+        }
+        std::size_t linkPeers = 0;
 
         std::unique_ptr<MidiInput> midi;  // opened after the stream plays; closed before it stops
         live.start(engine);
@@ -252,6 +265,7 @@ int playCommand(const PlayCommand& options) {
                             : "");
         }
         if (osc) std::printf("osc: listening on udp %s:%d (/kabel/<module>/<param>)\n", osc->boundAddress().c_str(), osc->port());
+        if (link) std::printf("link: enabled (UDP on every network interface), %.2f BPM, 0 peers\n", link->tempo());
         std::fflush(stdout);
 
         const bool tty = isatty(STDOUT_FILENO) == 1;
@@ -299,6 +313,12 @@ int playCommand(const PlayCommand& options) {
             if (!live.connected() && live.waitingFor() != lastWaitingNote) {
                 lastWaitingNote = live.waitingFor();
                 if (!lastWaitingNote.empty()) std::fprintf(stderr, "kabel play: still waiting: %s\n", lastWaitingNote.c_str());
+            }
+            if (link && link->numPeers() != linkPeers) {
+                linkPeers = link->numPeers();
+                std::printf("%slink: %zu peer%s, %.2f BPM\n", statusShown && tty ? "\n" : "", linkPeers, linkPeers == 1 ? "" : "s",
+                            link->tempo());
+                std::fflush(stdout);
             }
             if (options.seconds > 0.0 && elapsed >= options.seconds) break;
             if (!options.quiet && elapsed >= nextStatus) {

@@ -53,6 +53,7 @@ Engine::Engine(EngineConfig config)
     sysexBlock_.resize(kMaxSysexBytesPerBlock);
     midiOutput_ = std::make_unique<MidiOutputQueue>(std::max<std::size_t>(config_.midiOutputQueueEvents, 1), 1);
     host_.midiOut = &midiOutBlock_;
+    host_.clock = &clock_;
 }
 
 Engine::~Engine() {
@@ -194,6 +195,8 @@ void Engine::processBlock() noexcept {
     gatherMidi(frames);
     takePendingMidiMap();
     mapper_.apply(host_.midi, currentMap_);  // mapped params change before the modules read them
+    LinkSession* link = link_.load(std::memory_order_acquire);
+    host_.link = link ? link->captureBlock() : nullptr;
     if (current_) current_->run(frames, frameCount_, host_);
     sendMidi();
     guardOutput();

@@ -31,6 +31,7 @@
 #include "core/midi/midi_map.hpp"
 #include "core/midi/midi_output.hpp"
 #include "core/midi/midi_queue.hpp"
+#include "core/sync/link_session.hpp"
 #include "core/util/aligned_buffer.hpp"
 #include "core/util/spsc_queue.hpp"
 
@@ -125,6 +126,12 @@ public:
     /// Audio thread: process()/processInterleaved() publish the clock at each call (default on).
     void setAutoPublishClock(bool on) noexcept { autoPublishClock_ = on; }
 
+    /// UI thread: the Ableton Link session modules follow from the next block on (the engine
+    /// captures its state once per block into HostBuffers::link); nullptr detaches it. The
+    /// session must outlive its use: detach it with the audio stream stopped, or keep it alive
+    /// longer than the engine's audio processing.
+    void setLink(LinkSession* session) noexcept { link_.store(session, std::memory_order_release); }
+
     /// Audio thread: runs one engine block into the block output.
     void processBlock() noexcept;
     /// Audio thread: the last block's output, channel `c` (blockFrames floats).
@@ -176,6 +183,7 @@ private:
     std::vector<std::uint8_t> sysexBlock_;  // kMaxSysexBytesPerBlock
     MidiClock clock_;
     bool autoPublishClock_ = true;
+    std::atomic<LinkSession*> link_{nullptr};
     std::atomic<std::uint64_t> midiDelivered_{0};
     std::atomic<std::uint64_t> midiLate_{0};
     std::atomic<std::uint64_t> midiOverflowed_{0};

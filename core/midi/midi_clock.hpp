@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 
 namespace kabel {
@@ -40,26 +41,40 @@ public:
     bool frameAt(std::int64_t nanos, std::uint64_t& frame) const noexcept {
         std::uint64_t f = 0;
         std::int64_t t = 0;
-        for (;;) {
-            const std::uint32_t s1 = sequence_.load(std::memory_order_acquire);
-            if (s1 & 1u) continue;
-            f = frame_.load(std::memory_order_relaxed);
-            t = nanos_.load(std::memory_order_relaxed);
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (sequence_.load(std::memory_order_relaxed) == s1) {
-                if (s1 == 0) return false;
-                break;
-            }
-        }
+        if (!load(f, t)) return false;
         const double delta = static_cast<double>(nanos - t) * 1e-9 * sampleRate_;
         const double estimate = static_cast<double>(f) + delta;
         frame = estimate <= 0.0 ? 0 : static_cast<std::uint64_t>(estimate);
         return true;
     }
 
+    /// Any thread: the steady time (nanoseconds) at which engine frame `frame` plays, the inverse
+    /// of frameAt() (exact to the nanosecond, no rounding to frames); false before the first
+    /// publish(). Used to place a block on a host timeline (Ableton Link, core/sync).
+    bool timeAt(std::uint64_t frame, std::int64_t& nanos) const noexcept {
+        std::uint64_t f = 0;
+        std::int64_t t = 0;
+        if (!load(f, t)) return false;
+        const double delta = (static_cast<double>(frame) - static_cast<double>(f)) * 1e9 / sampleRate_;
+        nanos = t + static_cast<std::int64_t>(std::llround(delta));
+        return true;
+    }
+
     double sampleRate() const noexcept { return sampleRate_; }
 
 private:
+    // The last published pair (seqlock read); false before the first publish().
+    bool load(std::uint64_t& f, std::int64_t& t) const noexcept {
+        for (;;) {
+            const std::uint32_t s1 = sequence_.load(std::memory_order_acquire);
+            if (s1 & 1u) continue;
+            f = frame_.load(std::memory_order_relaxed);
+            t = nanos_.load(std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (sequence_.load(std::memory_order_relaxed) == s1) return s1 != 0;
+        }
+    }
+
     double sampleRate_;
     std::atomic<std::uint32_t> sequence_{0};
     std::atomic<std::uint64_t> frame_{0};

@@ -30,6 +30,8 @@ class Worker;
 class SharedBuffers;
 class SignalTap;
 class MidiOutputBlock;
+class MidiClock;
+class LinkBlock;
 
 /// One input port for one block. Audio thread, read-only.
 struct InputPort {
@@ -71,6 +73,12 @@ struct HostBuffers {
     std::span<const MidiEvent> midi;
     /// Where modules send MIDI this block (core/midi/midi_output.hpp); nullptr: no MIDI output.
     MidiOutputBlock* midiOut = nullptr;
+    /// The engine's steady-clock <-> frame map (clock->timeAt(blockStart): the host time of a
+    /// block's first frame); nullptr outside an engine (harnesses). Set by the engine.
+    const MidiClock* clock = nullptr;
+    /// The Ableton Link session's state captured for this block (core/sync/link_session.hpp);
+    /// nullptr when Link is off. Set by the engine.
+    const LinkBlock* link = nullptr;
 };
 
 /// Everything a module needs for one block. Built by the compiler; valid only during process().
