@@ -131,13 +131,30 @@ struct RtPort {
 struct MidiInput::Impl {
     Engine* engine = nullptr;
     JackClockBridge* bridge = nullptr;
-    std::uint64_t latency = 0;
+    std::atomic<std::uint64_t> latency{0};  // stamp = event's engine frame + this (JACK: follows the period)
 
     // JACK
     jack_client_t* client = nullptr;
-    std::vector<jack_port_t*> jackPorts;  // engine port order; read-only once active
-    jack_port_t* outPort = nullptr;       // midi_out
-    std::uint32_t outLatency = 0;         // engine frame -> JACK output frame: + one period
+    std::vector<jack_port_t*> jackPorts;       // engine port order; read-only once active
+    jack_port_t* outPort = nullptr;            // midi_out
+    std::atomic<std::uint32_t> outLatency{0};  // engine frame -> JACK output frame: + one period
+    int blockFrames = 64;
+
+    // The stamping latencies for a JACK period: input one period (plus a block when the period is
+    // not a whole number of blocks), output one period.
+    void setPeriod(jack_nframes_t period) noexcept {
+        const auto p = static_cast<std::uint64_t>(period);
+        const auto block = static_cast<std::uint64_t>(blockFrames);
+        latency.store(p + (p % block == 0 ? 0 : block), std::memory_order_relaxed);
+        outLatency.store(static_cast<std::uint32_t>(period), std::memory_order_relaxed);
+    }
+
+    // JACK's notification thread, when the server's period changes (jack_bufsize): events are
+    // stamped with the new period's latency from the next cycle on, so none arrives late.
+    static int jackBufferSize(jack_nframes_t period, void* arg) noexcept {
+        static_cast<Impl*>(arg)->setPeriod(period);
+        return 0;
+    }
 
     // RtMidi
     std::vector<std::unique_ptr<RtMidiIn>> inputs;
@@ -179,9 +196,9 @@ struct MidiInput::Impl {
                 if (mapped) {
                     // JACK frames wrap at 2^32 (a day at 48 kHz): the signed difference is exact.
                     const std::int64_t engineFrame = static_cast<std::int64_t>(pairEngine) + static_cast<std::int32_t>(frame - pairJack);
-                    stamp = static_cast<std::uint64_t>(std::max<std::int64_t>(engineFrame, 0)) + s.latency;
+                    stamp = static_cast<std::uint64_t>(std::max<std::int64_t>(engineFrame, 0)) + s.latency.load(std::memory_order_relaxed);
                 } else {
-                    stamp = s.engine->stampNow(s.latency + nframes);
+                    stamp = s.engine->stampNow(s.latency.load(std::memory_order_relaxed) + nframes);
                     s.unmapped.fetch_add(1, std::memory_order_relaxed);
                 }
                 s.engine->midiInput(static_cast<int>(p)).push(stamp, m);
@@ -198,6 +215,7 @@ struct MidiInput::Impl {
         void* buffer = jack_port_get_buffer(outPort, nframes);
         jack_midi_clear_buffer(buffer);
         MidiOutputQueue& q = engine->midiOutput();
+        const std::uint32_t latencyOut = outLatency.load(std::memory_order_relaxed);
         std::uint64_t written = 0, late = 0, lost = 0;
         while (const StampedMidi* e = q.front()) {
             if (!mapped) {  // no frame pair yet (cannot happen once PortAudio has called back)
@@ -205,7 +223,7 @@ struct MidiInput::Impl {
                 q.pop(nullptr);
                 continue;
             }
-            const std::uint32_t jackFrame = pairJack + static_cast<std::uint32_t>(e->frame - pairEngine) + outLatency;
+            const std::uint32_t jackFrame = pairJack + static_cast<std::uint32_t>(e->frame - pairEngine) + latencyOut;
             std::int32_t offset = static_cast<std::int32_t>(jackFrame - cycle);  // wraps exactly, like the input
             if (offset >= static_cast<std::int32_t>(nframes)) break;             // a later cycle's; so is everything behind it
             if (offset < 0) {
@@ -230,7 +248,7 @@ struct MidiInput::Impl {
         auto& port = *static_cast<RtPort*>(user);
         MidiMessage m;
         if (!message || !toMessage(message->data(), message->size(), m)) return;
-        const std::uint64_t stamp = port.impl->engine->stampNow(port.impl->latency);
+        const std::uint64_t stamp = port.impl->engine->stampNow(port.impl->latency.load(std::memory_order_relaxed));
         port.impl->engine->midiInput(port.enginePort).push(stamp, m);
         port.impl->count(false, 0, stamp);
     }
@@ -288,11 +306,9 @@ MidiInput::MidiInput(Engine& engine, Backend backend, const std::vector<std::str
         // connect to "kabel:midi_in" all the same (jack2 resolves port names by alias too).
         jack_port_set_alias(s.jackPorts[0], kVirtualPortAlias);
         jack_port_set_alias(s.outPort, kOutputPortAlias);
-        const int period = static_cast<int>(jack_get_buffer_size(s.client));
-        latency_ = period + (period % block == 0 ? 0 : block);
-        s.latency = static_cast<std::uint64_t>(latency_);
-        outputLatency_ = period;
-        s.outLatency = static_cast<std::uint32_t>(period);
+        s.blockFrames = block;
+        s.setPeriod(jack_get_buffer_size(s.client));
+        jack_set_buffer_size_callback(s.client, &Impl::jackBufferSize, &s);
         engine.setMidiOutputAttached(true);  // our process callback is the output queue's consumer
         if (jack_set_process_callback(s.client, &Impl::jackProcess, &s) != 0) {
             s.closeJack();
@@ -321,8 +337,7 @@ MidiInput::MidiInput(Engine& engine, Backend backend, const std::vector<std::str
     }
 
     // RtMidi (ALSA sequencer): one RtMidiIn per engine port, each with its own callback thread.
-    latency_ = std::max(deviceBufferFrames, 0) + block;
-    s.latency = static_cast<std::uint64_t>(latency_);
+    s.latency.store(static_cast<std::uint64_t>(std::max(deviceBufferFrames, 0) + block), std::memory_order_relaxed);
     try {
         std::vector<std::string> sources;
         for (std::size_t p = 0; p <= ports.size(); ++p) {
@@ -364,6 +379,14 @@ MidiInput::~MidiInput() {
         }
     }
     impl_->inputs.clear();
+}
+
+int MidiInput::latencyFrames() const noexcept {
+    return static_cast<int>(impl_->latency.load(std::memory_order_relaxed));
+}
+
+int MidiInput::outputLatencyFrames() const noexcept {
+    return static_cast<int>(impl_->outLatency.load(std::memory_order_relaxed));
 }
 
 MidiInputStats MidiInput::stats() const noexcept {

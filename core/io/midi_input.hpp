@@ -116,9 +116,9 @@ public:
     /// The MIDI output port ("kabel-midi:midi_out (alias kabel:midi_out)"); "" without one (RtMidi).
     const std::string& outputPort() const noexcept { return outputPort_; }
     /// Frames from a message's engine frame (as the audio plays it) to its JACK output frame.
-    int outputLatencyFrames() const noexcept { return outputLatency_; }
+    int outputLatencyFrames() const noexcept;
     /// The constant stamping latency in frames (MIDI frame -> engine frame).
-    int latencyFrames() const noexcept { return latency_; }
+    int latencyFrames() const noexcept;
     /// Any thread.
     MidiInputStats stats() const noexcept;
 
@@ -126,8 +126,6 @@ public:
 
 private:
     Backend backend_;
-    int latency_ = 0;
-    int outputLatency_ = 0;
     std::string outputPort_;
     std::vector<MidiPortDescription> described_;
     std::unique_ptr<Impl> impl_;
