@@ -242,6 +242,7 @@ void OscServer::handleMessage(const char* data, std::size_t size, const void* fr
     }
     Entry& target = const_cast<Entry&>(*entry);  // only its atomics change
     if (suffix == "get") {
+        queries_.fetch_add(1, std::memory_order_relaxed);  // before the reply: whoever has it sees the count
         lo_message reply = lo_message_new();
         const bool pendingStructural = target.param->structural && target.dirty.load(std::memory_order_acquire);
         lo_message_add_float(reply, pendingStructural ? target.pending.load() : target.module->param(target.index));
@@ -253,7 +254,6 @@ void OscServer::handleMessage(const char* data, std::size_t size, const void* fr
             std::free(bytes);
         }
         lo_message_free(reply);
-        queries_.fetch_add(1, std::memory_order_relaxed);
         lo_message_free(message);
         return;
     }
