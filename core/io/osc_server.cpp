@@ -155,7 +155,7 @@ OscServer::~OscServer() {
 
 OscStats OscServer::stats() const noexcept {
     OscStats s;
-    s.received = received_.load(std::memory_order_relaxed);
+    s.received = received_.load(std::memory_order_acquire);  // first: see CountWhenHandled
     s.applied = applied_.load(std::memory_order_relaxed);
     s.queries = queries_.load(std::memory_order_relaxed);
     s.unknown = unknown_.load(std::memory_order_relaxed);
@@ -215,7 +215,12 @@ void OscServer::handleMessage(const char* data, std::size_t size, const void* fr
         malformed_.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    received_.fetch_add(1, std::memory_order_relaxed);
+    // Counted when the message has been handled (every return below): a reader that sees the
+    // count also sees what the message did (the param, the other counters, the reply).
+    struct CountWhenHandled {
+        std::atomic<std::uint64_t>& count;
+        ~CountWhenHandled() { count.fetch_add(1, std::memory_order_release); }
+    } countWhenHandled{received_};
     const std::string_view address(data);  // the first OSC string: checked by lo_message_deserialise
     if (queueRequest(address, message, from, fromLength)) {
         lo_message_free(message);
