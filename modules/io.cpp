@@ -19,6 +19,18 @@ inline int deviceChannel(float param) noexcept {
     return static_cast<int>(param + 0.5f) - 1;
 }
 
+// Both device modules' First Channel: the 1-based device channel of Left.
+ParamDescriptor firstChannelParam(const char* help) {
+    return {.id = "first",
+            .name = "First Channel",
+            .min = 1.0f,
+            .max = 64.0f,
+            .defaultValue = 1.0f,
+            .unit = "",
+            .curve = ParamCurve::Integer,
+            .help = help};
+}
+
 // Both device modules: a smoothed linear Level as param 0 (kOutLevel, kInLevel).
 class DeviceModule : public Module {
 public:
@@ -101,14 +113,7 @@ const ModuleDescriptor kAudioOut{
                 .defaultValue = 1.0f,
                 .unit = "",
                 .help = "linear gain applied to both channels"},
-               {.id = "first",
-                .name = "First Channel",
-                .min = 1.0f,
-                .max = 64.0f,
-                .defaultValue = 1.0f,
-                .unit = "",
-                .curve = ParamCurve::Integer,
-                .help = "device output of Left (Right goes to the next one)"}},
+               firstChannelParam("device output of Left (Right goes to the next one)")},
     .create = [] { return std::unique_ptr<Module>(new AudioOut(kAudioOut)); },
 };
 const RegisterModule registerAudioOut{kAudioOut};
@@ -160,14 +165,7 @@ const ModuleDescriptor kAudioIn{
     .outputs = {{.id = "left", .name = "Left", .kind = SignalKind::Audio, .help = "device input First Channel"},
                 {.id = "right", .name = "Right", .kind = SignalKind::Audio, .help = "the next device input"}},
     .params = {{.id = "level", .name = "Level", .min = 0.0f, .max = 4.0f, .defaultValue = 1.0f, .unit = "", .help = "linear gain"},
-               {.id = "first",
-                .name = "First Channel",
-                .min = 1.0f,
-                .max = 64.0f,
-                .defaultValue = 1.0f,
-                .unit = "",
-                .curve = ParamCurve::Integer,
-                .help = "device input read by Left (Right reads the next one)"}},
+               firstChannelParam("device input read by Left (Right reads the next one)")},
     .create = [] { return std::unique_ptr<Module>(new AudioIn(kAudioIn)); },
 };
 const RegisterModule registerAudioIn{kAudioIn};

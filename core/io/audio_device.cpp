@@ -96,12 +96,17 @@ PaDeviceIndex playDefault(const std::vector<PaDeviceIndex>& outputs) {
     return outputs.empty() ? paNoDevice : outputs.front();
 }
 
+// True when `dev` can play `channels` float outputs at `rate`.
+bool runsAt(PaDeviceIndex dev, int channels, double rate) {
+    const PaStreamParameters out{dev, channels, paFloat32 | paNonInterleaved, Pa_GetDeviceInfo(dev)->defaultLowOutputLatency, nullptr};
+    return Pa_IsFormatSupported(nullptr, &out, rate) == paFormatIsSupported;
+}
+
 // The device's default rate when it takes it, else the first common rate it does.
 double supportedRate(PaDeviceIndex dev, int channels) {
     const PaDeviceInfo* info = Pa_GetDeviceInfo(dev);
-    PaStreamParameters out{dev, channels, paFloat32 | paNonInterleaved, info->defaultLowOutputLatency, nullptr};
     for (double rate : {info->defaultSampleRate, 48000.0, 44100.0, 96000.0, 88200.0})
-        if (rate > 0.0 && Pa_IsFormatSupported(nullptr, &out, rate) == paFormatIsSupported) return rate;
+        if (rate > 0.0 && runsAt(dev, channels, rate)) return rate;
     return info->defaultSampleRate;  // let Pa_OpenStream say why
 }
 
@@ -224,8 +229,7 @@ AudioDeviceChoice AudioSystem::chooseOutput(const AudioRequest& request) const {
     choice.maxOutputChannels = info->maxOutputChannels;
     choice.maxInputChannels = info->maxInputChannels;
     if (request.sampleRate > 0.0) {
-        const PaStreamParameters out{dev, choice.channels, paFloat32 | paNonInterleaved, info->defaultLowOutputLatency, nullptr};
-        if (Pa_IsFormatSupported(nullptr, &out, request.sampleRate) != paFormatIsSupported)
+        if (!runsAt(dev, choice.channels, request.sampleRate))
             throw AudioDeviceError(AudioDeviceError::Kind::NoMatch,
                                    choice.label() + " cannot run at " + std::to_string(static_cast<long>(request.sampleRate)) +
                                        " Hz (its default is " + std::to_string(static_cast<long>(info->defaultSampleRate)) + " Hz)");

@@ -32,10 +32,7 @@ jack_connect metro:240_bpm kabel:in_0 9<&- || fail "jack_connect metro:240_bpm k
 record 2 "$WORK/rec.wav" metro:240_bpm kabel:out_0 kabel:out_1
 
 stop_pid "$METRO_PID"; forget "$METRO_PID"
-kill -TERM "$KABEL_PID"
-wait_exit "$KABEL_PID" 5 || fail "kabel did not exit within 5 s of SIGTERM"
-forget "$KABEL_PID"
-[ "$EXIT_RC" -eq 0 ] || fail "kabel exited with $EXIT_RC after SIGTERM"
+stop_kabel "$KABEL_PID" 5
 stop_all
 LEFT=$(shm_leftovers)
 

@@ -55,10 +55,7 @@ record 1 "$WORK/out64.wav" kabel:out_0 kabel:out_1
 sleep 1.1  # one more status line
 
 # 5. Clean stop: kabel first, then the server.
-kill -TERM "$KABEL_PID"
-wait_exit "$KABEL_PID" 5 || fail "kabel did not exit within 5 s of SIGTERM"
-forget "$KABEL_PID"
-[ "$EXIT_RC" -eq 0 ] || fail "kabel exited with $EXIT_RC after SIGTERM"
+stop_kabel "$KABEL_PID" 5
 stop_all
 LEFT=$(shm_leftovers)
 

@@ -32,10 +32,7 @@ jack_connect ms:out kabel:midi_in 9<&- || fail "jack_connect ms:out kabel:midi_i
 sleep 1.5
 stop_pid "$SEQ_PID"; forget "$SEQ_PID"
 
-kill -TERM "$KABEL_PID"
-wait_exit "$KABEL_PID" 10 || fail "kabel did not exit within 10 s of SIGTERM"
-forget "$KABEL_PID"
-[ "$EXIT_RC" -eq 0 ] || fail "kabel exited with $EXIT_RC after SIGTERM"
+stop_kabel "$KABEL_PID" 10
 stop_all
 grep -q 'midi map: 1 mapping(s) saved' "$WORK/kabel.log" || fail "no 'midi map: 1 mapping(s) saved' line"
 

@@ -129,6 +129,16 @@ record() {
   CAPTURE_XRUNS=${CAPTURE_XRUNS:-0}
 }
 
+# stop_kabel PID SECONDS: SIGTERM to our kabel, which must exit with code 0 within SECONDS;
+# sets TERM_SECONDS (how long it took).
+stop_kabel() {
+  kill -TERM "$1"
+  wait_exit "$1" "$2" || fail "kabel did not exit within $2 s of SIGTERM"
+  forget "$1"
+  [ "$EXIT_RC" -eq 0 ] || fail "kabel exited with $EXIT_RC after SIGTERM"
+  TERM_SECONDS=$EXIT_SECONDS
+}
+
 # forget PID: it has exited and been waited for.
 forget() {
   local p keep=()

@@ -50,10 +50,7 @@ while :; do
 done
 kill -0 "$KABEL_PID" 2>/dev/null || fail "kabel stopped playing during the recording"
 
-kill -TERM "$KABEL_PID"
-wait_exit "$KABEL_PID" 5 || fail "kabel did not exit within 5 s of SIGTERM"
-forget "$KABEL_PID"
-[ "$EXIT_RC" -eq 0 ] || fail "kabel exited with $EXIT_RC after SIGTERM"
+stop_kabel "$KABEL_PID" 5
 stop_all
 LEFT=$(shm_leftovers)
 OUT_SUMMARY=$(grep -m1 '^midi out: ' "$WORK/kabel.log")

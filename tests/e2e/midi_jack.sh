@@ -70,11 +70,7 @@ ALIAS_OK=0
 jack_connect Seq:out kabel:midi_in 9<&- >/dev/null 2>&1 && ALIAS_OK=1
 kill -0 "$KABEL_PID" 2>/dev/null || fail "kabel stopped playing during the recording"
 
-kill -TERM "$KABEL_PID"
-wait_exit "$KABEL_PID" 5 || fail "kabel did not exit within 5 s of SIGTERM"
-forget "$KABEL_PID"
-[ "$EXIT_RC" -eq 0 ] || fail "kabel exited with $EXIT_RC after SIGTERM"
-TERM_SECONDS=$EXIT_SECONDS
+stop_kabel "$KABEL_PID" 5
 stop_all  # jack_midiseq, then jackd
 LEFT=$(shm_leftovers)
 XRUNS=$(grep -o 'xruns [0-9]*' "$WORK/kabel.log" | tail -n 1 | cut -d' ' -f2)

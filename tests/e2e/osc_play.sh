@@ -45,11 +45,7 @@ forget "$CAPTURE_PID"
 [ -s "$WORK/out.wav" ] || fail "jack_capture wrote no file"
 kill -0 "$KABEL_PID" 2>/dev/null || fail "kabel stopped playing during the recording"
 
-kill -TERM "$KABEL_PID"
-wait_exit "$KABEL_PID" 5 || fail "kabel did not exit within 5 s of SIGTERM"
-forget "$KABEL_PID"
-[ "$EXIT_RC" -eq 0 ] || fail "kabel exited with $EXIT_RC after SIGTERM"
-TERM_SECONDS=$EXIT_SECONDS
+stop_kabel "$KABEL_PID" 5
 stop_all  # jackd, now that its client has gone
 LEFT=$(shm_leftovers)
 OSC_SUMMARY=$(grep -m1 '^osc: [0-9]* received' "$WORK/kabel.log")
