@@ -522,6 +522,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
                                                      portLabel(g.nodes[static_cast<std::size_t>(edge.to)], false, edge.toPort),
                                                      options_.maxFrames});
         }
+        report->outputChannels.clear();
+        for (std::size_t v = 0; v < nodeCount; ++v) report->outputChannels[g.nodes[v].label] = outChannels[v];
         report->steps = plan->steps_.size();
         report->signals = signals.size();
         report->buffers = physicalBuffers;

@@ -21,6 +21,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,8 @@ struct FeedbackCable {
 
 struct CompileReport {
     std::vector<FeedbackCable> feedback;  // cables read one block late to break cycles
+    /// Channels each output carries, by node label (the patch module id) and output index.
+    std::map<std::string, std::vector<int>> outputChannels;
     std::size_t steps = 0;
     std::size_t buffers = 0;  // physical signal buffers after reuse
     std::size_t signals = 0;  // signals before reuse

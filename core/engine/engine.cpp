@@ -197,7 +197,7 @@ void Engine::processBlock() noexcept {
     mapper_.apply(host_.midi, currentMap_);  // mapped params change before the modules read them
     LinkSession* link = link_.load(std::memory_order_acquire);
     host_.link = link ? link->captureBlock() : nullptr;
-    if (current_) current_->run(frames, frameCount_, host_);
+    if (current_) current_->run(frames, frameCount_, host_, profiling_.load(std::memory_order_relaxed));
     sendMidi();
     guardOutput();
     frameCount_ += static_cast<std::uint64_t>(frames);

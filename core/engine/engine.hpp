@@ -126,6 +126,11 @@ public:
     /// Audio thread: process()/processInterleaved() publish the clock at each call (default on).
     void setAutoPublishClock(bool on) noexcept { autoPublishClock_ = on; }
 
+    /// Any thread: measure each module's processing time from the next block on (Module::cpuNanos;
+    /// the editor's CPU meters). Off by default: it costs two clock reads per module per block.
+    void setProfiling(bool on) noexcept { profiling_.store(on, std::memory_order_relaxed); }
+    bool profiling() const noexcept { return profiling_.load(std::memory_order_relaxed); }
+
     /// UI thread: the Ableton Link session modules follow from the next block on (the engine
     /// captures its state once per block into HostBuffers::link); nullptr detaches it. The
     /// session must outlive its use: detach it with the audio stream stopped, or keep it alive
@@ -184,6 +189,7 @@ private:
     MidiClock clock_;
     bool autoPublishClock_ = true;
     std::atomic<LinkSession*> link_{nullptr};
+    std::atomic<bool> profiling_{false};
     std::atomic<std::uint64_t> midiDelivered_{0};
     std::atomic<std::uint64_t> midiLate_{0};
     std::atomic<std::uint64_t> midiOverflowed_{0};

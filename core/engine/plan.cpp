@@ -1,12 +1,17 @@
 #include "core/engine/plan.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace kabel {
 
-void Plan::run(int frames, std::uint64_t blockStart, const HostBuffers& host) noexcept {
+void Plan::run(int frames, std::uint64_t blockStart, const HostBuffers& host, bool profile) noexcept {
     host_ = host;
+    if (profile) {
+        runProfiled(frames, blockStart);
+        return;
+    }
     for (plan::Step& step : steps_) {
         for (std::uint32_t m = 0; m < step.mixCount; ++m) runMix(mixes_[step.firstMix + m], frames);
         step.ctx.frames = frames;
@@ -16,6 +21,24 @@ void Plan::run(int frames, std::uint64_t blockStart, const HostBuffers& host) no
             const plan::CopyOp& copy = copies_[step.firstCopy + c];
             std::memcpy(copy.dst, copy.src, copy.floats * sizeof(float));
         }
+    }
+}
+
+void Plan::runProfiled(int frames, std::uint64_t blockStart) noexcept {
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point start = Clock::now();
+    for (plan::Step& step : steps_) {
+        for (std::uint32_t m = 0; m < step.mixCount; ++m) runMix(mixes_[step.firstMix + m], frames);
+        step.ctx.frames = frames;
+        step.ctx.blockStart = blockStart;
+        step.module->run(step.ctx);
+        for (std::uint32_t c = 0; c < step.copyCount; ++c) {
+            const plan::CopyOp& copy = copies_[step.firstCopy + c];
+            std::memcpy(copy.dst, copy.src, copy.floats * sizeof(float));
+        }
+        const Clock::time_point end = Clock::now();
+        step.module->addCpuNanos(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count()));
+        start = end;
     }
 }
 

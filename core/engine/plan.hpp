@@ -74,8 +74,9 @@ struct Step {
 class Plan {
 public:
     /// Audio thread: runs every step for one block. `frames` <= maxFrames(). Never allocates,
-    /// locks or throws.
-    void run(int frames, std::uint64_t blockStart, const HostBuffers& host) noexcept;
+    /// locks or throws. With `profile`, each module's time (its inputs' mixing included) is added
+    /// to Module::cpuNanos (steady_clock, a vDSO read: no system call).
+    void run(int frames, std::uint64_t blockStart, const HostBuffers& host, bool profile = false) noexcept;
 
     std::uint64_t generation() const noexcept { return generation_; }
     int maxFrames() const noexcept { return maxFrames_; }
@@ -85,6 +86,7 @@ private:
     friend class Compiler;
 
     void runMix(const plan::MixOp& mix, int frames) noexcept;
+    void runProfiled(int frames, std::uint64_t blockStart) noexcept;
 
     std::uint64_t generation_ = 0;
     int maxFrames_ = 0;

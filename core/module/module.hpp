@@ -171,6 +171,14 @@ public:
     /// Any thread: asks the engine to call reset() on the audio thread before the next process().
     void requestReset() noexcept { resetRequested_.store(true, std::memory_order_release); }
 
+    /// Any thread: nanoseconds this module has spent processing while the engine's profiling was
+    /// on (Engine::setProfiling), for the editor's per-module CPU meter.
+    std::uint64_t cpuNanos() const noexcept { return cpuNanos_.load(std::memory_order_relaxed); }
+    /// Audio thread (engine only): adds one block's processing time.
+    void addCpuNanos(std::uint64_t nanos) noexcept {
+        cpuNanos_.store(cpuNanos_.load(std::memory_order_relaxed) + nanos, std::memory_order_relaxed);
+    }
+
     /// Audio thread (engine only): reset() if requested, then process().
     void run(const ProcessContext& ctx) noexcept {
         if (resetRequested_.load(std::memory_order_relaxed) && resetRequested_.exchange(false, std::memory_order_acquire)) reset();
@@ -190,6 +198,7 @@ private:
     const ModuleDescriptor* descriptor_;
     std::unique_ptr<std::atomic<float>[]> params_;
     std::atomic<bool> resetRequested_{false};
+    std::atomic<std::uint64_t> cpuNanos_{0};  // single writer: the audio thread
     double sampleRate_ = 48000.0;
     int maxFrames_ = 64;
     std::uint64_t seed_ = 0;

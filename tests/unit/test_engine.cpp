@@ -103,12 +103,30 @@ TEST_CASE("channel counts propagate through the graph", "[engine][compiler]") {
     const auto out = runBlocks(rig.engine, &rig.session, 1);
     CHECK(probeReadings(*rig.session.instance("p")).channels == 4);
     CHECK(out[0] == 2.0f * (1 + 2 + 3 + 4));  // tout sums the channels: 2 * (1 + 2 + 3 + 4)
+    // The report gives the editor each output's channel count by module id.
+    CHECK(rig.session.report().outputChannels.at("g") == std::vector<int>{4});
+    CHECK(rig.session.report().outputChannels.at("c") == std::vector<int>{4});
 
     SECTION("a structural param recompiles with the new count") {
         rig.session.setParam("c", "channels", 2);
         runBlocks(rig.engine, &rig.session, 1);
         CHECK(probeReadings(*rig.session.instance("p")).channels == 2);
     }
+}
+
+TEST_CASE("profiling adds each module's processing time only while it is on", "[engine]") {
+    Rig rig;
+    rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 1}}), moduleSpec("o", "tout")}, {{"c.out", "o.in"}}));
+    runBlocks(rig.engine, &rig.session, 10);
+    CHECK(rig.session.instance("c")->cpuNanos() == 0);
+    rig.engine.setProfiling(true);
+    runBlocks(rig.engine, &rig.session, 100);
+    const std::uint64_t measured = rig.session.instance("c")->cpuNanos();
+    CHECK(measured > 0);
+    CHECK(rig.session.instance("o")->cpuNanos() > 0);
+    rig.engine.setProfiling(false);
+    runBlocks(rig.engine, &rig.session, 10);
+    CHECK(rig.session.instance("c")->cpuNanos() == measured);
 }
 
 TEST_CASE("the engine takes a submitted plan at the next block and hands the old one back", "[engine]") {
