@@ -11,6 +11,9 @@
 
 #include "core/cli/commands.hpp"
 #include "core/io/audio_device.hpp"
+#ifdef KABEL_HAVE_EDITOR
+#include "gui/editor/app.hpp"
+#endif
 
 namespace {
 
@@ -30,12 +33,39 @@ std::string defaultPatch() {
     return (std::filesystem::path(KABEL_SOURCE_DIR) / "patches/default.kabel").string();
 }
 
-// `kabel [PATCH]`: the editor arrives with issue 6. Until then — and on any machine without a
-// display — do the most useful thing possible, and say so: play the patch live when there is an
-// audio device, else render it to a WAV file.
-int openPatch(const std::string& patch) {
+struct EditorFlags {
+    bool trace = false;
+    bool noAudio = false;
+    std::string screenshot;
+    double seconds = 0.0;
+};
+
+std::string examplesDirectory() {
+    return std::filesystem::path(defaultPatch()).parent_path().string();
+}
+
+// `kabel [PATCH]`: the editor. On a machine without a display (or without OpenGL 3.3) do the
+// most useful thing possible, and say so: play the patch live when there is an audio device,
+// else render it to a WAV file.
+int openPatch(const std::string& patch, const EditorFlags& flags) {
     const bool display = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
-    const char* why = display ? "this build has no editor yet" : "no display found (DISPLAY is not set)";
+    const char* why = display ? "the editor could not open a window (OpenGL 3.3 needed)" : "no display found (DISPLAY is not set)";
+#ifdef KABEL_HAVE_EDITOR
+    if (display) {
+        kabel::editor::AppOptions app;
+        app.editor.patchPath = patch;
+        app.editor.trace = flags.trace || std::getenv("KABEL_EDITOR_TRACE") != nullptr;
+        app.editor.audio.useDevice = !flags.noAudio;
+        app.editor.examplesDirectory = examplesDirectory();
+        app.screenshot = flags.screenshot;
+        app.seconds = flags.seconds;
+        const int rc = kabel::editor::runEditor(app);
+        if (rc != 3) return rc;
+    }
+#else
+    if (display) why = "this build has no editor (Dear ImGui, GLFW or OpenGL were missing at build time)";
+#endif
+    (void)flags;
     bool audio = false;
     for (const auto& device : kabel::listAudioDevices()) audio |= device.maxOutputChannels > 0;
     if (audio) {
@@ -79,6 +109,11 @@ int main(int argc, char** argv) {
     app.require_subcommand(0, 1);
     std::string patch;
     app.add_option("patch", patch, "Patch file to open");
+    EditorFlags editorFlags;
+    app.add_flag("--trace", editorFlags.trace, "Editor: print each action and the layout of ports and params on stdout (for tests)");
+    app.add_flag("--no-audio", editorFlags.noAudio, "Editor: do not open an audio device (the engine runs silently)");
+    app.add_option("--screenshot", editorFlags.screenshot, "Editor: write a PNG of the window after a few frames, then quit");
+    app.add_option("--quit-after", editorFlags.seconds, "Editor: quit after this many seconds");
 
     bool verbose = false;
     auto* modules = app.add_subcommand("modules", "List every module type");
@@ -184,7 +219,17 @@ int main(int argc, char** argv) {
         bench.self = (executableDir() / "kabel").string();
         if (bench.peersDir.empty())
             bench.peersDir = (std::filesystem::path(KABEL_SOURCE_DIR) / "../shared/bench/peers").lexically_normal().string();
-        return kabel::cli::benchCommand(bench);
+        const int rc = kabel::cli::benchCommand(bench);
+#ifdef KABEL_HAVE_EDITOR
+        if (rc == 0 && bench.writePatches.empty()) {
+            const double view = kabel::editor::benchEditorFrameMs(500, 60, false);
+            const double fit = kabel::editor::benchEditorFrameMs(500, 60, true);
+            std::printf(
+                "\nEditor UI, 500 modules (CPU time to build one frame, no GPU): %.2f ms at the default view, %.2f ms with all on screen\n",
+                view, fit);
+        }
+#endif
+        return rc;
     }
-    return openPatch(patch.empty() ? defaultPatch() : patch);
+    return openPatch(patch.empty() ? defaultPatch() : patch, editorFlags);
 }
