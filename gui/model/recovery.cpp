@@ -156,18 +156,41 @@ Envelope readEnvelope(const fs::path& path) {
     return e;
 }
 
-/// Renames a bad file to "<name>.corrupt" (".corrupt-2", ... if taken) and says so in one line.
-std::string setAside(const fs::path& path, const std::string& reason) {
+/// Renames a file to "<name><suffix>" ("<suffix>-2", ... if taken) and says so in one line.
+std::string setAside(const fs::path& path, const std::string& reason, const char* suffix = ".corrupt") {
     fs::path target = path;
-    target += ".corrupt";
+    target += suffix;
     std::error_code ec;
     for (int n = 2; fs::exists(target, ec); ++n) {
         target = path;
-        target += ".corrupt-" + std::to_string(n);
+        target += suffix + ("-" + std::to_string(n));
     }
     fs::rename(path, target, ec);
     if (ec) return path.string() + ": " + reason + " (could not set it aside: " + ec.message() + ")";
     return path.string() + ": " + reason + " (set aside as " + target.filename().string() + ")";
+}
+
+/// The marker that says "a process is recovering this file": "<recovery file>.recovering".
+fs::path markerOf(const fs::path& file) {
+    fs::path marker = file;
+    marker += ".recovering";
+    return marker;
+}
+
+std::string processIdentity() {
+    std::string text = "{\"format\": \"kabel-recovering\", \"pid\": " + std::to_string(::getpid());
+    text += ", \"boot_id\": " + json(bootId()).dump();
+    if (auto ticks = startTicks(::getpid())) text += ", \"start_ticks\": " + std::to_string(*ticks);
+    return text + "}\n";
+}
+
+/// True when the process named in a marker (or recovery file) is alive; false for unreadable text.
+bool identityAlive(const json& doc) {
+    if (!doc.is_object() || !doc.contains("pid") || !doc["pid"].is_number_integer()) return false;
+    const std::string boot = doc.contains("boot_id") && doc["boot_id"].is_string() ? doc["boot_id"].get<std::string>() : "";
+    std::optional<unsigned long long> ticks;
+    if (doc.contains("start_ticks") && doc["start_ticks"].is_number_unsigned()) ticks = doc["start_ticks"].get<unsigned long long>();
+    return writerAlive(doc["pid"].get<long>(), boot, ticks);
 }
 
 bool isRecoveryName(const std::string& name) {
@@ -224,6 +247,15 @@ std::vector<RecoveryFile> Autosave::findOrphans(const fs::path& directory, std::
         const fs::path path = it->path();
         if (!isRecoveryName(path.filename().string()) || !it->is_regular_file(ec)) continue;
         try {
+            std::error_code local;
+            if (fs::exists(markerOf(path), local)) {
+                std::ifstream in(markerOf(path));
+                const json marker = json::parse(in, nullptr, false);
+                if (identityAlive(marker)) continue;  // another editor is recovering it right now
+                fs::remove(markerOf(path), local);
+                problems.push_back(setAside(path, "Kabel stopped while recovering this file last time", ".crashed"));
+                continue;
+            }
             Envelope e = readEnvelope(path);
             if (writerAlive(e.pid, e.bootId, e.startTicks)) continue;
             const Patch patch = parsePatch(e.patch.dump(), path.string(), noTypes).patch;
@@ -237,7 +269,8 @@ std::vector<RecoveryFile> Autosave::findOrphans(const fs::path& directory, std::
                                                 : "Untitled";
             found.push_back(std::move(r));
         } catch (const InputError& e) {
-            problems.push_back(setAside(path, "the patch is damaged: " + e.reason()));
+            const std::string where = e.where().empty() ? "" : e.where() + ": ";
+            problems.push_back(setAside(path, "the patch is damaged: " + where + e.reason()));
         } catch (const std::exception& e) {
             problems.push_back(setAside(path, e.what()));
         }
@@ -256,12 +289,20 @@ Patch Autosave::load(const RecoveryFile& file, const Registry& registry) {
     } catch (const std::exception& e) {
         throw InputError(file.file.string(), 0, "", e.what());
     }
+    // From here on a crash (in parsing, or in the editor opening the document) leaves the marker
+    // behind, and the next start sets the file aside instead of offering it again.
+    try {
+        writeFileAtomically(markerOf(file.file), processIdentity());
+    } catch (const std::exception&) {
+        // Best effort: without the marker a crash only means the file is offered again.
+    }
     return parsePatch(patch.dump(), file.file.string(), registry).patch;
 }
 
 void Autosave::dismiss(const RecoveryFile& file) noexcept {
     std::error_code ignored;
     fs::remove(file.file, ignored);
+    fs::remove(markerOf(file.file), ignored);
 }
 
 fs::path recoveryDirectory() {

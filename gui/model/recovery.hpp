@@ -20,9 +20,16 @@
 // A file that cannot be read or parsed (also its patch, checked structurally) is renamed aside
 // with ".corrupt" appended and reported; it never blocks start-up and is not offered again.
 //
+// A recovery that crashes is not offered again either: load() leaves a marker
+// "<file>.recovering" naming this process until dismiss(); a marker whose process has died
+// (Kabel stopped while opening or running the recovered document) makes the next findOrphans set
+// the file aside as ".crashed" with a message. A file whose marker names a live process is being
+// recovered by another editor and is skipped.
+//
 // Thread: UI thread (file I/O).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -45,6 +52,9 @@ struct RecoveryFile {
 
 class Autosave {
 public:
+    /// How often the editor autosaves a document with unsaved changes.
+    static constexpr std::chrono::seconds kInterval{10};
+
     /// `directory`: where recovery files live (created on demand). The editor passes
     /// recoveryDirectory().
     explicit Autosave(std::filesystem::path directory);
@@ -62,9 +72,11 @@ public:
     /// cannot be read or parsed is renamed aside (".corrupt") and reported in `problems`, one line
     /// each; a missing directory is no problem. Never throws.
     static std::vector<RecoveryFile> findOrphans(const std::filesystem::path& directory, std::vector<std::string>& problems);
-    /// Loads a recovery file's patch. Throws InputError naming the file.
+    /// Loads a recovery file's patch and marks the file as being recovered by this process (see
+    /// the design note). Throws InputError naming the file.
     static Patch load(const RecoveryFile& file, const Registry& registry);
-    /// After the user recovered or declined: removes the file. Never throws.
+    /// After the user recovered (and the editor holds the document) or declined: removes the file
+    /// and its marker. Never throws.
     static void dismiss(const RecoveryFile& file) noexcept;
 
 private:

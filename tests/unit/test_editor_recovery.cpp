@@ -224,8 +224,8 @@ TEST_CASE("Damaged recovery files are set aside with a message and never block t
     std::sort(problems.begin(), problems.end());
     CHECK(problems[0] == (tmp.path / "kabel-recovery-4194306-junk.json").string() +
                              ": not valid JSON (set aside as kabel-recovery-4194306-junk.json.corrupt)");
-    CHECK(problems[1].find("kabel-recovery-4194307-badpatch.json: the patch is damaged: ") != std::string::npos);
-    CHECK(problems[1].find("nowhere") != std::string::npos);
+    CHECK(problems[1].find("kabel-recovery-4194307-badpatch.json: the patch is damaged: /cables/0/from: ") != std::string::npos);
+    CHECK(problems[1].find("'nowhere'") != std::string::npos);
     CHECK(problems[1].find("set aside as kabel-recovery-4194307-badpatch.json.corrupt") != std::string::npos);
     CHECK(problems[2].find("empty.json: not valid JSON") != std::string::npos);
     CHECK(tmp.names() == std::vector<std::string>{"kabel-recovery-4194305-good.json", "kabel-recovery-4194306-junk.json.corrupt",
@@ -245,6 +245,43 @@ TEST_CASE("Damaged recovery files are set aside with a message and never block t
         Autosave::load(found[0], noTypes());
     } catch (const InputError& e) {
         CHECK(e.file() == good.string());
+    }
+}
+
+TEST_CASE("A recovery that crashed is set aside instead of being offered again", "[editor][recovery]") {
+    TempDir tmp;
+    Autosave autosave(tmp.path);
+    autosave.write(samplePatch(), "/music/b.kabel");
+    const fs::path orphan = tmp.path / "kabel-recovery-4194305-y.json";
+    writeAs(autosave.file(), orphan, kDeadPid);
+    autosave.discard();
+    std::vector<std::string> problems;
+    const auto found = Autosave::findOrphans(tmp.path, problems);
+    REQUIRE(found.size() == 1);
+
+    // This process is recovering it: another editor starting now leaves it alone.
+    const Patch loaded = Autosave::load(found[0], noTypes());
+    CHECK(loaded.modules.size() == 2);
+    const fs::path marker = tmp.path / "kabel-recovery-4194305-y.json.recovering";
+    REQUIRE(fs::exists(marker));
+    CHECK(json::parse(readFile(marker))["pid"] == ::getpid());
+    CHECK(Autosave::findOrphans(tmp.path, problems).empty());
+    CHECK(problems.empty());
+
+    SECTION("dismissed after recovering: file and marker are gone") {
+        Autosave::dismiss(found[0]);
+        CHECK(tmp.names().empty());
+    }
+    SECTION("the recovering process died: the next start sets the file aside with a message") {
+        json dead = json::parse(readFile(marker));
+        dead["pid"] = kDeadPid;
+        writeFile(marker, dead.dump());
+        CHECK(Autosave::findOrphans(tmp.path, problems).empty());
+        REQUIRE(problems.size() == 1);
+        CHECK(problems[0] ==
+              orphan.string() +
+                  ": Kabel stopped while recovering this file last time (set aside as kabel-recovery-4194305-y.json.crashed)");
+        CHECK(tmp.names() == std::vector<std::string>{"kabel-recovery-4194305-y.json.crashed"});
     }
 }
 
