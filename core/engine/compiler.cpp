@@ -184,6 +184,13 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         if (!valid(e.from, e.fromPort, true) || !valid(e.to, e.toPort, false))
             throw std::invalid_argument("Compiler: a graph edge names a missing node or port");
     }
+    for (const GraphProbe& probe : g.probes) {
+        if (probe.node < 0 || static_cast<std::size_t>(probe.node) >= nodeCount || probe.port < 0 ||
+            static_cast<std::size_t>(probe.port) >= g.nodes[static_cast<std::size_t>(probe.node)].module->descriptor().outputs.size())
+            throw std::invalid_argument("Compiler: a graph probe names a missing node or output");
+        if (!probe.tap || probe.tap->capacity() < 2 * options_.maxFrames)
+            throw std::invalid_argument("Compiler: a graph probe needs a tap of at least two blocks");
+    }
 
     std::vector<EdgeKey> keys(edgeCount);
     for (std::size_t e = 0; e < edgeCount; ++e) {
@@ -288,6 +295,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     std::vector<std::vector<char>> outputRead(nodeCount);
     for (std::size_t v = 0; v < nodeCount; ++v) outputRead[v].assign(g.nodes[v].module->descriptor().outputs.size(), 0);
     for (const GraphEdge& edge : g.edges) outputRead[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)] = 1;
+    for (const GraphProbe& probe : g.probes) outputRead[static_cast<std::size_t>(probe.node)][static_cast<std::size_t>(probe.port)] = 1;
 
     // 3. Signals and operations, in step order (pointers are filled in after buffer assignment).
     std::vector<Signal> signals;
@@ -321,6 +329,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         std::vector<PortSource> inputs;
         std::vector<int> mixes;                             // indices into pendingMixes
         std::vector<std::pair<int, FeedbackLine*>> copies;  // signal -> line
+        std::vector<std::pair<int, SignalTap*>> probes;     // signal -> tap
     };
     struct PendingMix {
         int dstSignal;
@@ -334,7 +343,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     for (int v : order) {
         const int s = stepOf[static_cast<std::size_t>(v)];
         const auto& descriptor = g.nodes[static_cast<std::size_t>(v)].module->descriptor();
-        PendingStep step{v, {}, {}, {}};
+        PendingStep step{v, {}, {}, {}, {}};
         for (std::size_t p = 0; p < descriptor.inputs.size(); ++p) {
             const auto& edges = into[static_cast<std::size_t>(v)][p];
             const float defaultValue = descriptor.inputs[p].defaultValue;
@@ -374,6 +383,18 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         auto& step = pendingSteps[static_cast<std::size_t>(stepOf[static_cast<std::size_t>(edge.from)])];
         const bool already = std::any_of(step.copies.begin(), step.copies.end(), [&](const auto& c) { return c.second == lineOf[e]; });
         if (!already) step.copies.emplace_back(signal, lineOf[e]);
+    }
+
+    // Probed outputs are written to their taps right after their step (a port probed twice with
+    // the same tap is written once).
+    for (const GraphProbe& probe : g.probes) {
+        const int signal = outSignal[static_cast<std::size_t>(probe.node)][static_cast<std::size_t>(probe.port)];
+        auto& step = pendingSteps[static_cast<std::size_t>(stepOf[static_cast<std::size_t>(probe.node)])];
+        const bool already =
+            std::any_of(step.probes.begin(), step.probes.end(), [&](const auto& p) { return p.second == probe.tap.get(); });
+        if (already) continue;
+        step.probes.emplace_back(signal, probe.tap.get());
+        plan->taps_.push_back(probe.tap);
     }
 
     // 4. Buffers by liveness: signals in order of first write; a buffer is free again after the
@@ -450,6 +471,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     plan->mixes_.reserve(pendingMixes.size());
     plan->mixSources_.reserve(mixSourceCount);
     plan->steps_.reserve(pendingSteps.size());
+    plan->probes_.reserve(plan->taps_.size());
     plan->modules_.reserve(pendingSteps.size());
 
     for (const auto& pending : pendingSteps) {
@@ -502,6 +524,13 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
             plan->copies_.push_back(plan::CopyOp{pool + sig.offset, line->data.data(), static_cast<std::uint32_t>(sig.channels * stride)});
         }
         step.copyCount = static_cast<std::uint32_t>(pending.copies.size());
+
+        step.firstProbe = static_cast<std::uint32_t>(plan->probes_.size());
+        for (const auto& [signal, tap] : pending.probes) {
+            const Signal& sig = signals[static_cast<std::size_t>(signal)];
+            plan->probes_.push_back(plan::ProbeOp{pool + sig.offset, std::min(sig.channels, tap->channels()), tap});
+        }
+        step.probeCount = static_cast<std::uint32_t>(pending.probes.size());
 
         step.ctx.in = std::span<const InputPort>(plan->inputs_.data() + firstInput, pending.inputs.size());
         step.ctx.out = std::span<const OutputPort>(plan->outputs_.data() + firstOutput, outSignal[v].size());

@@ -15,6 +15,8 @@
 //   producer's buffer itself (no copy); several cables or a fading cable → a MixOp.
 // - Buffers: one pool per plan; each signal gets a buffer for its live range (first write to last
 //   read) and buffers are reused by later signals of the same channel count.
+// - Probes: a probed output counts as read (its module writes it) and is appended to its tap right
+//   after its step, before any later step can reuse the buffer. Taps belong to the caller.
 // - Cable gains and feedback lines persist across compiles (shared with running plans), so
 //   recompiling never restarts a fade or forgets a feedback block.
 #pragma once
@@ -46,9 +48,19 @@ struct GraphEdge {
     float target = 1.0f;  // 1: in the patch; 0: fading out before removal
 };
 
+/// A cable probe: output `port` of node `node` is appended to `tap` every block (its first
+/// min(channels, tap->channels()) channels). The tap's capacity must hold at least two blocks;
+/// give each probe its own tap (one tap on two ports would interleave their blocks).
+struct GraphProbe {
+    int node = 0;
+    int port = 0;
+    std::shared_ptr<SignalTap> tap;
+};
+
 struct Graph {
     std::vector<GraphNode> nodes;
     std::vector<GraphEdge> edges;
+    std::vector<GraphProbe> probes;
 };
 
 /// Identifies a cable across compiles by the instance keys and port indices of its ends.
@@ -93,7 +105,7 @@ public:
 
     const CompileOptions& options() const noexcept { return options_; }
 
-    /// UI thread. Builds a plan for `graph` (every edge must name valid ports). Calls each
+    /// UI thread. Builds a plan for `graph` (every edge and probe must name valid ports). Calls each
     /// module's prepareChannels(). With `instant`, cables new to this compiler start at their
     /// target gain (loading a patch); otherwise they fade in.
     std::unique_ptr<Plan> compile(const Graph& graph, bool instant, CompileReport* report = nullptr);

@@ -17,10 +17,7 @@ void Plan::run(int frames, std::uint64_t blockStart, const HostBuffers& host, bo
         step.ctx.frames = frames;
         step.ctx.blockStart = blockStart;
         step.module->run(step.ctx);
-        for (std::uint32_t c = 0; c < step.copyCount; ++c) {
-            const plan::CopyOp& copy = copies_[step.firstCopy + c];
-            std::memcpy(copy.dst, copy.src, copy.floats * sizeof(float));
-        }
+        runAfter(step, frames);
     }
 }
 
@@ -32,13 +29,23 @@ void Plan::runProfiled(int frames, std::uint64_t blockStart) noexcept {
         step.ctx.frames = frames;
         step.ctx.blockStart = blockStart;
         step.module->run(step.ctx);
-        for (std::uint32_t c = 0; c < step.copyCount; ++c) {
-            const plan::CopyOp& copy = copies_[step.firstCopy + c];
-            std::memcpy(copy.dst, copy.src, copy.floats * sizeof(float));
-        }
+        runAfter(step, frames);
         const Clock::time_point end = Clock::now();
         step.module->addCpuNanos(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count()));
         start = end;
+    }
+}
+
+// Right after the module ran: its outputs are valid until a later step reuses their buffers.
+void Plan::runAfter(const plan::Step& step, int frames) noexcept {
+    for (std::uint32_t c = 0; c < step.copyCount; ++c) {
+        const plan::CopyOp& copy = copies_[step.firstCopy + c];
+        std::memcpy(copy.dst, copy.src, copy.floats * sizeof(float));
+    }
+    for (std::uint32_t p = 0; p < step.probeCount; ++p) {
+        const plan::ProbeOp& probe = probes_[step.firstProbe + p];
+        for (int c = 0; c < probe.channels; ++c) probe.tap->write(c, probe.src + c * stride_, frames);
+        probe.tap->commit(frames);
     }
 }
 

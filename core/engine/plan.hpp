@@ -3,11 +3,13 @@
 // Design note. A plan is a flat array of steps in topological order. Each step first prepares the
 // inputs that need work (a MixOp sums fan-in and crossfades cables that are being added or
 // removed), then calls its module's process() once, then copies outputs that feed back edges into
-// their FeedbackLines. Every pointer a step uses (module, port buffers) is fixed when the plan is
-// built: running it reads no maps, allocates nothing and takes no locks. The only state a plan
-// writes is shared with its successors on purpose: cable gains (CableState) and the previous
-// block of feedback outputs (FeedbackLine), so that a new plan continues exactly where the old
-// one stopped — edits never click and never lose a feedback loop's contents.
+// their FeedbackLines and appends probed outputs to their SignalTaps (the editor's cable probes; a
+// step without probes pays one empty loop, as for copies). Every pointer a step uses (module, port
+// buffers, taps) is fixed when the plan is built: running it reads no maps, allocates nothing and
+// takes no locks. The only state a plan writes is shared with its successors on purpose: cable
+// gains (CableState), the previous block of feedback outputs (FeedbackLine) and probe taps, so
+// that a new plan continues exactly where the old one stopped — edits never click, never lose a
+// feedback loop's contents and never restart a probe.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "core/module/module.hpp"
+#include "core/module/signal_tap.hpp"
 #include "core/util/aligned_buffer.hpp"
 
 namespace kabel {
@@ -62,11 +65,19 @@ struct CopyOp {
     std::uint32_t floats;  // channels * stride
 };
 
+/// Appends one module output (every channel it carries this plan) to a cable probe's tap.
+struct ProbeOp {
+    const float* src;
+    int channels;  // min(the output's channels, the tap's)
+    SignalTap* tap;
+};
+
 struct Step {
     Module* module;
     ProcessContext ctx;
     std::uint32_t firstMix, mixCount;
     std::uint32_t firstCopy, copyCount;
+    std::uint32_t firstProbe, probeCount;
 };
 
 }  // namespace plan
@@ -81,11 +92,14 @@ public:
     std::uint64_t generation() const noexcept { return generation_; }
     int maxFrames() const noexcept { return maxFrames_; }
     std::size_t stepCount() const noexcept { return steps_.size(); }
+    /// Probed outputs this plan writes.
+    std::size_t probeCount() const noexcept { return probes_.size(); }
 
 private:
     friend class Compiler;
 
     void runMix(const plan::MixOp& mix, int frames) noexcept;
+    void runAfter(const plan::Step& step, int frames) noexcept;  // the step's copies and probes
     void runProfiled(int frames, std::uint64_t blockStart) noexcept;
 
     std::uint64_t generation_ = 0;
@@ -98,6 +112,7 @@ private:
     std::vector<plan::MixOp> mixes_;
     std::vector<plan::MixSource> mixSources_;
     std::vector<plan::CopyOp> copies_;
+    std::vector<plan::ProbeOp> probes_;
     std::vector<InputPort> inputs_;
     std::vector<OutputPort> outputs_;
     AlignedFloats pool_;         // every signal buffer, constant and the block of zeros
@@ -107,6 +122,7 @@ private:
     std::vector<std::shared_ptr<Module>> modules_;
     std::vector<std::shared_ptr<CableState>> cableStates_;
     std::vector<std::shared_ptr<FeedbackLine>> feedbackLines_;
+    std::vector<std::shared_ptr<SignalTap>> taps_;
 };
 
 }  // namespace kabel

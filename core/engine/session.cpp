@@ -152,6 +152,13 @@ void Session::sync(bool instant) {
     for (const auto& [key, info] : edges_)
         graph.edges.push_back(GraphEdge{index.at(key.from), key.fromPort, index.at(key.to), key.toPort, info.target});
 
+    for (const auto& [port, tap] : probes_) {
+        const auto it = live_.find(port.module);
+        if (it == live_.end()) continue;  // removed (or a placeholder): the tap stops
+        const int output = it->second.module->descriptor().outputIndex(port.port);
+        if (output >= 0) graph.probes.push_back(GraphProbe{index.at(it->second.key), output, tap});
+    }
+
     engine_.submit(compiler_.compile(graph, instant, &report_));
     ++compiles_;
     rebuildMidiMap(instant);
@@ -343,6 +350,40 @@ bool Session::transitioning() const noexcept {
 Module* Session::instance(std::string_view moduleId) const {
     const auto it = live_.find(std::string(moduleId));
     return it == live_.end() ? nullptr : it->second.module.get();
+}
+
+namespace {
+// SignalTap::read gives at most half the ring (the rest is the writer's slack), so the ring holds
+// twice the asked time. 16 channels of 10 s at 48 kHz: 64 MiB; longer asks are cut to this.
+constexpr double kMaxProbeSeconds = 10.0;
+}  // namespace
+
+std::shared_ptr<const SignalTap> Session::probe(const PortRef& output, double seconds) {
+    if (const auto it = probes_.find(output); it != probes_.end()) return it->second;
+    const Module* module = instance(output.module);
+    if (!module || module->descriptor().outputIndex(output.port) < 0) return nullptr;
+    const int block = engine_.config().blockFrames;
+    const double frames = std::ceil(std::clamp(seconds, 0.0, kMaxProbeSeconds) * engine_.config().sampleRate);
+    auto tap = std::make_shared<SignalTap>(kMaxChannels, std::max(2 * block, 2 * static_cast<int>(frames)));
+    probes_.emplace(output, tap);
+    captureMidiParams();  // sync re-applies the document's params
+    sync(false);
+    return tap;
+}
+
+void Session::unprobe(const PortRef& output) {
+    if (probes_.erase(output) == 0) return;
+    captureMidiParams();
+    sync(false);
+}
+
+int Session::probeChannels(const PortRef& output) const {
+    const Module* module = instance(output.module);
+    if (!module) return 0;
+    const int index = module->descriptor().outputIndex(output.port);
+    const auto it = report_.outputChannels.find(output.module);
+    if (index < 0 || it == report_.outputChannels.end() || static_cast<std::size_t>(index) >= it->second.size()) return 0;
+    return it->second[static_cast<std::size_t>(index)];
 }
 
 }  // namespace kabel

@@ -8,7 +8,9 @@
 // never clicks. Cables new to the running patch fade in. Because the document is plain data,
 // undo/redo is just setPatch(previousDocument); a module that comes back while its ghost is still
 // fading is revived with its state. Parameter changes write atomics and recompile nothing unless
-// the parameter is structural (changes channel counts).
+// the parameter is structural (changes channel counts). Cable probes are kept by port name
+// ("module.port") and resolved against the document's modules at every compile, so they survive
+// edits; a removed module's probe is simply not written (and moves again if the module comes back).
 #pragma once
 
 #include <chrono>
@@ -24,6 +26,7 @@
 #include "core/engine/engine.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/shared_buffers.hpp"
+#include "core/module/signal_tap.hpp"
 #include "core/patch/patch.hpp"
 #include "core/util/worker.hpp"
 
@@ -98,6 +101,20 @@ public:
     /// The live instance of a document module; nullptr for an unknown id or a placeholder.
     Module* instance(std::string_view moduleId) const;
 
+    /// UI thread: a tap on a module output ("module.port"), written by the audio thread after the
+    /// module runs, every block, all its channels (up to kMaxChannels; the tap is sized for
+    /// kMaxChannels so a channel-count change needs no new tap), holding at least `seconds` of
+    /// signal (at least two blocks, at most 10 s). The same port asked twice gives the same tap (its first
+    /// size). Takes effect with the next compile (the call recompiles). nullptr for an unknown
+    /// module/port or a placeholder. The tap stays valid (shared_ptr) even after the module is
+    /// removed; it then stops moving (and moves again if a module with that id and port returns).
+    std::shared_ptr<const SignalTap> probe(const PortRef& output, double seconds = 0.5);
+    /// UI thread: stop writing that tap (recompiles). Unknown ports are ignored.
+    void unprobe(const PortRef& output);
+    /// UI thread: channels the output currently carries (from the last compile), 0 if unknown.
+    /// The tap's channels beyond this count hold stale samples.
+    int probeChannels(const PortRef& output) const;
+
     const CompileReport& report() const noexcept { return report_; }
     /// What the engine could not honour: placeholders, cables to ports a module lacks, bad state.
     const std::vector<std::string>& notes() const noexcept { return notes_; }
@@ -138,7 +155,8 @@ private:
     Patch document_;
     std::map<std::string, Instance> live_;
     std::vector<Instance> ghosts_;
-    std::map<EdgeKey, EdgeInfo> edges_;  // the edges of the last compile
+    std::map<EdgeKey, EdgeInfo> edges_;                     // the edges of the last compile
+    std::map<PortRef, std::shared_ptr<SignalTap>> probes_;  // cable probes, by output
     CompileReport report_;
     std::vector<std::string> notes_;
     std::map<std::string, std::string> stateProblems_;  // module id -> why its state was refused
