@@ -296,7 +296,15 @@ Patch Autosave::load(const RecoveryFile& file, const Registry& registry) {
     } catch (const std::exception&) {
         // Best effort: without the marker a crash only means the file is offered again.
     }
-    return parsePatch(patch.dump(), file.file.string(), registry).patch;
+    try {
+        return parsePatch(patch.dump(), file.file.string(), registry).patch;
+    } catch (...) {
+        // A clean failure is not a crash: the file stays on offer (findOrphans checked its
+        // structure, so this takes a registry-specific problem) and the marker goes.
+        std::error_code ignored;
+        fs::remove(markerOf(file.file), ignored);
+        throw;
+    }
 }
 
 void Autosave::dismiss(const RecoveryFile& file) noexcept {

@@ -73,10 +73,12 @@ public:
     /// each; a missing directory is no problem. Never throws.
     static std::vector<RecoveryFile> findOrphans(const std::filesystem::path& directory, std::vector<std::string>& problems);
     /// Loads a recovery file's patch and marks the file as being recovered by this process (see
-    /// the design note). Throws InputError naming the file.
+    /// the design note). Throws InputError naming the file; the mark is removed then and the file
+    /// stays on offer.
     static Patch load(const RecoveryFile& file, const Registry& registry);
-    /// After the user recovered (and the editor holds the document) or declined: removes the file
-    /// and its marker. Never throws.
+    /// After the user declined, or recovered: removes the file and its marker. Never throws.
+    /// After a recovery, call it once this process's own Autosave has written the recovered
+    /// document, so that a crash in between loses nothing.
     static void dismiss(const RecoveryFile& file) noexcept;
 
 private:

@@ -254,6 +254,8 @@ TEST_CASE("A recovery that crashed is set aside instead of being offered again",
     autosave.write(samplePatch(), "/music/b.kabel");
     const fs::path orphan = tmp.path / "kabel-recovery-4194305-y.json";
     writeAs(autosave.file(), orphan, kDeadPid);
+    const fs::path orphanSource = tmp.path / "source.json";  // not a recovery file name
+    fs::copy_file(orphan, orphanSource);
     autosave.discard();
     std::vector<std::string> problems;
     const auto found = Autosave::findOrphans(tmp.path, problems);
@@ -268,9 +270,18 @@ TEST_CASE("A recovery that crashed is set aside instead of being offered again",
     CHECK(Autosave::findOrphans(tmp.path, problems).empty());
     CHECK(problems.empty());
 
+    SECTION("a load that fails cleanly removes its marker and keeps the file on offer") {
+        Autosave::dismiss(found[0]);
+        writeAs(orphanSource, orphan, kDeadPid);
+        json damaged = json::parse(readFile(orphan));
+        damaged["patch"]["cables"][0]["from"] = "nowhere.out";
+        writeFile(orphan, damaged.dump());  // damaged after findOrphans looked at it
+        CHECK_THROWS_AS(Autosave::load(found[0], noTypes()), InputError);
+        CHECK(tmp.names() == std::vector<std::string>{"kabel-recovery-4194305-y.json", "source.json"});
+    }
     SECTION("dismissed after recovering: file and marker are gone") {
         Autosave::dismiss(found[0]);
-        CHECK(tmp.names().empty());
+        CHECK(tmp.names() == std::vector<std::string>{"source.json"});
     }
     SECTION("the recovering process died: the next start sets the file aside with a message") {
         json dead = json::parse(readFile(marker));
@@ -281,7 +292,7 @@ TEST_CASE("A recovery that crashed is set aside instead of being offered again",
         CHECK(problems[0] ==
               orphan.string() +
                   ": Kabel stopped while recovering this file last time (set aside as kabel-recovery-4194305-y.json.crashed)");
-        CHECK(tmp.names() == std::vector<std::string>{"kabel-recovery-4194305-y.json.crashed"});
+        CHECK(tmp.names() == std::vector<std::string>{"kabel-recovery-4194305-y.json.crashed", "source.json"});
     }
 }
 
