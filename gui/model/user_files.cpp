@@ -80,6 +80,7 @@ RecentFiles::RecentFiles(fs::path file) : file_(std::move(file)) {
 }
 
 void RecentFiles::add(const std::string& path) {
+    if (path.empty()) return;
     const std::string canonical = canonicalPath(path);
     std::erase(files_, canonical);
     files_.insert(files_.begin(), canonical);

@@ -346,22 +346,31 @@ TEST_CASE("Recent files keep ten, most recent first, one entry per file", "[edit
         CHECK(recent.list()[0] == patches[5]);
         CHECK(recent.list()[1] == patches[11]);
         CHECK(std::count(recent.list().begin(), recent.list().end(), patches[5]) == 1);
+        // So does a symbolic link to it; an empty path is ignored.
+        fs::create_symlink(patches[7], tmp.path / "link.kabel");
+        recent.add((tmp.path / "link.kabel").string());
+        recent.add("");
+        REQUIRE(recent.list().size() == 10);
+        CHECK(recent.list()[0] == patches[7]);
+        CHECK(recent.list()[1] == patches[5]);
+        CHECK(std::count(recent.list().begin(), recent.list().end(), patches[7]) == 1);
         CHECK(recent.problem().empty());
     }
     RecentFiles reloaded(listFile);
     CHECK(reloaded.list().size() == 10);
-    CHECK(reloaded.list()[0] == patches[5]);
+    CHECK(reloaded.list()[0] == patches[7]);
 
     fs::remove(patches[11]);
     fs::remove(patches[3]);
     RecentFiles withoutMissing(listFile);
     CHECK(withoutMissing.list().size() == 8);
-    CHECK(withoutMissing.list()[0] == patches[5]);
-    CHECK(withoutMissing.list()[1] == patches[10]);
+    CHECK(withoutMissing.list()[0] == patches[7]);
+    CHECK(withoutMissing.list()[1] == patches[5]);
+    CHECK(withoutMissing.list()[2] == patches[10]);
     CHECK(std::find(withoutMissing.list().begin(), withoutMissing.list().end(), patches[3]) == withoutMissing.list().end());
 
-    withoutMissing.remove(patches[5]);
-    CHECK(RecentFiles(listFile).list()[0] == patches[10]);
+    withoutMissing.remove(patches[7]);
+    CHECK(RecentFiles(listFile).list()[0] == patches[5]);
 }
 
 TEST_CASE("A bad recent-files list is ignored with a message and replaced on the next add", "[editor][recent]") {
