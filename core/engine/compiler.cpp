@@ -552,7 +552,9 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
                                                      options_.maxFrames});
         }
         report->outputChannels.clear();
-        for (std::size_t v = 0; v < nodeCount; ++v) report->outputChannels[g.nodes[v].label] = outChannels[v];
+        // First node wins: the session lists document modules before ghosts, so a module replaced
+        // by another type reports the new one while the old one fades out under the same id.
+        for (std::size_t v = 0; v < nodeCount; ++v) report->outputChannels.try_emplace(g.nodes[v].label, outChannels[v]);
         report->steps = plan->steps_.size();
         report->signals = signals.size();
         report->buffers = physicalBuffers;

@@ -80,7 +80,8 @@ struct FeedbackCable {
 
 struct CompileReport {
     std::vector<FeedbackCable> feedback;  // cables read one block late to break cycles
-    /// Channels each output carries, by node label (the patch module id) and output index.
+    /// Channels each output carries, by node label (the patch module id) and output index; for a
+    /// label on several nodes, the first node's.
     std::map<std::string, std::vector<int>> outputChannels;
     std::size_t steps = 0;
     std::size_t buffers = 0;  // physical signal buffers after reuse

@@ -138,6 +138,19 @@ TEST_CASE("a probe carries every channel of a polyphonic output", "[probe]") {
     }
 }
 
+TEST_CASE("probeChannels follows a module replaced by another type while the old one fades out", "[probe]") {
+    Rig rig;
+    rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 1}, {"channels", 4}}), moduleSpec("o", "tout")}, {{"c.out", "o.in"}}));
+    const auto tap = rig.session.probe(port("c.out"));
+    REQUIRE(rig.session.probeChannels(port("c.out")) == 4);
+    rig.session.edit([](Patch& p) { p.modules[0] = moduleSpec("c", "tramp", {{"slope", 1}}); });
+    REQUIRE(rig.session.ghostCount() == 1);  // the old c still fades out, under the same id
+    CHECK(rig.session.probeChannels(port("c.out")) == 1);
+    runBlocks(rig.engine, &rig.session, 2);
+    CHECK(tap->written() == 128);  // the new module's output, same tap
+    CHECK(newest(*tap, 0, 64).back() == 127.0f);
+}
+
 TEST_CASE("a probe survives edits and follows param changes", "[probe]") {
     Rig rig;
     rig.session.load(makePatch({moduleSpec("c", "tconst", {{"value", 2}}), moduleSpec("o", "tout")}, {{"c.out", "o.in"}}));
