@@ -11,6 +11,9 @@
 
 #include "core/cli/commands.hpp"
 #include "core/io/audio_device.hpp"
+#include "core/patch/patch_file.hpp"
+#include "core/util/error.hpp"
+#include "gui/model/node_layout.hpp"
 #ifdef KABEL_HAVE_EDITOR
 #include "gui/editor/app.hpp"
 #endif
@@ -100,6 +103,23 @@ std::vector<std::string> splitList(const std::string& text) {
     return items;
 }
 
+// `kabel tidy PATCH...`: lays each patch out by signal flow (the editor's Tidy Up) and saves it.
+int tidyPatches(const std::vector<std::string>& patches) {
+    int rc = 0;
+    for (const std::string& path : patches) {
+        try {
+            kabel::LoadedPatch loaded = kabel::loadPatchFile(path, kabel::Registry::global());
+            const int moved = kabel::editor::tidyLayout(loaded.patch);
+            kabel::savePatchFile(path, loaded.patch);
+            std::printf("%s: %d of %zu modules moved\n", path.c_str(), moved, loaded.patch.modules.size());
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "kabel tidy: %s\n", e.what());
+            rc = 1;
+        }
+    }
+    return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,6 +204,10 @@ int main(int argc, char** argv) {
 
     auto* devices = app.add_subcommand("devices", "List audio devices");
 
+    std::vector<std::string> tidyPaths;
+    auto* tidy = app.add_subcommand("tidy", "Lay patches out left to right by signal flow (the editor's Tidy Up) and save them");
+    tidy->add_option("patch", tidyPaths, "Patch files")->required();
+
     kabel::cli::BenchCommand bench;
     std::string workloads, peerEngines;
     auto* benchCmd = app.add_subcommand("bench", "Real-time factors of the standard workloads W1-W4 (and the peer engines)");
@@ -212,6 +236,7 @@ int main(int argc, char** argv) {
     }
     if (playCmd->parsed()) return kabel::cli::playCommand(play);
     if (devices->parsed()) return kabel::cli::listDevices();
+    if (tidy->parsed()) return tidyPatches(tidyPaths);
     if (benchCmd->parsed() && modulesOption->count() > 0) return kabel::cli::moduleCosts(moduleFilter);
     if (benchCmd->parsed()) {
         bench.workloads = splitList(workloads);

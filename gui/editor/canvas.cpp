@@ -122,17 +122,7 @@ ImU32 Editor::kindColour(SignalKind kind, float alpha) {
 const NodeLayout& Editor::layout(const ModuleSpec& module) {
     const auto found = layouts_.find(module.type);
     if (found != layouts_.end()) return found->second;
-    NodeLayout l;
-    if (const ModuleDescriptor* d = Registry::global().find(module.type)) {
-        l.portRows = static_cast<int>(std::max(d->inputs.size(), d->outputs.size()));
-        l.paramRows = static_cast<int>(d->params.size());
-        if (module.type == "scope" || module.type == "spectrum") l.viewHeight = 96.0f;
-    } else {
-        l.portRows = 1;
-    }
-    l.viewTop = l.header + static_cast<float>(l.portRows + l.paramRows) * l.row + 4.0f;
-    l.height = l.viewTop + l.viewHeight + (l.viewHeight > 0.0f ? 4.0f : 0.0f) + 8.0f;
-    return layouts_.emplace(module.type, l).first->second;
+    return layouts_.emplace(module.type, nodeLayout(module.type)).first->second;
 }
 
 ImVec2 Editor::toScreen(float x, float y) const {
@@ -343,6 +333,13 @@ void Editor::canvas() {
     canvasSize_ = ImGui::GetContentRegionAvail();
     if (canvasSize_.x < 50.0f) canvasSize_.x = 50.0f;
     if (canvasSize_.y < 50.0f) canvasSize_.y = 50.0f;
+    if (fitPending_) {
+        // A new patch opens showing as much of it as stays readable.
+        fitPending_ = false;
+        zoom_ = 1.0f;
+        pan_ = ImVec2(40.0f, 40.0f);
+        zoomToFit(0.6f, 1.0f);
+    }
     ImDrawList* draw = ImGui::GetWindowDrawList();
     const ImVec2 end = add(origin_, canvasSize_);
     draw->AddRectFilled(origin_, end, IM_COL32(30, 31, 36, 255));

@@ -104,6 +104,7 @@ void Editor::load(Patch patch, const std::string& path, bool recovered) {
     selectedCable_ = -1;
     spectra_.clear();
     layoutTraced_ = false;
+    fitPending_ = true;
     if (!path.empty() && !recovered) recent_->add(path);
     tunerModule_.clear();
 }
@@ -283,7 +284,7 @@ void Editor::addModule(const std::string& type, ImVec2 at) {
     trace("ADDED " + id + " " + type);
 }
 
-void Editor::zoomToFit() {
+void Editor::zoomToFit(float minZoom, float maxZoom) {
     const Patch& doc = patch();
     if (doc.modules.empty() || canvasSize_.x <= 0.0f) return;
     float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
@@ -295,7 +296,7 @@ void Editor::zoomToFit() {
         y1 = std::max(y1, m.y + l.height);
     }
     const float margin = 30.0f;
-    zoom_ = std::clamp(std::min((canvasSize_.x - 2 * margin) / (x1 - x0), (canvasSize_.y - 2 * margin) / (y1 - y0)), 0.1f, 1.5f);
+    zoom_ = std::clamp(std::min((canvasSize_.x - 2 * margin) / (x1 - x0), (canvasSize_.y - 2 * margin) / (y1 - y0)), minZoom, maxZoom);
     pan_ = ImVec2(margin / zoom_ - x0, margin / zoom_ - y0);
 }
 
@@ -407,6 +408,11 @@ void Editor::menuBar() {
         if (ImGui::MenuItem("Delete", "Delete", false, !selected_.empty() || selectedCable_ >= 0)) deleteSelection();
         if (ImGui::MenuItem("Select All", "Ctrl+A"))
             for (const ModuleSpec& m : patch().modules) selected_.insert(m.id);
+        if (ImGui::MenuItem("Tidy Up", "Ctrl+L")) {
+            const std::vector<std::string> ids = selection();
+            edit(ids.size() > 1 ? "Tidy up " + std::to_string(ids.size()) + " modules" : "Tidy up",
+                 [&](Patch& p) { tidyLayout(p, ids.size() > 1 ? ids : std::vector<std::string>{}); });
+        }
         if (ImGui::BeginMenu("Align", selected_.size() > 1)) {
             static const std::pair<const char*, Align> kAligns[] = {{"Left edges", Align::Left},
                                                                     {"Right edges", Align::Right},
@@ -481,6 +487,10 @@ void Editor::shortcuts() {
         if (keyPressed(kKeyD)) duplicateSelection();
         if (keyPressed(kKeyA))
             for (const ModuleSpec& m : patch().modules) selected_.insert(m.id);
+        if (keyPressed('L')) {
+            const std::vector<std::string> ids = selection();
+            edit("Tidy up", [&](Patch& p) { tidyLayout(p, ids.size() > 1 ? ids : std::vector<std::string>{}); });
+        }
         if (keyPressed(kKey0)) {
             zoom_ = 1.0f;
             pan_ = ImVec2(40.0f, 40.0f);

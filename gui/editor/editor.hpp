@@ -33,6 +33,7 @@
 #include "core/module/registry.hpp"
 #include "gui/editor/audio_host.hpp"
 #include "gui/model/history.hpp"
+#include "gui/model/node_layout.hpp"
 #include "gui/model/performance.hpp"
 #include "gui/model/recovery.hpp"
 #include "gui/model/user_files.hpp"
@@ -50,18 +51,6 @@ struct EditorOptions {
     std::filesystem::path configDirectory;    // settings and recent files ("" = configDirectory())
     std::filesystem::path recoveryDirectory;  // autosave files ("" = recoveryDirectory())
     std::filesystem::path examplesDirectory;  // patches/ (the patch browser)
-};
-
-/// The geometry of a node, in canvas units, shared by drawing, hit-testing and arranging.
-struct NodeLayout {
-    float width = 180.0f;
-    float height = 0.0f;
-    float header = 24.0f;
-    float row = 18.0f;
-    int portRows = 0;
-    int paramRows = 0;
-    float viewTop = 0.0f;  // live view (scope, spectrum), 0 = none
-    float viewHeight = 0.0f;
 };
 
 class Editor {
@@ -101,8 +90,8 @@ public:
     bool open(const std::string& path);
     void newPatch();
 
-    /// Zooms and pans so every module is on screen.
-    void zoomToFit();
+    /// Zooms and pans so every module is on screen (zoom at most `maxZoom`, at least `minZoom`).
+    void zoomToFit(float minZoom = 0.1f, float maxZoom = 1.5f);
 
     /// The node geometry of a module type (cached per type).
     const NodeLayout& layout(const ModuleSpec& module);
@@ -189,6 +178,7 @@ private:
     std::map<std::string, std::pair<std::uint64_t, float>> cpu_;  // module -> last cpuNanos, smoothed share
     std::chrono::steady_clock::time_point lastCpu_;
     bool layoutTraced_ = false;
+    bool fitPending_ = true;  // fit the patch into view once the canvas size is known
 
     // Panels.
     bool showInspector_ = true;
