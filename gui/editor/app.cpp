@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -23,6 +25,12 @@ namespace kabel::editor {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> gStop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
+extern "C" void kabelEditorStop(int) {
+    gStop.store(true);
+}
 
 void glfwError(int code, const char* text) {
     std::fprintf(stderr, "kabel: GLFW error %d: %s\n", code, text);
@@ -74,6 +82,22 @@ int runEditor(const AppOptions& options) {
     ImGui_ImplGlfw_InitForOpenGL(window, true);
     ImGui_ImplOpenGL3_Init("#version 330 core");
 
+    // SIGINT/SIGTERM end the editor as a crash would not: an autosave of unsaved work first
+    // (kept as the recovery file), then a clean stop of the audio. SIGPIPE is ignored (a dying
+    // JACK server must not kill the editor).
+    gStop.store(false);
+    struct sigaction stop {};
+    stop.sa_handler = &kabelEditorStop;
+    sigemptyset(&stop.sa_mask);
+    struct sigaction oldInt {
+    }, oldTerm{}, oldPipe{};
+    sigaction(SIGINT, &stop, &oldInt);
+    sigaction(SIGTERM, &stop, &oldTerm);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &oldPipe);
+
     int rc = 0;
     {
         Editor editor(options.editor);
@@ -83,6 +107,10 @@ int runEditor(const AppOptions& options) {
         int frames = 0;
         std::string title;
         while (!editor.quitRequested()) {
+            if (gStop.load()) {
+                editor.autosaveNow();
+                break;
+            }
             // Sleep until input, the live-view rate, or the status refresh.
             glfwWaitEventsTimeout(eagerFrames > 0 ? 0.0 : editor.animating() ? 1.0 / 30.0 : 0.5);
             if (glfwWindowShouldClose(window)) {
@@ -135,6 +163,9 @@ int runEditor(const AppOptions& options) {
     ImGui::DestroyContext();
     glfwDestroyWindow(window);
     glfwTerminate();
+    sigaction(SIGINT, &oldInt, nullptr);
+    sigaction(SIGTERM, &oldTerm, nullptr);
+    sigaction(SIGPIPE, &oldPipe, nullptr);
     return rc;
 }
 

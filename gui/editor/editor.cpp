@@ -76,6 +76,9 @@ Editor::Editor(EditorOptions options) : options_(std::move(options)), started_(C
 }
 
 Editor::~Editor() {
+    const AudioHostStatus status = host_->status();
+    trace("EXIT xruns " + std::to_string(status.xruns) + " blocks " + std::to_string(host_->engine().stats().blocks) + " nonfinite " +
+          std::to_string(host_->engine().stats().nonFiniteSamples));
     if (autosave_ && !dirty_) autosave_->discard();
     try {
         settings_.educatorMode = educator_;
@@ -91,6 +94,11 @@ const Patch& Editor::patch() const {
 }
 
 void Editor::load(Patch patch, const std::string& path, bool recovered) {
+    // A patch written without positions (by hand or by a script) is laid out by signal flow.
+    if (patch.modules.size() > 1 && std::all_of(patch.modules.begin(), patch.modules.end(), [&](const ModuleSpec& m) {
+            return m.x == patch.modules.front().x && m.y == patch.modules.front().y;
+        }))
+        tidyLayout(patch);
     std::string problem;
     performance_ = readPerformance(patch, &problem);
     if (!problem.empty()) log_.push_back(problem);
@@ -347,18 +355,21 @@ void Editor::tick() {
     host_->engine().setProfiling(educator_);
     applyPerformance();
     const auto now = Clock::now();
-    if (autosave_ && dirty_ && now - lastAutosave_ >= kAutosaveInterval) {
-        lastAutosave_ = now;
-        try {
-            Patch copy = patch();
-            writePerformance(copy, performance_);
-            autosave_->write(copy, path_);
-            trace("AUTOSAVED " + autosave_->file().string());
-        } catch (const std::exception& e) {
-            log_.push_back(std::string("autosave failed: ") + e.what());
-        }
-    }
+    if (dirty_ && now - lastAutosave_ >= kAutosaveInterval) autosaveNow();
     animating_ = animating_ || host_->session().transitioning() || automationPlaying_ || performance_.automation.recording();
+}
+
+void Editor::autosaveNow() {
+    lastAutosave_ = Clock::now();
+    if (!autosave_ || !dirty_) return;
+    try {
+        Patch copy = patch();
+        writePerformance(copy, performance_);
+        autosave_->write(copy, path_);
+        trace("AUTOSAVED " + autosave_->file().string());
+    } catch (const std::exception& e) {
+        log_.push_back(std::string("autosave failed: ") + e.what());
+    }
 }
 
 void Editor::menuBar() {

@@ -69,6 +69,8 @@ public:
     /// True while something on screen moves by itself (scopes, meters, automation playback,
     /// fading cables): the app keeps redrawing at the live-view rate instead of sleeping.
     bool animating() const noexcept { return animating_; }
+    /// Writes the recovery file now when there are unsaved changes (before a signal ends the app).
+    void autosaveNow();
     /// "name* - Kabel" for the window title.
     std::string windowTitle() const;
     /// A screenshot was asked for (F12 or --screenshot): the app writes it and calls back.

@@ -43,6 +43,7 @@ stop_all() {
 
 cleanup() {
   stop_all
+  [ -n "${E2E_KEEP:-}" ] && cp -r "$WORK" "$E2E_KEEP" 2>/dev/null  # E2E_KEEP=DIR keeps the logs for debugging
   rm -rf "$WORK"
 }
 trap cleanup EXIT
