@@ -373,7 +373,6 @@ void Editor::canvas() {
             last = nanos;
         }
     }
-    animating_ = educator_;
 
     const Hit hover = canvasHovered && drag_ == DragKind::None ? hitTest(ImGui::GetMousePos()) : Hit{};
     drawCables(draw, hover);

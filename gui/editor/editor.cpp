@@ -309,6 +309,7 @@ void Editor::zoomToFit(float minZoom, float maxZoom) {
 }
 
 void Editor::frame() {
+    animating_ = false;  // live views in sight set it again while they draw
     const ImGuiViewport* viewport = ImGui::GetMainViewport();
     ImGui::SetNextWindowPos(viewport->WorkPos);
     ImGui::SetNextWindowSize(viewport->WorkSize);

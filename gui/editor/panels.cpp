@@ -453,7 +453,20 @@ void Editor::recoveryDialog() {
                        file.originalPath.empty() ? " (never saved)" : (", opened from " + file.originalPath).c_str());
     ImGui::TextWrapped("Recovering opens it unsaved; Save then writes to %s.",
                        file.originalPath.empty() ? "a file you choose" : file.originalPath.c_str());
-    if (ImGui::Button("Recover")) {
+    const bool recover = ImGui::Button("Recover");
+    if (options_.trace) {
+        // Where the button is, once it is placed (an auto-sized popup settles after a frame).
+        static std::string traced;
+        const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+        const std::string line = "RECOVERY offered " + file.originalPath + "\nBUTTON Recover " +
+                                 std::to_string(static_cast<int>((a.x + b.x) / 2)) + " " +
+                                 std::to_string(static_cast<int>((a.y + b.y) / 2));
+        if (ImGui::GetFrameCount() > 3 && line != traced) {
+            traced = line;
+            trace(line);
+        }
+    }
+    if (recover) {
         try {
             Patch recovered = Autosave::load(file, Registry::global());
             load(std::move(recovered), file.originalPath, true);
