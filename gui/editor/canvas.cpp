@@ -385,6 +385,7 @@ void Editor::canvas() {
         if (!moving && (max.x < origin_.x - 20 || max.y < origin_.y || min.x > end.x + 20 || min.y > end.y)) continue;  // off screen
         drawNode(draw, m, Registry::global().find(m.type), hover.module == m.id);
     }
+    if (educator_) drawProbes(draw, hover);
     canvasMouse(hover, canvasHovered);
     draw->PopClipRect();
     nodeContextMenu();
@@ -481,6 +482,15 @@ void Editor::canvasMouse(const Hit& hover, bool canvasHovered) {
                 } else {
                     selected_.clear();
                     selectedCable_ = hover.index;
+                    if (educator_) {
+                        // A click pins (or unpins) a mini scope on the cable.
+                        const CableSpec& c = doc.cables[static_cast<std::size_t>(hover.index)];
+                        const auto pin = std::find(pinned_.begin(), pinned_.end(), std::make_pair(c.from, c.to));
+                        if (pin == pinned_.end())
+                            pinned_.emplace_back(c.from, c.to);
+                        else
+                            pinned_.erase(pin);
+                    }
                 }
                 break;
             case Hit::None:
@@ -646,8 +656,78 @@ void Editor::canvasMouse(const Hit& hover, bool canvasHovered) {
         }
     } else if (drag_ == DragKind::None && canvasHovered && hover.kind == Hit::Cable) {
         const CableSpec& c = doc.cables[static_cast<std::size_t>(hover.index)];
-        ImGui::SetTooltip("%s -> %s\nclick: select, Alt+click or right-click: delete, drag its input end: move", c.from.str().c_str(),
-                          c.to.str().c_str());
+        if (!educator_)
+            ImGui::SetTooltip("%s -> %s\nclick: select, Alt+click or right-click: delete, drag its input end: move", c.from.str().c_str(),
+                              c.to.str().c_str());
+    }
+}
+
+const SignalTap* Editor::probeTap(const PortRef& output) {
+    auto it = probes_.find(output);
+    if (it == probes_.end()) {
+        std::shared_ptr<const SignalTap> tap = host_->session().probe(output, 0.25);
+        if (!tap) return nullptr;
+        it = probes_.emplace(output, Probe{std::move(tap), {}}).first;
+    }
+    it->second.used = Clock::now();
+    return it->second.tap.get();
+}
+
+void Editor::drawProbes(ImDrawList* draw, const Hit& hover) {
+    const Patch& doc = patch();
+    ImFont* font = ImGui::GetFont();
+    // Pinned mini scopes, at the middle of their cables.
+    std::erase_if(pinned_, [&](const auto& pin) {
+        return std::none_of(doc.cables.begin(), doc.cables.end(),
+                            [&](const CableSpec& c) { return c.from == pin.first && c.to == pin.second; });
+    });
+    for (const auto& [from, to] : pinned_) {
+        const ModuleSpec* a = doc.findModule(from.module);
+        const ModuleSpec* b = doc.findModule(to.module);
+        const ModuleDescriptor* ad = a ? Registry::global().find(a->type) : nullptr;
+        const ModuleDescriptor* bd = b ? Registry::global().find(b->type) : nullptr;
+        const SignalTap* tap = probeTap(from);
+        if (!ad || !bd || !tap) continue;
+        ImVec2 p[4];
+        cablePoints(portPosition(*a, true, ad->outputIndex(from.port)), portPosition(*b, false, bd->inputIndex(to.port)), zoom_, p);
+        const ImVec2 mid = bezierAt(p, 0.5f);
+        const ImVec2 min(mid.x - 70.0f, mid.y - 36.0f), max(mid.x + 70.0f, mid.y + 36.0f);
+        draw->AddRectFilled(ImVec2(min.x - 2, min.y - 2), ImVec2(max.x + 2, max.y + 2), IM_COL32(10, 10, 12, 230), 4.0f);
+        const SignalKind kind = ad->outputs[static_cast<std::size_t>(ad->outputIndex(from.port))].kind;
+        drawScope(draw, min, max, *tap, 0, 0.02f, host_->sampleRate(), kindColour(kind));
+        draw->AddText(font, ImGui::GetFontSize() * 0.8f, ImVec2(min.x + 3, min.y + 2), kDim, from.str().c_str());
+        animating_ = true;
+    }
+    // Hover: the newest value of each channel the cable carries.
+    if (hover.kind == Hit::Cable && drag_ == DragKind::None) {
+        const CableSpec& c = doc.cables[static_cast<std::size_t>(hover.index)];
+        if (const SignalTap* tap = probeTap(c.from)) {
+            const int channels = std::clamp(host_->session().probeChannels(c.from), 1, tap->channels());
+            std::string text = c.from.str() + ":";
+            for (int ch = 0; ch < std::min(channels, 8); ++ch) {
+                float v = 0.0f;
+                tap->read(ch, &v, 1);
+                char value[32];
+                std::snprintf(value, sizeof value, " %+.4f", v);
+                text += value;
+            }
+            if (channels > 8) text += " ... (" + std::to_string(channels) + " channels)";
+            const ImVec2 m = ImGui::GetMousePos();
+            const ImVec2 size = font->CalcTextSizeA(ImGui::GetFontSize(), 1e9f, 0.0f, text.c_str());
+            draw->AddRectFilled(ImVec2(m.x + 14, m.y - size.y - 10), ImVec2(m.x + 22 + size.x, m.y - 4), IM_COL32(10, 10, 12, 235), 3.0f);
+            draw->AddText(ImVec2(m.x + 18, m.y - size.y - 7), kText, text.c_str());
+            animating_ = true;
+        }
+    }
+    // Probes nobody looked at for 5 s stop (each costs a copy per block).
+    const auto now = Clock::now();
+    for (auto it = probes_.begin(); it != probes_.end();) {
+        if (now - it->second.used > std::chrono::seconds(5)) {
+            host_->session().unprobe(it->first);
+            it = probes_.erase(it);
+        } else {
+            ++it;
+        }
     }
 }
 

@@ -17,7 +17,6 @@ namespace kabel::editor {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kAutosaveInterval = std::chrono::seconds(10);
 
 // Ctrl (or Cmd) held, and not while a text field has the keyboard.
 bool ctrl() {
@@ -103,6 +102,9 @@ void Editor::load(Patch patch, const std::string& path, bool recovered) {
     performance_ = readPerformance(patch, &problem);
     if (!problem.empty()) log_.push_back(problem);
     const std::filesystem::path directory = path.empty() ? std::filesystem::path{} : std::filesystem::path(path).parent_path();
+    for (const auto& [port, probe] : probes_) host_->session().unprobe(port);
+    probes_.clear();
+    pinned_.clear();
     host_->session().load(std::move(patch), directory);
     for (const std::string& m : host_->session().messages()) log_.push_back("note: " + m);
     path_ = path;
@@ -356,7 +358,7 @@ void Editor::tick() {
     host_->engine().setProfiling(educator_);
     applyPerformance();
     const auto now = Clock::now();
-    if (dirty_ && now - lastAutosave_ >= kAutosaveInterval) autosaveNow();
+    if (dirty_ && now - lastAutosave_ >= Autosave::kInterval) autosaveNow();
     animating_ = animating_ || host_->session().transitioning() || automationPlaying_ || performance_.automation.recording();
 }
 

@@ -133,6 +133,9 @@ private:
     void drawCables(ImDrawList* draw, const Hit& hover);
     void canvasMouse(const Hit& hover, bool canvasHovered);
     void nodeContextMenu();
+    // Educator mode: cable probes (hover shows the value, a click pins a mini scope).
+    const SignalTap* probeTap(const PortRef& output);
+    void drawProbes(ImDrawList* draw, const Hit& hover);
     void traceLayout();
 
     // panels.cpp
@@ -180,7 +183,14 @@ private:
     std::map<std::string, std::pair<std::uint64_t, float>> cpu_;  // module -> last cpuNanos, smoothed share
     std::chrono::steady_clock::time_point lastCpu_;
     bool layoutTraced_ = false;
-    bool fitPending_ = true;  // fit the patch into view once the canvas size is known
+    bool fitPending_ = true;
+    struct Probe {
+        std::shared_ptr<const SignalTap> tap;
+        std::chrono::steady_clock::time_point used;
+    };
+    std::map<PortRef, Probe> probes_;  // by source output
+    std::vector<std::pair<PortRef, PortRef>>
+        pinned_;  // cables with a pinned mini scope  // fit the patch into view once the canvas size is known
 
     // Panels.
     bool showInspector_ = true;

@@ -310,6 +310,8 @@ void Editor::settingsDialog() {
         // Restart the audio side with the document as it is (module state starts afresh).
         Patch document = patch();
         const std::filesystem::path directory = path_.empty() ? std::filesystem::path{} : std::filesystem::path(path_).parent_path();
+        probes_.clear();
+        pinned_.clear();
         host_.reset();
         host_ = std::make_unique<AudioHost>(options_.audio, std::move(document), directory);
         spectra_.clear();
@@ -472,6 +474,7 @@ void Editor::recoveryDialog() {
             load(std::move(recovered), file.originalPath, true);
             log_.push_back("recovered " + file.file.string());
             trace("RECOVERED " + file.originalPath);
+            autosaveNow();  // our own recovery file holds it before the old one goes
             Autosave::dismiss(file);
         } catch (const InputError& e) {
             log_.push_back(std::string("recovery failed: ") + e.what());
