@@ -10,7 +10,7 @@ PATCH ?= patches/default.kabel
 PACKAGES := build-essential cmake ninja-build pkg-config \
 	libimgui-dev libglfw3-dev portaudio19-dev librtmidi-dev libjack-jackd2-dev libasound2-dev \
 	catch2 libsndfile1-dev nlohmann-json3-dev libcli11-dev libfftw3-dev libsamplerate0-dev liblo-dev liblo-tools ableton-link-dev libasio-dev clang-format git \
-	jackd2 jack-capture sox python3 procps xvfb xauth xdotool libgl1-mesa-dri \
+	jackd2 jack-capture sox python3 procps xvfb xauth xdotool libgl1-mesa-dri fonts-dejavu-core \
 	clang-14 libclang-rt-14-dev
 
 CMAKE_FLAGS ?=

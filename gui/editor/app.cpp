@@ -50,6 +50,16 @@ bool writeScreenshot(const std::string& path, int width, int height) {
     return !ec;
 }
 
+// DejaVu Sans (Debian fonts-dejavu-core) with the accidentals scale names use (U+266D..266F),
+// else ImGui's built-in ASCII font.
+void loadFont(ImGuiIO& io) {
+    static const ImWchar kRanges[] = {0x0020, 0x017F, 0x0370, 0x03FF, 0x2000, 0x206F, 0x2190, 0x22FF, 0x2600, 0x26FF, 0};
+    const char* path = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec) && io.Fonts->AddFontFromFileTTF(path, 15.0f, nullptr, kRanges)) return;
+    io.Fonts->AddFontDefault();
+}
+
 void style() {
     ImGui::StyleColorsDark();
     ImGuiStyle& s = ImGui::GetStyle();
@@ -78,6 +88,7 @@ int runEditor(const AppOptions& options) {
     ImGui::CreateContext();
     ImGuiIO& io = ImGui::GetIO();
     io.IniFilename = nullptr;  // window layout is not persisted: the editor lays itself out
+    loadFont(io);
     style();
     ImGui_ImplGlfw_InitForOpenGL(window, true);
     ImGui_ImplOpenGL3_Init("#version 330 core");

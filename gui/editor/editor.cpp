@@ -476,6 +476,8 @@ void Editor::menuBar() {
 
 void Editor::shortcuts() {
     ImGuiIO& io = ImGui::GetIO();
+    constexpr int kGlfwF12 = 301;
+    if (keyPressed(kGlfwF12)) screenshot_ = "kabel-screenshot.png";  // also while typing: F12 types nothing
     if (io.WantTextInput) return;
     constexpr int kKeyN = 'N', kKeyO = 'O', kKeyS = 'S', kKeyQ = 'Q', kKeyZ = 'Z', kKeyY = 'Y', kKeyC = 'C', kKeyV = 'V', kKeyX = 'X',
                   kKeyD = 'D', kKeyA = 'A', kKeyI = 'I', kKeyT = 'T', kKeyP = 'P', kKeyE = 'E', kKey0 = '0', kKeyEqual = '=',
@@ -529,9 +531,8 @@ void Editor::shortcuts() {
     if (keyPressed(kKeyT)) showTuning_ = !showTuning_;
     if (keyPressed(kKeyP)) showPerformance_ = !showPerformance_;
     if (keyPressed(kKeyE)) educator_ = !educator_;
-    constexpr int kGlfwF1 = 290, kGlfwF12 = 301;
+    constexpr int kGlfwF1 = 290;
     if (keyPressed(kGlfwF1)) showHelp_ = !showHelp_;
-    if (keyPressed(kGlfwF12)) screenshot_ = "kabel-screenshot.png";
 }
 
 void Editor::statusBar() {

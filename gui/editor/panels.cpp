@@ -42,7 +42,12 @@ int matchRank(const ModuleDescriptor& d, const std::string& query) {
 void Editor::browser() {
     if (!browserOpen_) return;
     ImGui::SetNextWindowSize(ImVec2(520, 420), ImGuiCond_Appearing);
-    ImGui::SetNextWindowPos(ImGui::GetIO().MousePos, ImGuiCond_Appearing, ImVec2(0.2f, 0.1f));
+    // At the mouse, kept inside the window.
+    const ImVec2 display = ImGui::GetIO().DisplaySize;
+    const ImVec2 mouse = ImGui::GetIO().MousePos;
+    ImGui::SetNextWindowPos(ImVec2(std::clamp(mouse.x - 100.0f, 0.0f, std::max(0.0f, display.x - 520.0f)),
+                                   std::clamp(mouse.y - 40.0f, 20.0f, std::max(20.0f, display.y - 440.0f))),
+                            ImGuiCond_Appearing);
     if (!ImGui::Begin("Add module", &browserOpen_, ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings)) {
         ImGui::End();
         return;
