@@ -356,6 +356,21 @@ void Editor::tick() {
     host_->poll();
     for (const std::string& m : host_->takeMessages()) log_.push_back(m);
     host_->engine().setProfiling(educator_);
+    // A learn that completed is an edit of the MIDI map: one undo step back to the map as it was.
+    const Session& session = host_->session();
+    if (!lastLearnTarget_.empty() && session.learnedCount() != learnedBefore_) {
+        learnedBefore_ = session.learnedCount();
+        Patch before = session.patch();
+        before.midiMap = learnMapBefore_;
+        history_.record(before, "MIDI learn " + lastLearnTarget_);
+        history_.endGesture();
+        dirty_ = true;
+        log_.push_back("MIDI learn: " + lastLearnTarget_ + " mapped");
+        trace("LEARNED " + lastLearnTarget_);
+        lastLearnTarget_.clear();
+    } else if (!lastLearnTarget_.empty() && !session.learning()) {
+        lastLearnTarget_.clear();  // cancelled
+    }
     applyPerformance();
     const auto now = Clock::now();
     if (dirty_ && now - lastAutosave_ >= Autosave::kInterval) autosaveNow();

@@ -214,6 +214,7 @@ private:
     std::string tunerModule_;      // the tuner the tuning view shows
     std::string lastLearnTarget_;  // "module.param" armed for MIDI learn
     std::uint64_t learnedBefore_ = 0;
+    std::vector<MidiMapping> learnMapBefore_;  // the MIDI map when learn was armed (for undo)
 
     // Performance mode.
     Performance performance_;

@@ -202,6 +202,7 @@ void Editor::inspector() {
             } else if (host_->session().learnMidi(id, p.id)) {
                 lastLearnTarget_ = id + "." + p.id;
                 learnedBefore_ = session.learnedCount();
+                learnMapBefore_ = session.patch().midiMap;
                 trace("LEARN " + lastLearnTarget_);
             }
         }
@@ -225,14 +226,6 @@ void Editor::inspector() {
             }
         }
         ImGui::PopID();
-    }
-    // A learn that completed is an edit of the MIDI map: mark it.
-    if (!lastLearnTarget_.empty() && session.learnedCount() != learnedBefore_) {
-        learnedBefore_ = session.learnedCount();
-        dirty_ = true;
-        log_.push_back("MIDI learn: " + lastLearnTarget_ + " mapped");
-        trace("LEARNED " + lastLearnTarget_);
-        lastLearnTarget_.clear();
     }
     ImGui::Separator();
     ImGui::TextDisabled("Ports");
@@ -580,9 +573,17 @@ void Editor::tuningWindow() {
             problem = e.what();
         }
     }
-    if (shown)
-        drawTuningView(*shown, -1, ImGui::GetContentRegionAvail());
-    else
+    if (shown) {
+        // The degree sounding now, from a probe on the module's Degree output (the tuning view
+        // keeps redrawing while it is open).
+        int sounding = -1;
+        if (const SignalTap* tap = probeTap(PortRef{m->id, "degree"})) {
+            float degree = -1.0f;
+            if (tap->read(0, &degree, 1) == 1) sounding = static_cast<int>(std::lround(degree));
+            animating_ = true;
+        }
+        drawTuningView(*shown, sounding, ImGui::GetContentRegionAvail());
+    } else
         ImGui::TextWrapped("Cannot show this tuning: %s", problem.c_str());
     ImGui::End();
 }
