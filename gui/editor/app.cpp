@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #define GLFW_INCLUDE_NONE
@@ -30,6 +31,17 @@ std::atomic<bool> gStop{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
 extern "C" void kabelEditorStop(int) {
     gStop.store(true);
+}
+
+std::atomic<bool> gRefresh{true};  // the window system asked for a redraw (expose, resize)
+void windowRefresh(GLFWwindow*) {
+    gRefresh.store(true);
+}
+// Any input event since the last frame. Installed before ImGui's GLFW backend, which chains to
+// them: the backend only moves io.MousePos in NewFrame, so io cannot tell an idle loop about it.
+bool gInput = true;
+void inputEvent(GLFWwindow*, double, double) {
+    gInput = true;
 }
 
 void glfwError(int code, const char* text) {
@@ -84,6 +96,15 @@ int runEditor(const AppOptions& options) {
     }
     glfwMakeContextCurrent(window);
     glfwSwapInterval(1);
+    glfwSetWindowRefreshCallback(window, windowRefresh);
+    glfwSetCursorPosCallback(window, inputEvent);
+    glfwSetScrollCallback(window, inputEvent);
+    glfwSetMouseButtonCallback(window, [](GLFWwindow*, int, int, int) { gInput = true; });
+    glfwSetKeyCallback(window, [](GLFWwindow*, int, int, int, int) { gInput = true; });
+    glfwSetCharCallback(window, [](GLFWwindow*, unsigned) { gInput = true; });
+    glfwSetCursorEnterCallback(window, [](GLFWwindow*, int) { gInput = true; });
+    glfwSetWindowFocusCallback(window, [](GLFWwindow*, int) { gInput = true; });
+    glfwSetFramebufferSizeCallback(window, [](GLFWwindow*, int, int) { gRefresh.store(true); });
     IMGUI_CHECKVERSION();
     ImGui::CreateContext();
     ImGuiIO& io = ImGui::GetIO();
@@ -117,6 +138,7 @@ int runEditor(const AppOptions& options) {
         int eagerFrames = 5;  // draw a few frames after input: ImGui settles a frame late
         int frames = 0;
         std::string title;
+        std::string idleKey;
         while (!editor.quitRequested()) {
             if (gStop.load()) {
                 editor.autosaveNow();
@@ -129,11 +151,18 @@ int runEditor(const AppOptions& options) {
                 editor.requestClose();
             }
             // Input since the last frame? (GLFW callbacks fed ImGui's io.)
-            const bool input = io.MouseDelta.x != 0.0f || io.MouseDelta.y != 0.0f || io.MouseWheel != 0.0f ||
-                               std::any_of(std::begin(io.MouseDown), std::end(io.MouseDown), [](bool b) { return b; }) ||
-                               io.InputQueueCharacters.Size > 0 ||
-                               std::any_of(std::begin(io.KeysDown), std::end(io.KeysDown), [](bool b) { return b; });
+            const bool input =
+                std::exchange(gInput, false) || io.MouseDelta.x != 0.0f || io.MouseDelta.y != 0.0f || io.MouseWheel != 0.0f ||
+                std::any_of(std::begin(io.MouseDown), std::end(io.MouseDown), [](bool b) { return b; }) ||
+                io.InputQueueCharacters.Size > 0 || std::any_of(std::begin(io.KeysDown), std::end(io.KeysDown), [](bool b) { return b; });
             eagerFrames = input ? 5 : std::max(0, eagerFrames - 1);
+            // Idle (no input, nothing moving by itself): draw only when what is shown changed.
+            if (eagerFrames == 0 && !editor.animating() && !gRefresh.exchange(false) && options.screenshot.empty()) {
+                editor.tick();
+                const std::string key = editor.idleKey();
+                if (key == idleKey) continue;
+                idleKey = key;
+            }
             // Cap at 60 frames per second.
             const auto sinceLast = Clock::now() - lastFrame;
             if (sinceLast < std::chrono::microseconds(16600)) std::this_thread::sleep_for(std::chrono::microseconds(16600) - sinceLast);

@@ -377,6 +377,16 @@ void Editor::tick() {
     animating_ = animating_ || host_->session().transitioning() || automationPlaying_ || performance_.automation.recording();
 }
 
+std::string Editor::idleKey() const {
+    const AudioHostStatus s = host_->status();
+    std::string key = s.label + "|" + std::to_string(std::lround(100.0 * s.cpuLoad)) + "|" + std::to_string(s.xruns) + "|" + s.midi + "|" +
+                      windowTitle() + "|" + std::to_string(log_.size()) + "|" + std::to_string(host_->session().compileCount()) + "|" +
+                      (host_->session().learning() ? "L" : "");
+    if (educator_)
+        for (const auto& [id, cpu] : cpu_) key += std::to_string(std::lround(cpu.second * 20.0f)) + ",";
+    return key;
+}
+
 void Editor::autosaveNow() {
     lastAutosave_ = Clock::now();
     if (!autosave_ || !dirty_) return;

@@ -69,6 +69,12 @@ public:
     /// True while something on screen moves by itself (scopes, meters, automation playback,
     /// fading cables): the app keeps redrawing at the live-view rate instead of sleeping.
     bool animating() const noexcept { return animating_; }
+    /// The work of a frame that needs no drawing: device and session polling, autosave, MIDI learn,
+    /// automation playback. frame() calls it; the app calls it alone when it skips a frame.
+    void tick();
+    /// Changes whenever something on screen would look different without input (status line,
+    /// title, CPU meters in 5 % steps): the app skips drawing while it stays the same.
+    std::string idleKey() const;
     /// Writes the recovery file now when there are unsaved changes (before a signal ends the app).
     void autosaveNow();
     /// "name* - Kabel" for the window title.
@@ -113,7 +119,6 @@ private:
     void menuBar();
     void shortcuts();
     void statusBar();
-    void tick();
     void trace(const std::string& line) const;
     void selectOnly(const std::string& id);
     std::vector<std::string> selection() const;
