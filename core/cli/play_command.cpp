@@ -103,19 +103,6 @@ double secondsSince(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Device inputs the patch's `in` modules read: 0 without one, else up to the highest First
-// Channel + 1 (each reads a pair).
-int inputsUsedBy(const Patch& patch) {
-    int inputs = 0;
-    for (const ModuleSpec& m : patch.modules) {
-        if (m.type != "in") continue;
-        const auto first = m.params.find("first");
-        const int firstChannel = first == m.params.end() ? 1 : std::clamp(static_cast<int>(std::lround(first->second)), 1, 63);
-        inputs = std::max(inputs, firstChannel + 1);
-    }
-    return inputs;
-}
-
 // `--midi list`: the sources of the MIDI system `kabel play` would use (JACK when a server runs).
 int listMidi(const PlayCommand& options) {
     std::optional<MidiInput::Backend> backend;
@@ -180,7 +167,7 @@ int playCommand(const PlayCommand& options) {
         JackClockBridge bridge;
         LiveAudioOptions liveOptions;
         liveOptions.request = AudioRequest{options.device, options.hostApi, options.sampleRate, options.outputChannels,
-                                           options.inputChannels >= 0 ? options.inputChannels : inputsUsedBy(loaded.patch)};
+                                           options.inputChannels >= 0 ? options.inputChannels : audioInputsUsedBy(loaded.patch)};
         liveOptions.stream.bufferFrames = options.bufferFrames;
         liveOptions.stream.renderHook = &JackClockBridge::renderHook;  // plain engine.process() until a JACK MIDI client attaches
         liveOptions.stream.renderUser = &bridge;

@@ -100,7 +100,8 @@ private:
 
     void runMix(const plan::MixOp& mix, int frames) noexcept;
     void runAfter(const plan::Step& step, int frames) noexcept;  // the step's copies and probes
-    void runProfiled(int frames, std::uint64_t blockStart) noexcept;
+    template <bool Profile>
+    void runSteps(int frames, std::uint64_t blockStart) noexcept;
 
     std::uint64_t generation_ = 0;
     int maxFrames_ = 0;

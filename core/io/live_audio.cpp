@@ -4,8 +4,20 @@
 #include <cmath>
 
 #include "core/engine/engine.hpp"
+#include "core/patch/patch.hpp"
 
 namespace kabel {
+
+int audioInputsUsedBy(const Patch& patch) {
+    int inputs = 0;
+    for (const ModuleSpec& m : patch.modules) {
+        if (m.type != "in") continue;
+        const auto first = m.params.find("first");
+        const int firstChannel = first == m.params.end() ? 1 : std::clamp(static_cast<int>(std::lround(first->second)), 1, 63);
+        inputs = std::max(inputs, firstChannel + 1);
+    }
+    return inputs;
+}
 namespace {
 
 double secondsBetween(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to) {

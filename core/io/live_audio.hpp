@@ -24,6 +24,11 @@
 namespace kabel {
 
 class Engine;
+struct Patch;
+
+/// Device inputs the patch's `in` modules read: 0 without one, else up to the highest First
+/// Channel + 1 (each reads a pair). What `kabel play` and the editor ask the device for.
+int audioInputsUsedBy(const Patch& patch);
 
 struct LiveAudioOptions {
     AudioRequest request;       // device, host API, rate, channels, inputs

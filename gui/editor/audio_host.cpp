@@ -7,28 +7,13 @@
 
 namespace kabel::editor {
 
-namespace {
-
-// Device inputs the patch's `in` modules read (each reads a pair from First Channel).
-int inputsUsedBy(const Patch& patch) {
-    int inputs = 0;
-    for (const ModuleSpec& m : patch.modules) {
-        if (m.type != "in") continue;
-        const auto first = m.params.find("first");
-        inputs = std::max(inputs, (first == m.params.end() ? 1 : std::clamp(static_cast<int>(std::lround(first->second)), 1, 63)) + 1);
-    }
-    return inputs;
-}
-
-}  // namespace
-
 AudioHost::AudioHost(const AudioHostOptions& options, Patch patch, const std::filesystem::path& directory) : options_(options) {
     EngineConfig config{.sampleRate = options.silentRate, .blockFrames = options.blockFrames, .outputChannels = 2};
     config.midiInputs = static_cast<int>(options.midiInputs.size()) + 1;
     if (options.useDevice) {
         try {
             LiveAudioOptions liveOptions;
-            liveOptions.request = AudioRequest{options.device, options.hostApi, 0.0, 2, inputsUsedBy(patch)};
+            liveOptions.request = AudioRequest{options.device, options.hostApi, 0.0, 2, audioInputsUsedBy(patch)};
             liveOptions.stream.bufferFrames = options.bufferFrames;
             liveOptions.stream.renderHook = &JackClockBridge::renderHook;
             liveOptions.stream.renderUser = &bridge_;
