@@ -333,10 +333,12 @@ int playCommand(const PlayCommand& options) {
         if (statusShown && tty) std::printf("\n");
         const AudioOutputStats s = live.stats();
         const EngineStats e = engine.stats();
-        std::printf("stopped after %.1f s: %llu callbacks, %llu xruns, %llu engine blocks, device lost %d and restored %d times%s\n",
-                    secondsSince(started), static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(s.xruns),
-                    static_cast<unsigned long long>(e.blocks), live.losses(), live.restores(),
-                    live.abandoned() ? " (stream abandoned: the device had gone)" : "");
+        std::printf(
+            "stopped after %.1f s: %llu callbacks, %llu xruns (%llu overruns: renders longer than the buffer, longest %.3f ms), "
+            "%llu engine blocks, device lost %d and restored %d times%s\n",
+            secondsSince(started), static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(s.xruns),
+            static_cast<unsigned long long>(s.overruns), s.maxRenderMs, static_cast<unsigned long long>(e.blocks), live.losses(),
+            live.restores(), live.abandoned() ? " (stream abandoned: the device had gone)" : "");
         if (midi) {
             const MidiStats m = engine.midiStats();
             const MidiInputStats in = midi->stats();

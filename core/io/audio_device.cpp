@@ -25,8 +25,11 @@ struct AudioOutput::Shared {
     void* renderUser = nullptr;
     int channels = 0;
     int inChannels = 0;
+    double nanosPerFrame = 0.0;  // 1e9 / sample rate
 
     std::atomic<std::uint64_t> callbacks{0};
+    std::atomic<std::uint64_t> maxRenderNanos{0};  // written by the callback only
+    std::atomic<std::uint64_t> overruns{0};
     std::atomic<std::uint64_t> frames{0};
     std::atomic<std::uint64_t> xruns{0};
     std::atomic<int> bufferFrames{0};
@@ -123,10 +126,17 @@ int streamCallback(const void* input, void* output, unsigned long frameCount, co
         return paContinue;
     }
     const DeviceBlock block{static_cast<const float* const*>(input), input ? s.inChannels : 0, out, s.channels, frames};
+    const auto start = std::chrono::steady_clock::now();  // a vDSO read, no system call
     if (s.renderHook)
         s.renderHook(s.renderUser, *s.engine, block);
     else
         renderDeviceBlock(*s.engine, block);
+    // How long rendering took, against how long the buffer lasts: an xrun Kabel itself caused
+    // (rather than the system, or another client of the server) is a render longer than that.
+    const auto nanos =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+    if (nanos > s.maxRenderNanos.load(std::memory_order_relaxed)) s.maxRenderNanos.store(nanos, std::memory_order_relaxed);
+    if (static_cast<double>(nanos) > s.nanosPerFrame * frames) s.overruns.fetch_add(1, std::memory_order_relaxed);
     if (flags & paOutputUnderflow) s.xruns.fetch_add(1, std::memory_order_relaxed);
     s.frames.fetch_add(static_cast<std::uint64_t>(frames), std::memory_order_relaxed);
     s.bufferFrames.store(frames, std::memory_order_relaxed);
@@ -256,6 +266,7 @@ AudioOutput::AudioOutput(AudioSystem& system, Engine& engine, const AudioDeviceC
     shared_->renderUser = options.renderUser;
     shared_->channels = device.channels;
     shared_->inChannels = std::min(std::max(options.inputChannels, 0), device.maxInputChannels);
+    shared_->nanosPerFrame = 1e9 / device.sampleRate;
 
     const std::string where = device.label() + " at " + std::to_string(static_cast<long>(device.sampleRate)) + " Hz";
     if (device.index < 0 || device.index >= Pa_GetDeviceCount() || device.channels < 1)
@@ -347,6 +358,8 @@ AudioOutputStats AudioOutput::stats() const noexcept {
     s.frames = shared_->frames.load(std::memory_order_relaxed);
     s.xruns = shared_->xruns.load(std::memory_order_relaxed);
     s.bufferFrames = shared_->bufferFrames.load(std::memory_order_relaxed);
+    s.maxRenderMs = static_cast<double>(shared_->maxRenderNanos.load(std::memory_order_relaxed)) * 1e-6;
+    s.overruns = shared_->overruns.load(std::memory_order_relaxed);
     if (stream_ && running_) s.cpuLoad = Pa_GetStreamCpuLoad(static_cast<PaStream*>(stream_));
     return s;
 }

@@ -162,9 +162,11 @@ struct AudioOutputOptions {
 struct AudioOutputStats {
     std::uint64_t callbacks = 0;
     std::uint64_t frames = 0;
-    std::uint64_t xruns = 0;  // callbacks flagged with output underflow (JACK reports every xrun)
-    int bufferFrames = 0;     // frames in the latest callback (0 before the first one)
-    double cpuLoad = 0.0;     // PortAudio's estimate: the callback's share of real time, 0..1
+    std::uint64_t xruns = 0;     // callbacks flagged with output underflow (JACK reports every xrun)
+    int bufferFrames = 0;        // frames in the latest callback (0 before the first one)
+    double cpuLoad = 0.0;        // PortAudio's estimate: the callback's share of real time, 0..1
+    double maxRenderMs = 0.0;    // the longest time one callback spent rendering
+    std::uint64_t overruns = 0;  // callbacks whose rendering took longer than their buffer lasts (xruns Kabel caused)
 };
 
 /// One open output stream playing an Engine. Construct it after the Engine it plays (and after

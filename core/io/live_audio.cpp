@@ -65,6 +65,8 @@ AudioOutputStats LiveAudio::stats() const noexcept {
         s.callbacks += now.callbacks;
         s.frames += now.frames;
         s.xruns += now.xruns;
+        s.overruns += now.overruns;
+        s.maxRenderMs = std::max(s.maxRenderMs, now.maxRenderMs);
         s.bufferFrames = now.bufferFrames;
         s.cpuLoad = now.cpuLoad;
     } else {
@@ -79,6 +81,8 @@ void LiveAudio::lose(const std::string& why) {
     past_.callbacks += s.callbacks;
     past_.frames += s.frames;
     past_.xruns += s.xruns;
+    past_.overruns += s.overruns;
+    past_.maxRenderMs = std::max(past_.maxRenderMs, s.maxRenderMs);
     output_->stop();  // a dead JACK stream closes at once; any other stalled stream is abandoned
     if (output_->abandoned()) abandonedStream_ = true;
     output_.reset();

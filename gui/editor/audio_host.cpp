@@ -121,6 +121,9 @@ AudioHostStatus AudioHost::status() const {
     s.device = live_->connected();
     s.cpuLoad = stats.cpuLoad;
     s.xruns = stats.xruns;
+    s.overruns = stats.overruns;
+    s.maxRenderMs = stats.maxRenderMs;
+    s.bufferFrames = stats.bufferFrames;
     char text[256];
     if (s.device)
         std::snprintf(text, sizeof text, "%s, %.0f Hz, buffer %d", live_->device().label().c_str(), live_->device().sampleRate,

@@ -36,6 +36,9 @@ struct AudioHostStatus {
     std::string label;    // "system (JACK) 48000 Hz, buffer 256" or "no audio device: silent"
     double cpuLoad = 0.0;
     std::uint64_t xruns = 0;
+    std::uint64_t overruns = 0;  // callbacks Kabel rendered too slowly (see AudioOutputStats)
+    double maxRenderMs = 0.0;
+    int bufferFrames = 0;
     std::string midi;  // "midi: kabel:midi_in + 1 source" or why there is none
 };
 

@@ -202,7 +202,7 @@ void Editor::drawNode(ImDrawList* draw, const ModuleSpec& m, const ModuleDescrip
     const float z = zoom_;
     const float rounding = 5.0f * z;
     ImFont* font = ImGui::GetFont();
-    const float fontSize = ImGui::GetFontSize() * z;
+    const float fontSize = ImGui::GetFont()->FontSize * z;
     const bool text = z >= 0.45f;
 
     draw->AddRectFilled(add(min, ImVec2(3 * z, 3 * z)), add(max, ImVec2(3 * z, 3 * z)), IM_COL32(0, 0, 0, 90), rounding);
@@ -319,10 +319,10 @@ void Editor::drawCables(ImDrawList* draw, const Hit& hover) {
             // A feedback cable: read one block late. Marked with its delay at the middle.
             const ImVec2 mid = bezierAt(p, 0.5f);
             const std::string label = "z-1 " + std::to_string(host_->engine().config().blockFrames) + " smp";
-            const ImVec2 size = font->CalcTextSizeA(ImGui::GetFontSize() * 0.85f, 1e9f, 0.0f, label.c_str());
+            const ImVec2 size = font->CalcTextSizeA(ImGui::GetFont()->FontSize * 0.85f, 1e9f, 0.0f, label.c_str());
             draw->AddRectFilled(ImVec2(mid.x - size.x / 2 - 3, mid.y - size.y / 2 - 1),
                                 ImVec2(mid.x + size.x / 2 + 3, mid.y + size.y / 2 + 1), IM_COL32(20, 20, 24, 230), 3.0f);
-            draw->AddText(font, ImGui::GetFontSize() * 0.85f, ImVec2(mid.x - size.x / 2, mid.y - size.y / 2), kindColour(kind),
+            draw->AddText(font, ImGui::GetFont()->FontSize * 0.85f, ImVec2(mid.x - size.x / 2, mid.y - size.y / 2), kindColour(kind),
                           label.c_str());
         }
     }
@@ -654,6 +654,25 @@ void Editor::canvasMouse(const Hit& hover, bool canvasHovered) {
             }
             ImGui::EndTooltip();
         }
+    } else if (drag_ == DragKind::None && canvasHovered && hover.kind == Hit::Header && ImGui::GetIO().MouseDownDuration[0] < 0.0f) {
+        // A module's help after the mouse rests on its header for a moment.
+        static std::string resting;
+        static double since = 0.0;
+        if (resting != hover.module) {
+            resting = hover.module;
+            since = ImGui::GetTime();
+        }
+        const ModuleSpec* m = doc.findModule(hover.module);
+        const ModuleDescriptor* d = m ? Registry::global().find(m->type) : nullptr;
+        if (d && ImGui::GetTime() - since > 0.6) {
+            ImGui::BeginTooltip();
+            ImGui::Text("%s  (%s)", d->name.c_str(), d->category.c_str());
+            ImGui::PushTextWrapPos(420.0f);
+            ImGui::TextUnformatted(d->help.c_str());
+            ImGui::PopTextWrapPos();
+            ImGui::EndTooltip();
+        }
+        if (ImGui::GetTime() - since <= 0.6) animating_ = true;  // draw again when the help is due
     } else if (drag_ == DragKind::None && canvasHovered && hover.kind == Hit::Cable) {
         const CableSpec& c = doc.cables[static_cast<std::size_t>(hover.index)];
         if (!educator_)
@@ -695,7 +714,7 @@ void Editor::drawProbes(ImDrawList* draw, const Hit& hover) {
         draw->AddRectFilled(ImVec2(min.x - 2, min.y - 2), ImVec2(max.x + 2, max.y + 2), IM_COL32(10, 10, 12, 230), 4.0f);
         const SignalKind kind = ad->outputs[static_cast<std::size_t>(ad->outputIndex(from.port))].kind;
         drawScope(draw, min, max, *tap, 0, 0.02f, host_->sampleRate(), kindColour(kind));
-        draw->AddText(font, ImGui::GetFontSize() * 0.8f, ImVec2(min.x + 3, min.y + 2), kDim, from.str().c_str());
+        draw->AddText(font, ImGui::GetFont()->FontSize * 0.8f, ImVec2(min.x + 3, min.y + 2), kDim, from.str().c_str());
         animating_ = true;
     }
     // Hover: the newest value of each channel the cable carries.
@@ -713,7 +732,7 @@ void Editor::drawProbes(ImDrawList* draw, const Hit& hover) {
             }
             if (channels > 8) text += " ... (" + std::to_string(channels) + " channels)";
             const ImVec2 m = ImGui::GetMousePos();
-            const ImVec2 size = font->CalcTextSizeA(ImGui::GetFontSize(), 1e9f, 0.0f, text.c_str());
+            const ImVec2 size = font->CalcTextSizeA(ImGui::GetFont()->FontSize, 1e9f, 0.0f, text.c_str());
             draw->AddRectFilled(ImVec2(m.x + 14, m.y - size.y - 10), ImVec2(m.x + 22 + size.x, m.y - 4), IM_COL32(10, 10, 12, 235), 3.0f);
             draw->AddText(ImVec2(m.x + 18, m.y - size.y - 7), kText, text.c_str());
             animating_ = true;

@@ -77,7 +77,8 @@ Editor::Editor(EditorOptions options) : options_(std::move(options)), started_(C
 Editor::~Editor() {
     const AudioHostStatus status = host_->status();
     trace("EXIT xruns " + std::to_string(status.xruns) + " blocks " + std::to_string(host_->engine().stats().blocks) + " nonfinite " +
-          std::to_string(host_->engine().stats().nonFiniteSamples));
+          std::to_string(host_->engine().stats().nonFiniteSamples) + " overruns " + std::to_string(status.overruns) + " maxrender_ms " +
+          std::to_string(status.maxRenderMs) + " buffer " + std::to_string(status.bufferFrames));
     if (autosave_ && !dirty_) autosave_->discard();
     try {
         settings_.educatorMode = educator_;
@@ -312,6 +313,7 @@ void Editor::zoomToFit(float minZoom, float maxZoom) {
 
 void Editor::frame() {
     animating_ = false;  // live views in sight set it again while they draw
+    ImGui::GetIO().FontGlobalScale = std::clamp(settings_.uiScale, 0.5f, 4.0f);
     const ImGuiViewport* viewport = ImGui::GetMainViewport();
     ImGui::SetNextWindowPos(viewport->WorkPos);
     ImGui::SetNextWindowSize(viewport->WorkSize);
@@ -481,6 +483,8 @@ void Editor::menuBar() {
         ImGui::MenuItem("Performance", "P", &showPerformance_);
         ImGui::MenuItem("Educator mode (CPU meters, cable probes)", "E", &educator_);
         ImGui::MenuItem("Log", nullptr, &showLog_);
+        ImGui::SetNextItemWidth(120.0f);
+        ImGui::SliderFloat("UI scale", &settings_.uiScale, 0.75f, 2.0f, "%.2f");
         ImGui::Separator();
         if (ImGui::MenuItem("Zoom In", "Ctrl+=")) zoom_ = std::min(2.5f, zoom_ * 1.2f);
         if (ImGui::MenuItem("Zoom Out", "Ctrl+-")) zoom_ = std::max(0.1f, zoom_ / 1.2f);

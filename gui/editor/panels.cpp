@@ -393,6 +393,34 @@ void Editor::patchBrowser() {
     if ((ImGui::Button("Open") || enter) && pathInput_[0]) {
         if (open(pathInput_)) showPatches_ = false;
     }
+    // The folder of the path typed so far: its subfolders and patches, to click through.
+    {
+        std::error_code ec;
+        std::filesystem::path folder = pathInput_[0] ? std::filesystem::path(pathInput_) : std::filesystem::current_path(ec);
+        if (!std::filesystem::is_directory(folder, ec)) folder = folder.parent_path();
+        if (folder.empty()) folder = std::filesystem::current_path(ec);
+        std::vector<std::filesystem::path> entries;
+        for (const auto& entry :
+             std::filesystem::directory_iterator(folder, std::filesystem::directory_options::skip_permission_denied, ec)) {
+            const std::string name = entry.path().filename().string();
+            if (name.empty() || name[0] == '.') continue;
+            if (entry.is_directory(ec) || entry.path().extension() == ".kabel") entries.push_back(entry.path());
+        }
+        std::sort(entries.begin(), entries.end());
+        ImGui::TextDisabled("In %s", folder.string().c_str());
+        ImGui::BeginChild("folder", ImVec2(0, 120), true);
+        if (folder.has_parent_path() && folder != folder.root_path() && ImGui::Selectable(".. (up)"))
+            std::snprintf(pathInput_, sizeof pathInput_, "%s/", folder.parent_path().string().c_str());
+        for (const std::filesystem::path& entry : entries) {
+            const bool directory = std::filesystem::is_directory(entry, ec);
+            const std::string label = entry.filename().string() + (directory ? "/" : "");
+            if (ImGui::Selectable(label.c_str(), false, ImGuiSelectableFlags_AllowDoubleClick)) {
+                std::snprintf(pathInput_, sizeof pathInput_, "%s%s", entry.string().c_str(), directory ? "/" : "");
+                if (!directory && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left) && open(entry.string())) showPatches_ = false;
+            }
+        }
+        ImGui::EndChild();
+    }
     if (!recent_->list().empty()) {
         ImGui::TextDisabled("Recent");
         for (const std::string& file : recent_->list())
