@@ -42,6 +42,7 @@
 
 #include "core/dsp/fast_math.hpp"
 #include "core/dsp/interpolation.hpp"
+#include "core/dsp/simd8.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
@@ -101,7 +102,36 @@ struct ReverbSide {
             }
             const float* x = in + done;
             float* a = acc + done;
-            for (int i = 0; i < n; ++i) {
+            int i = 0;
+#if defined(__AVX__)
+            // Eight samples at a time: each comb's eight old samples are a row; the comb sum is
+            // a sum of rows (the scalar loop's order); transposed, each column holds one sample
+            // of all eight combs, so the eight damping filters run as one vector recurrence;
+            // transposed back, each comb's eight new samples store as a row. Same bits as the
+            // scalar loop below.
+            {
+                const dsp::Float8 d1 = dsp::splat8(damp1), d2 = dsp::splat8(damp2), fb = dsp::splat8(feedback);
+                dsp::Float8 state = dsp::load8(s);
+                for (; i + 8 <= n; i += 8) {
+                    dsp::Float8 r[kCombs];
+#pragma GCC unroll 8
+                    for (int k = 0; k < kCombs; ++k) r[k] = dsp::load8(p[k] + i);
+                    dsp::store8(a + i, dsp::add8(dsp::add8(dsp::add8(r[0], r[1]), dsp::add8(r[2], r[3])),
+                                                 dsp::add8(dsp::add8(r[4], r[5]), dsp::add8(r[6], r[7]))));
+                    dsp::transpose8(r);
+#pragma GCC unroll 8
+                    for (int j = 0; j < 8; ++j) {
+                        state = dsp::mulAdd8(state, d1, dsp::mul8(r[j], d2));
+                        r[j] = dsp::mulAdd8(state, fb, dsp::splat8(x[i + j]));
+                    }
+                    dsp::transpose8(r);
+#pragma GCC unroll 8
+                    for (int k = 0; k < kCombs; ++k) dsp::store8(p[k] + i, r[k]);
+                }
+                dsp::store8(s, state);
+            }
+#endif
+            for (; i < n; ++i) {
                 float o[kCombs];
 #pragma GCC unroll 8
                 for (int k = 0; k < kCombs; ++k) o[k] = p[k][i];
