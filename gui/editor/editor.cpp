@@ -508,6 +508,8 @@ void Editor::shortcuts() {
     constexpr int kGlfwF12 = 301;
     if (keyPressed(kGlfwF12)) screenshot_ = "kabel-screenshot.png";  // also while typing: F12 types nothing
     if (io.WantTextInput) return;
+    // A modal (recovery, unsaved changes) or a menu owns the keyboard: no edits behind it.
+    if (ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId | ImGuiPopupFlags_AnyPopupLevel)) return;
     constexpr int kKeyN = 'N', kKeyO = 'O', kKeyS = 'S', kKeyQ = 'Q', kKeyZ = 'Z', kKeyY = 'Y', kKeyC = 'C', kKeyV = 'V', kKeyX = 'X',
                   kKeyD = 'D', kKeyA = 'A', kKeyI = 'I', kKeyT = 'T', kKeyP = 'P', kKeyE = 'E', kKey0 = '0', kKeyEqual = '=',
                   kKeyMinus = '-';
