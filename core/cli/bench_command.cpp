@@ -3,16 +3,24 @@
 // each render is a whole process (start-up, patch loading, compiling, rendering, writing the WAV),
 // timed from fork/exec to wait4; one untimed warm-up render per engine, then `runs` rounds in which
 // every engine renders once, the first engine rotating; RTF = seconds of audio / median wall time.
+//
+// After the table come the engine's own figures (issue 7), measured in this process so no start-up
+// or file writing is in them: the plan compile time of W4 (1,001 modules) on a first load and after
+// a one-cable edit; the engine time per sample and per node and block of 10 s renders (wall and
+// thread CPU time: on a shared machine the CPU time is the steadier); and instructions per output
+// sample of each render process, counted by `perf stat` where the machine has hardware counters.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +33,7 @@
 
 #include "core/cli/commands.hpp"
 #include "core/cli/workloads.hpp"
+#include "core/engine/session.hpp"
 #include "core/patch/patch_file.hpp"
 
 extern char** environ;
@@ -130,6 +139,241 @@ bool onPath(const std::string& program) {
 const std::map<std::string, std::string> kPeerPrograms = {
     {"pd", "pd"}, {"supercollider", "scsynth"}, {"csound", "csound"}, {"chuck", "chuck"}};
 
+constexpr double kRate = 48000.0;
+constexpr int kBlock = 64;
+
+double threadCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double msSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct Spread {
+    double median = 0, min = 0, max = 0;
+};
+
+Spread spread(const std::vector<double>& v) {
+    if (v.empty()) return {};
+    return {median(v), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
+}
+
+nlohmann::json toJson(const std::vector<double>& v) {
+    const Spread s = spread(v);
+    return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"runs", v.size()}};
+}
+
+// Plan compile times of `patch` in this process, on an offline engine (nothing rendered while
+// timing). "compile" is Compiler::compile alone (CompileReport::milliseconds); "whole" is the
+// Session call around it (a load also creates and prepares every module; an edit diffs the document).
+struct CompileTimes {
+    std::vector<double> loadCompile, loadWhole, editCompile, editWhole;
+};
+
+CompileTimes measureCompile(const Patch& patch, int channels, int repeats) {
+    CompileTimes t;
+    const EngineConfig config{kRate, kBlock, channels, true};
+    for (int i = 0; i < repeats; ++i) {  // first loads: a new engine and session each time
+        kabel::Engine engine(config);
+        Session session(engine);
+        const auto start = std::chrono::steady_clock::now();
+        session.load(patch);
+        t.loadWhole.push_back(msSince(start));
+        t.loadCompile.push_back(session.report().milliseconds);
+    }
+    // One-cable edits: the first cable is removed, then put back, and so on. Between edits the
+    // engine renders past the cable fade and the session settles (untimed), as it would live.
+    if (patch.cables.empty()) return t;
+    kabel::Engine engine(config);
+    Session session(engine);
+    session.load(patch);
+    session.finishLoading();
+    const CableSpec cable = patch.cables.front();
+    const int settleBlocks = 2 + static_cast<int>(std::ceil(0.03 * kRate / kBlock));  // > the 10 ms fade
+    for (int i = 0; i < 2 * repeats; ++i) {
+        const bool remove = i % 2 == 0;
+        const auto start = std::chrono::steady_clock::now();
+        session.edit([&](Patch& p) {
+            if (remove)
+                std::erase_if(p.cables, [&](const CableSpec& c) { return c.sameEnds(cable); });
+            else
+                p.cables.push_back(cable);
+        });
+        t.editWhole.push_back(msSince(start));
+        t.editCompile.push_back(session.report().milliseconds);
+        for (int b = 0; b < settleBlocks; ++b) engine.processBlock();
+        session.poll();
+        for (int b = 0; b < 2; ++b) engine.processBlock();
+        session.poll();
+    }
+    return t;
+}
+
+// Engine time of rendering `seconds` of `patch`, `runs` times in a row after a 1 s warm-up: only
+// Engine::processBlock (no start-up, no output copy, no WAV). Wall and thread CPU seconds per run.
+struct EngineTimes {
+    std::vector<double> wall, cpu;
+    std::uint64_t blocks = 0;
+    std::size_t nodes = 0;
+};
+
+EngineTimes measureEngine(const Patch& patch, int channels, double seconds, int runs) {
+    EngineTimes t;
+    kabel::Engine engine(EngineConfig{kRate, kBlock, channels, true});
+    Session session(engine);
+    session.load(patch);
+    session.finishLoading();
+    t.nodes = patch.modules.size();
+    t.blocks = static_cast<std::uint64_t>(std::llround(seconds * kRate / kBlock));
+    for (int b = 0; b < static_cast<int>(kRate / kBlock); ++b) engine.processBlock();
+    session.poll();
+    for (int r = 0; r < runs; ++r) {
+        const double cpu0 = threadCpuSeconds();
+        const auto start = std::chrono::steady_clock::now();
+        for (std::uint64_t b = 0; b < t.blocks; ++b) engine.processBlock();
+        t.wall.push_back(msSince(start) * 1e-3);
+        t.cpu.push_back(threadCpuSeconds() - cpu0);
+    }
+    return t;
+}
+
+// Instructions of one process, counted by `perf stat -x, -e instructions`: the count, or the
+// reason there is none.
+struct PerfCount {
+    double instructions = 0;
+    std::string problem;
+};
+
+PerfCount perfInstructions(const std::vector<std::string>& command, const fs::path& dir) {
+    PerfCount count;
+    if (!onPath("perf")) {
+        count.problem = "perf is not on PATH";
+        return count;
+    }
+    const fs::path csv = dir / "perf.csv";
+    std::vector<std::string> args = {"perf", "stat", "-x,", "-e", "instructions", "-o", csv.string(), "--"};
+    args.insert(args.end(), command.begin(), command.end());
+    const Timing t = runTimed(args, dir / "perf.log");
+    if (t.status != 0) {
+        count.problem = "perf stat exit status " + std::to_string(t.status) + " (see `perf stat -e instructions true`)";
+        return count;
+    }
+    std::ifstream in(csv);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#' || line.find(",instructions") == std::string::npos) continue;
+        const std::string value = line.substr(0, line.find(','));
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        if (end != value.c_str() && *end == '\0' && v > 0) {
+            count.instructions = v;
+            return count;
+        }
+        count.problem = "instructions " + value +
+                        (value.find("not supported") != std::string::npos ? ": no hardware performance counters (a virtual machine?)" : "");
+        return count;
+    }
+    count.problem = "no instructions line in perf's output";
+    return count;
+}
+
+constexpr int kCompileRepeats = 21;
+constexpr double kEngineSeconds = 10.0;
+constexpr int kEngineRuns = 5;
+
+// Prints the engine's figures after the table and returns them for the JSON "engine" object.
+nlohmann::json engineFigures(const std::vector<Workload>& workloads, const std::vector<std::vector<std::string>>& renderCommands,
+                             const BenchCommand& options, const fs::path& dir) {
+    nlohmann::json json = nlohmann::json::object();
+    std::printf("\nThe engine alone (issue 7), in this process: no start-up, no WAV; median (min..max).\n");
+
+    // 1. Plan compile time of the 1,000-module patch, whichever workloads were chosen.
+    for (const Workload& w : benchmarkWorkloads()) {
+        if (w.name != "W4") continue;
+        const CompileTimes c = measureCompile(w.patch, w.channels, kCompileRepeats);
+        const Spread load = spread(c.loadCompile), edit = spread(c.editCompile);
+        const Spread loadWhole = spread(c.loadWhole), editWhole = spread(c.editWhole);
+        std::printf(
+            "Plan compile, W4 (%zu modules, %zu cables), %d times each: first load %.2f ms (%.2f..%.2f), one-cable edit %.2f ms "
+            "(%.2f..%.2f); target < 2 ms\n",
+            w.patch.modules.size(), w.patch.cables.size(), kCompileRepeats, load.median, load.min, load.max, edit.median, edit.min,
+            edit.max);
+        std::printf("  whole session call: load %.2f ms (%.2f..%.2f, creating and preparing every module), edit %.2f ms (%.2f..%.2f)\n",
+                    loadWhole.median, loadWhole.min, loadWhole.max, editWhole.median, editWhole.min, editWhole.max);
+        json["compile"] = {{"workload", w.name},
+                           {"modules", w.patch.modules.size()},
+                           {"cables", w.patch.cables.size()},
+                           {"load_ms", toJson(c.loadCompile)},
+                           {"edit_ms", toJson(c.editCompile)},
+                           {"load_session_ms", toJson(c.loadWhole)},
+                           {"edit_session_ms", toJson(c.editWhole)},
+                           {"target_ms", 2.0}};
+    }
+
+    // 3. Whether perf can count instructions here (probed once on a trivial command).
+    const PerfCount probe = perfInstructions({"true"}, dir);
+    json["perf"] = probe.problem.empty() ? "ok" : "not available (" + probe.problem + ")";
+
+    // 2. Engine time per sample and per node and block; 3. instructions per output sample.
+    std::printf("%-8s %5s %31s %31s %7s %12s\n", "", "", "ns per sample", "ns per node per block", "engine", "");
+    std::printf("%-8s %5s %22s %8s %22s %8s %7s %12s\n", "workload", "nodes", "wall (min..max)", "CPU", "wall (min..max)", "CPU", "RTF",
+                "instr/sample");
+    nlohmann::json perWorkload = nlohmann::json::object();
+    for (std::size_t i = 0; i < workloads.size(); ++i) {
+        const Workload& w = workloads[i];
+        const EngineTimes e = measureEngine(w.patch, w.channels, kEngineSeconds, kEngineRuns);
+        const double samples = static_cast<double>(e.blocks) * kBlock;
+        const double nodeBlocks = static_cast<double>(e.blocks) * static_cast<double>(e.nodes);
+        auto scaled = [](const std::vector<double>& seconds, double per) {
+            std::vector<double> v;
+            for (double s : seconds) v.push_back(s * 1e9 / per);
+            return v;
+        };
+        const std::vector<double> perSample = scaled(e.wall, samples), perNode = scaled(e.wall, nodeBlocks);
+        const std::vector<double> cpuPerSample = scaled(e.cpu, samples), cpuPerNode = scaled(e.cpu, nodeBlocks);
+        const Spread s = spread(perSample), n = spread(perNode);
+        nlohmann::json entry = {{"seconds", kEngineSeconds},
+                                {"blocks", e.blocks},
+                                {"nodes", e.nodes},
+                                {"ns_per_sample", toJson(perSample)},
+                                {"ns_per_node_block", toJson(perNode)},
+                                {"cpu_ns_per_sample", toJson(cpuPerSample)},
+                                {"cpu_ns_per_node_block", toJson(cpuPerNode)},
+                                {"engine_rtf", kEngineSeconds / median(e.wall)}};
+        std::string instructions = "-";
+        if (probe.problem.empty()) {
+            const PerfCount count = perfInstructions(renderCommands[i], dir);
+            if (count.problem.empty()) {
+                const double perOutputSample = count.instructions / (options.seconds * kRate);
+                entry["instructions"] = count.instructions;
+                entry["instructions_per_sample"] = perOutputSample;
+                char text[32];
+                std::snprintf(text, sizeof text, "%.0f", perOutputSample);
+                instructions = text;
+            } else {
+                entry["instructions_problem"] = count.problem;
+            }
+        }
+        std::printf("%-8s %5zu %8.1f (%5.1f..%5.1f) %8.1f %8.2f (%5.2f..%5.2f) %8.2f %7.0f %12s\n", w.name.c_str(), e.nodes, s.median,
+                    s.min, s.max, median(cpuPerSample), n.median, n.min, n.max, median(cpuPerNode), kEngineSeconds / median(e.wall),
+                    instructions.c_str());
+        perWorkload[w.name] = entry;
+    }
+    json["workloads"] = perWorkload;
+    std::printf(
+        "(%d runs of %.0f s each after a 1 s warm-up; CPU: this thread's CPU time, which other processes' load does not inflate;\n"
+        " a node is a module; W4 target <= 15 ns per node per block, Pure Data about 56)\n",
+        kEngineRuns, kEngineSeconds);
+    if (probe.problem.empty())
+        std::printf("instr/sample: instructions of one whole `kabel render` process (perf stat) / (%.0f s x 48000)\n", options.seconds);
+    else
+        std::printf("perf: not available (%s)\n", probe.problem.c_str());
+    return json;
+}
+
 }  // namespace
 
 int benchCommand(const BenchCommand& options) {
@@ -196,6 +440,7 @@ int benchCommand(const BenchCommand& options) {
         std::map<std::string, double> peers;
     };
     std::vector<Row> rows;
+    std::vector<std::vector<std::string>> renderCommands;  // kabel's, by workload (for perf stat)
     bool failed = false;
     for (const Workload& w : workloads) {
         const fs::path patch = dir / (w.name + ".kabel");
@@ -208,6 +453,7 @@ int benchCommand(const BenchCommand& options) {
                                  {},
                                  {},
                                  {}});
+        renderCommands.push_back(engines.front().command);
         for (const auto& name : peerNames)
             engines.push_back(
                 Engine{name, {"sh", (peersDir / name / "render.sh").string(), w.name}, {"PEERS_OUT=" + dir.string()}, {}, {}, {}});
@@ -278,7 +524,7 @@ int benchCommand(const BenchCommand& options) {
     }
 
     // The table.
-    std::printf("%-40s %10s %17s", "workload", "kabel RTF", "(slowest..fastest)");
+    std::printf("%-40s %10s %17s", "workload", "kabel RTF", "median (min..max)");
     for (const auto& name : peerNames) std::printf(" %13s", name.c_str());
     if (!peerNames.empty()) std::printf(" %22s", "Kabel / best peer");
     std::printf("\n");
@@ -298,6 +544,15 @@ int benchCommand(const BenchCommand& options) {
         }
         std::printf("\n");
     }
+    // The engine's own figures (issue 7), in this process.
+    nlohmann::json engineJson = nlohmann::json::object();
+    try {
+        engineJson = engineFigures(workloads, renderCommands, options, dir);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kabel bench: engine figures: %s\n", e.what());
+        failed = true;
+    }
+    results["engine"] = engineJson;
     if (!options.json.empty()) {
         std::ofstream out(options.json);
         out << results.dump(2) << "\n";
