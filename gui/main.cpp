@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
     auto* benchCmd = app.add_subcommand("bench", "Real-time factors of the standard workloads W1-W4 (and the peer engines)");
     benchCmd->add_option("-w,--workloads", workloads, "Comma-separated subset of W1,W2,W3,W4");
     benchCmd->add_option("-s,--seconds", bench.seconds, "Seconds of audio per render")->capture_default_str();
-    benchCmd->add_option("-n,--runs", bench.runs, "Timed runs per workload (the median is reported)")
+    benchCmd->add_option("-n,--runs", bench.runs, "Timed runs per workload (the median is reported, with min..max)")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
     benchCmd->add_flag("--peers", bench.peers, "Also time the peer engines installed (../shared/bench/peers), side by side");
