@@ -17,9 +17,9 @@
 // Why three passes per block: the recursion is the only serial part, and one step of it is a
 // chain of two dependent FMA-adds (~7 cycles). So (1) coefficients for every sample are computed
 // in a vectorised pass (g from a rational tan, one division per sample for all of e1, e2, e3);
-// (2) the recursion advances four samples per loop-carried step, through the product of four
-// steps' matrices (computed vectorised, one group of four samples per lane), which quarters the
-// chain; (3) the states in between and the four outputs are formed in a vectorised pass.
+// (2) the recursion advances eight samples per loop-carried step, through the product of eight
+// steps' matrices (computed vectorised: groups of four samples, then pairs of groups), which
+// divides the chain by eight; (3) the states in between and the four outputs are formed in a vectorised pass.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -66,9 +66,11 @@ inline SvfStep svfStep(float hz, float piOverFs, float k) noexcept {
     const dsp::TanRatio t = dsp::tanRatio(hz * piOverFs);
     const float pq = t.num * t.den;
     const float pp = t.num * t.num;
-    const float inv = 1.0f / (t.den * t.den + k * pq + pp);
-    const float e2 = 2.0f * pq * inv;
-    const float e3 = 2.0f * pp * inv;
+    // 2 / d rather than 2 * (1 / d): the same bits (scaling by 2 is exact), one multiply less
+    // for each of e2 and e3.
+    const float twoInv = 2.0f / (t.den * t.den + k * pq + pp);
+    const float e2 = pq * twoInv;
+    const float e3 = pp * twoInv;
     return {-(e3 + k * e2), e2, e3};
 }
 
@@ -165,13 +167,46 @@ void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float&
         }
     }
 
-    // The serial part: each group's first state.
+    // The serial part: each group's first state. It steps over pairs of groups, through the
+    // pair's combined step (s -> s + C s + c with C = A + B + B A, c = a + b + B a for the
+    // groups' (A, a), (B, b); vectorised, lanes = pairs), which halves the loop-carried chain
+    // again; the odd groups' first states are then one step from the even ones' (vectorised),
+    // computed exactly as the serial loop would.
     alignas(64) float first1[kGroups + 1], first2[kGroups + 1];
     float s1 = state1, s2 = state2;
     first1[0] = s1;
     first2[0] = s2;
     constexpr int kLast = kStep - 1;
-    for (int g = 0; g < groups; ++g) {
+    constexpr int kPairs = kGroups / 2;
+    const int pairs = groups / 2;
+    alignas(64) float c11[kPairs], c12[kPairs], c21[kPairs], c22[kPairs], c1[kPairs], c2[kPairs];
+    for (int q = 0; q < pairs; ++q) {
+        const int a = 2 * q, b = 2 * q + 1;
+        const float a11 = g11[kLast][a], a12 = g12[kLast][a], a21 = g21[kLast][a], a22 = g22[kLast][a];
+        const float b11 = g11[kLast][b], b12 = g12[kLast][b], b21 = g21[kLast][b], b22 = g22[kLast][b];
+        const float ha1 = h1[kLast][a], ha2 = h2[kLast][a];
+        c11[q] = (a11 + b11) + mulAdd(b11, a11, b12 * a21);
+        c12[q] = (a12 + b12) + mulAdd(b11, a12, b12 * a22);
+        c21[q] = (a21 + b21) + mulAdd(b21, a11, b22 * a21);
+        c22[q] = (a22 + b22) + mulAdd(b21, a12, b22 * a22);
+        c1[q] = (ha1 + h1[kLast][b]) + mulAdd(b11, ha1, b12 * ha2);
+        c2[q] = (ha2 + h2[kLast][b]) + mulAdd(b21, ha1, b22 * ha2);
+    }
+    for (int q = 0; q < pairs; ++q) {
+        const float t1 = mulAdd(c12[q], s2, s1) + mulAdd(c11[q], s1, c1[q]);
+        const float t2 = mulAdd(c21[q], s1, s2) + mulAdd(c22[q], s2, c2[q]);
+        s1 = t1;
+        s2 = t2;
+        first1[2 * q + 2] = s1;
+        first2[2 * q + 2] = s2;
+    }
+    for (int q = 0; q < pairs; ++q) {
+        const int a = 2 * q;
+        const float b1 = first1[a], b2 = first2[a];
+        first1[a + 1] = mulAdd(g12[kLast][a], b2, b1) + mulAdd(g11[kLast][a], b1, h1[kLast][a]);
+        first2[a + 1] = mulAdd(g21[kLast][a], b1, b2) + mulAdd(g22[kLast][a], b2, h2[kLast][a]);
+    }
+    for (int g = 2 * pairs; g < groups; ++g) {  // an odd group count (a short block)
         const float t1 = mulAdd(g12[kLast][g], s2, s1) + mulAdd(g11[kLast][g], s1, h1[kLast][g]);
         const float t2 = mulAdd(g21[kLast][g], s1, s2) + mulAdd(g22[kLast][g], s2, h2[kLast][g]);
         s1 = t1;

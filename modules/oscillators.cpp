@@ -506,7 +506,7 @@ private:
             catchUp(st_[cc], acc_[cc].a.data());
             for (int offset = 0; offset < frames; offset += kChunk) {
                 const int n = std::min(kChunk, frames - offset);
-                float* a = acc_[cc].begin(n);
+                float* a = acc_[cc].beginStore(n);
                 if (constant)
                     renderConstant(c, a, constantInc, n);
                 else
@@ -535,8 +535,12 @@ private:
     void renderConstant(int c, float* __restrict a, std::uint32_t inc, int n) noexcept {
         PhaseState& st = st_[static_cast<std::size_t>(c)];
         const std::uint32_t q = st.phase;
+        // Frames below kBlepTaps - kBlepDelay add to the residual tails the last chunk left;
+        // the rest store into slots beginStore() left uncleared.
         float* __restrict naive = a + kBlepDelay;
-        for (int i = 0; i < n; ++i) naive[i] += SawShape::at(q + static_cast<std::uint32_t>(i) * inc);
+        const int carried = std::min(n, kBlepTaps - kBlepDelay);
+        for (int i = 0; i < carried; ++i) naive[i] += SawShape::at(q + static_cast<std::uint32_t>(i) * inc);
+        for (int i = carried; i < n; ++i) naive[i] = SawShape::at(q + static_cast<std::uint32_t>(i) * inc);
         // Steps: the ramp wraps before frame m when q + m * inc passes 2^32 (m = 1..n: the step
         // into the next chunk's first frame is handled here, where its residual starts).
         const float invInc = 1.0f / static_cast<float>(inc);
@@ -563,8 +567,10 @@ private:
         phase[static_cast<std::size_t>(n)] = q;
         st.phase = q;
         st.inc = static_cast<std::int32_t>(std::min(inc[static_cast<std::size_t>(n - 1)], kIncrementMax));
-        float* __restrict naive = a + kBlepDelay;
-        for (int i = 0; i < n; ++i) naive[i] += SawShape::at(phase[static_cast<std::size_t>(i)]);
+        float* __restrict naive = a + kBlepDelay;  // as in renderConstant
+        const int carried = std::min(n, kBlepTaps - kBlepDelay);
+        for (int i = 0; i < carried; ++i) naive[i] += SawShape::at(phase[static_cast<std::size_t>(i)]);
+        for (int i = carried; i < n; ++i) naive[i] = SawShape::at(phase[static_cast<std::size_t>(i)]);
         // Steps: where the phase went down. A vectorised count first; most chunks have none.
         int wraps = 0;
         for (int i = 0; i < n; ++i) wraps += phase[static_cast<std::size_t>(i + 1)] < phase[static_cast<std::size_t>(i)] ? 1 : 0;
