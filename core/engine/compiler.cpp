@@ -162,6 +162,7 @@ struct PendingMixSource {
     PortSource source;
     CableState* state;
     float target;
+    bool settled;
 };
 
 std::string portLabel(const GraphNode& node, bool output, int port) {
@@ -358,8 +359,9 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
                 PendingMix mix{-1, defaultValue, {}};
                 int channels = 1;
                 for (int e : edges) {
-                    mix.sources.push_back(
-                        PendingMixSource{sourceOf(e, s), states[static_cast<std::size_t>(e)], g.edges[static_cast<std::size_t>(e)].target});
+                    mix.sources.push_back(PendingMixSource{sourceOf(e, s), states[static_cast<std::size_t>(e)],
+                                                           g.edges[static_cast<std::size_t>(e)].target,
+                                                           settled[static_cast<std::size_t>(e)] != 0});
                     channels = std::max(channels, mix.sources.back().source.channels);
                 }
                 mix.dstSignal = static_cast<int>(signals.size());
@@ -491,7 +493,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
             op.firstSource = static_cast<std::uint32_t>(plan->mixSources_.size());
             op.sourceCount = static_cast<std::uint32_t>(mix.sources.size());
             for (const auto& src : mix.sources)
-                plan->mixSources_.push_back(plan::MixSource{pointerOf(src.source), src.source.channels, src.state, src.target});
+                plan->mixSources_.push_back(
+                    plan::MixSource{pointerOf(src.source), src.source.channels, src.state, src.target, src.settled});
             plan->mixes_.push_back(op);
         }
         step.mixCount = static_cast<std::uint32_t>(pending.mixes.size());

@@ -61,8 +61,10 @@ void Plan::runMix(const plan::MixOp& mix, int frames) noexcept {
     const float rate = fadeStepPerFrame_;
     for (std::uint32_t s = 0; s < mix.sourceCount; ++s) {
         const plan::MixSource& src = mixSources_[mix.firstSource + s];
-        const float g0 = src.state->gain.load(std::memory_order_relaxed);
         const float target = src.target;
+        // A settled cable's state lives elsewhere in memory; not reading it saves a scattered
+        // access per source per block.
+        const float g0 = src.settled ? target : src.state->gain.load(std::memory_order_relaxed);
         if (g0 == target) {
             if (g0 == 0.0f) continue;
             for (int c = 0; c < src.channels; ++c) {

@@ -46,6 +46,7 @@ struct MixSource {
     int channels;
     CableState* state;
     float target;  // the gain this cable moves toward in this plan
+    bool settled;  // the gain is the target for this plan's whole life: `state` need not be read
 };
 
 /// Builds one input from several cables and/or a fading cable: dst = Σ gain_i · src_i plus the

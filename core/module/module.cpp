@@ -6,7 +6,11 @@
 
 namespace kabel {
 
-Module::Module(const ModuleDescriptor& descriptor) : descriptor_(&descriptor), params_(new std::atomic<float>[descriptor.params.size()]) {
+Module::Module(const ModuleDescriptor& descriptor) : descriptor_(&descriptor), params_(inlineParams_) {
+    if (descriptor.params.size() > kInlineParams) {
+        heapParams_.reset(new std::atomic<float>[descriptor.params.size()]);
+        params_ = heapParams_.get();
+    }
     for (std::size_t i = 0; i < descriptor.params.size(); ++i)
         params_[i].store(descriptor.params[i].defaultValue, std::memory_order_relaxed);
 }
