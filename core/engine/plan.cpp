@@ -26,7 +26,7 @@ void Plan::runSteps(int frames, std::uint64_t blockStart) noexcept {
         step.ctx.frames = frames;
         step.ctx.blockStart = blockStart;
         step.module->run(step.ctx);
-        runAfter(step, frames);
+        if ((step.copyCount | step.probeCount) != 0) runAfter(step, frames);  // most steps have neither
         if constexpr (Profile) {
             const Clock::time_point end = Clock::now();
             step.module->addCpuNanos(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count()));
