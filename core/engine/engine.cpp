@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/dsp/peak.hpp"
 #include "core/util/denormals.hpp"
 
 namespace kabel {
@@ -209,12 +210,8 @@ void Engine::guardOutput() noexcept {
     std::uint64_t nonFinite = 0, guarded = 0;
     for (float* x : outPointers_) {
         // Cheap screening: x*0 is NaN only for NaN/Inf; the peak decides whether to clip.
-        float probe = 0.0f, peak = 0.0f;
-        for (int n = 0; n < frames; ++n) {
-            probe += x[n] * 0.0f;
-            peak = std::max(peak, std::fabs(x[n]));
-        }
-        if (probe != probe) {
+        float peak = dsp::peakAbs(x, static_cast<std::size_t>(frames));
+        if (!dsp::allFinite(x, static_cast<std::size_t>(frames))) {
             for (int n = 0; n < frames; ++n)
                 if (!std::isfinite(x[n])) {
                     x[n] = 0.0f;

@@ -5,29 +5,11 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/dsp/peak.hpp"
 #include "core/engine/session.hpp"
 #include "core/util/atomic_file.hpp"
 
 namespace kabel {
-
-namespace {
-
-// The largest |x| of n samples, in 16 running maxima so the loop vectorises.
-float peakOf(const float* x, std::size_t n) noexcept {
-    float part[16] = {};
-    std::size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (std::size_t j = 0; j < 16; ++j) {
-            const float a = std::fabs(x[i + j]);
-            part[j] = a > part[j] ? a : part[j];
-        }
-    float peak = 0.0f;
-    for (float p : part) peak = std::max(peak, p);
-    for (; i < n; ++i) peak = std::max(peak, std::fabs(x[i]));
-    return peak;
-}
-
-}  // namespace
 
 RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path, const RenderOptions& options) {
     if (!(options.seconds > 0.0) || options.seconds > 24.0 * 3600.0) throw std::invalid_argument("--seconds must be in (0, 86400]");
@@ -82,7 +64,7 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
                 engine.processBlock();
                 const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(block), total - done - frames));
                 float* dst = chunk.data() + frames * static_cast<std::size_t>(channels);
-                for (int c = 0; c < channels; ++c) peak = std::max(peak, peakOf(engine.blockOutput(c), n));
+                for (int c = 0; c < channels; ++c) peak = std::max(peak, dsp::peakAbs(engine.blockOutput(c), n));
                 if (channels == 2) {  // the common case, as one loop the compiler vectorises
                     const float* __restrict left = engine.blockOutput(0);
                     const float* __restrict right = engine.blockOutput(1);
