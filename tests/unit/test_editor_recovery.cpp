@@ -26,7 +26,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace kabel;
 using namespace kabel::editor;
+using kabel::test::readFile;
 using kabel::test::TempDir;
+using kabel::test::writeFile;
 
 namespace {
 
@@ -63,17 +65,6 @@ Patch samplePatch() {
     p.midiMap = {m};
     p.extraJson = R"({"future_top":[1,2,3]})";
     return p;
-}
-
-std::string readFile(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void writeFile(const fs::path& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary) << text;
 }
 
 /// A copy of `written` (a real recovery file) as if another process had written it.

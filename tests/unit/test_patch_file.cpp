@@ -31,7 +31,9 @@ using namespace kabel;
 
 namespace {
 
+using kabel::test::readFile;
 using kabel::test::TempDir;
+using kabel::test::writeFile;
 
 // A private registry shaped like the real saw/svf/out modules, so these tests depend on no module
 // that is still being written.
@@ -82,18 +84,6 @@ constexpr double kSlowdown = 1.0;
 #endif
 
 const fs::path kDataDir = fs::path(KABEL_SOURCE_DIR) / "tests" / "data";
-
-std::string readFile(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void writeFile(const fs::path& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-}
 
 std::vector<fs::path> kabelFilesIn(const fs::path& dir) {
     std::vector<fs::path> files;
