@@ -146,6 +146,20 @@ ImVec2 Editor::portPosition(const ModuleSpec& module, bool output, int index) {
     return toScreen(p.x + (output ? l.width : 0.0f), p.y + l.header + (static_cast<float>(index) + 0.5f) * l.row);
 }
 
+bool Editor::cableCurve(const PortRef& from, const PortRef& to, ImVec2 (&p)[4], SignalKind& kind) {
+    const Patch& doc = patch();
+    const ModuleSpec* a = doc.findModule(from.module);
+    const ModuleSpec* b = doc.findModule(to.module);
+    const ModuleDescriptor* ad = a ? Registry::global().find(a->type) : nullptr;
+    const ModuleDescriptor* bd = b ? Registry::global().find(b->type) : nullptr;
+    const int out = ad ? ad->outputIndex(from.port) : -1;
+    const int in = bd ? bd->inputIndex(to.port) : -1;
+    if (out < 0 || in < 0) return false;
+    cablePoints(portPosition(*a, true, out), portPosition(*b, false, in), zoom_, p);
+    kind = ad->outputs[static_cast<std::size_t>(out)].kind;
+    return true;
+}
+
 Editor::Hit Editor::hitTest(ImVec2 mouse) {
     const Patch& doc = patch();
     const float portReach = std::max(8.0f, kPortRadius * zoom_ + 3.0f);
@@ -174,14 +188,9 @@ Editor::Hit Editor::hitTest(ImVec2 mouse) {
     float best = 36.0f;
     Hit hit;
     for (std::size_t i = 0; i < doc.cables.size(); ++i) {
-        const CableSpec& c = doc.cables[i];
-        const ModuleSpec* from = doc.findModule(c.from.module);
-        const ModuleSpec* to = doc.findModule(c.to.module);
-        const ModuleDescriptor* fd = from ? Registry::global().find(from->type) : nullptr;
-        const ModuleDescriptor* td = to ? Registry::global().find(to->type) : nullptr;
-        if (!fd || !td) continue;
         ImVec2 p[4];
-        cablePoints(portPosition(*from, true, fd->outputIndex(c.from.port)), portPosition(*to, false, td->inputIndex(c.to.port)), zoom_, p);
+        SignalKind kind;
+        if (!cableCurve(doc.cables[i].from, doc.cables[i].to, p, kind)) continue;
         const float lo = std::min({p[0].x, p[3].x}) - 60.0f * zoom_, hi = std::max({p[0].x, p[3].x}) + 60.0f * zoom_;
         if (mouse.x < lo || mouse.x > hi || mouse.y < std::min(p[0].y, p[3].y) - 10 || mouse.y > std::max(p[0].y, p[3].y) + 10) continue;
         const float d2 = bezierDistanceSq(p, mouse);
@@ -302,15 +311,10 @@ void Editor::drawCables(ImDrawList* draw, const Hit& hover) {
     for (std::size_t i = 0; i < doc.cables.size(); ++i) {
         const CableSpec& c = doc.cables[i];
         if (drag_ == DragKind::MoveCable && movingCable_ && static_cast<int>(i) == dragFrom_.index) continue;
-        const ModuleSpec* from = doc.findModule(c.from.module);
-        const ModuleSpec* to = doc.findModule(c.to.module);
-        const ModuleDescriptor* fd = from ? Registry::global().find(from->type) : nullptr;
-        const ModuleDescriptor* td = to ? Registry::global().find(to->type) : nullptr;
-        if (!fd || !td || fd->outputIndex(c.from.port) < 0 || td->inputIndex(c.to.port) < 0) continue;
         ImVec2 p[4];
-        cablePoints(portPosition(*from, true, fd->outputIndex(c.from.port)), portPosition(*to, false, td->inputIndex(c.to.port)), zoom_, p);
+        SignalKind kind;
+        if (!cableCurve(c.from, c.to, p, kind)) continue;
         const bool hot = (hover.kind == Hit::Cable && hover.index == static_cast<int>(i)) || selectedCable_ == static_cast<int>(i);
-        const SignalKind kind = fd->outputs[static_cast<std::size_t>(fd->outputIndex(c.from.port))].kind;
         const bool delayed = std::any_of(feedback.begin(), feedback.end(),
                                          [&](const FeedbackCable& f) { return f.from == c.from.str() && f.to == c.to.str(); });
         const float width = (hot ? 4.0f : 2.5f) * std::max(0.6f, zoom_);
@@ -701,18 +705,14 @@ void Editor::drawProbes(ImDrawList* draw, const Hit& hover) {
                             [&](const CableSpec& c) { return c.from == pin.first && c.to == pin.second; });
     });
     for (const auto& [from, to] : pinned_) {
-        const ModuleSpec* a = doc.findModule(from.module);
-        const ModuleSpec* b = doc.findModule(to.module);
-        const ModuleDescriptor* ad = a ? Registry::global().find(a->type) : nullptr;
-        const ModuleDescriptor* bd = b ? Registry::global().find(b->type) : nullptr;
-        const SignalTap* tap = probeTap(from);
-        if (!ad || !bd || !tap) continue;
         ImVec2 p[4];
-        cablePoints(portPosition(*a, true, ad->outputIndex(from.port)), portPosition(*b, false, bd->inputIndex(to.port)), zoom_, p);
+        SignalKind kind;
+        if (!cableCurve(from, to, p, kind)) continue;
+        const SignalTap* tap = probeTap(from);
+        if (!tap) continue;
         const ImVec2 mid = bezierAt(p, 0.5f);
         const ImVec2 min(mid.x - 70.0f, mid.y - 36.0f), max(mid.x + 70.0f, mid.y + 36.0f);
         draw->AddRectFilled(ImVec2(min.x - 2, min.y - 2), ImVec2(max.x + 2, max.y + 2), IM_COL32(10, 10, 12, 230), 4.0f);
-        const SignalKind kind = ad->outputs[static_cast<std::size_t>(ad->outputIndex(from.port))].kind;
         drawScope(draw, min, max, *tap, 0, 0.02f, host_->sampleRate(), kindColour(kind));
         draw->AddText(font, ImGui::GetFont()->FontSize * 0.8f, ImVec2(min.x + 3, min.y + 2), kDim, from.str().c_str());
         animating_ = true;

@@ -134,6 +134,8 @@ private:
     ImVec2 toCanvas(ImVec2 screen) const;
     ImVec2 portPosition(const ModuleSpec& module, bool output, int index);
     Hit hitTest(ImVec2 mouse);
+    /// The curve of a cable between two ports that exist, and its signal kind; false otherwise.
+    bool cableCurve(const PortRef& from, const PortRef& to, ImVec2 (&p)[4], SignalKind& kind);
     void drawNode(ImDrawList* draw, const ModuleSpec& module, const ModuleDescriptor* descriptor, bool hovered);
     void drawCables(ImDrawList* draw, const Hit& hover);
     void canvasMouse(const Hit& hover, bool canvasHovered);
