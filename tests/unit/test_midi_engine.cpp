@@ -309,7 +309,9 @@ TEST_CASE("the audio thread makes no allocation or lock while midi events flow",
     RtCounts counts;
     std::thread audio([&] {
         RtGuard guard;
-        for (int b = 0; b < 4000; ++b) {
+        // At least 4000 blocks, and on until the producers have been scheduled enough to deliver
+        // the events checked below (a loaded machine may run the producers late), bounded.
+        for (int b = 0; b < 4000 || (engine.midiStats().delivered <= 1000 && b < 400000); ++b) {
             engine.processBlock();
             audioFrame.store(engine.deviceFrame(), std::memory_order_relaxed);
             if (b % 16 == 0) std::this_thread::yield();
