@@ -522,7 +522,7 @@ private:
         try {
             take.file->close();
             take.file.reset();
-            detail::commitTempFile(take.temp, take.target);
+            detail::commitTempFile(take.temp, take.target, Durability::Synced);  // a performance cannot be played again
         } catch (const std::exception& e) {
             take.file.reset();
             detail::discardTempFile(take.temp);

@@ -36,9 +36,10 @@ std::filesystem::path makeTempPathBeside(const std::filesystem::path& path) {
     return path.parent_path() / name;
 }
 
-void commitTempFile(const std::filesystem::path& temp, const std::filesystem::path& path) {
-    fsyncPath(temp, O_RDONLY);
+void commitTempFile(const std::filesystem::path& temp, const std::filesystem::path& path, Durability durability) {
+    if (durability == Durability::Synced) fsyncPath(temp, O_RDONLY);
     if (::rename(temp.c_str(), path.c_str()) != 0) fail("cannot rename temporary file over", path);
+    if (durability != Durability::Synced) return;
     const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
     fsyncPath(dir, O_RDONLY | O_DIRECTORY);
 }

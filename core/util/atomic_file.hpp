@@ -12,25 +12,32 @@ namespace kabel {
 /// which case `path` is untouched and the temporary file is removed.
 void writeFileAtomically(const std::filesystem::path& path, std::string_view contents);
 
+/// Whether a replacement waits for the data to reach the disk before the rename (fsync of the
+/// file and of its folder). Either way the rename is atomic: readers see the old file or the whole
+/// new one. Synced also survives a power cut; the user's own documents (patches) need that.
+/// Renamed is for files that can be made again (a render's WAV): an fsync of a 20 MB render costs
+/// more than a short render itself, and ext4 (auto_da_alloc) flushes a file renamed over another.
+enum class Durability { Synced, Renamed };
+
 /// Like writeFileAtomically, for producers that write the file themselves (e.g. libsndfile):
 /// `write` receives the temporary path and must create it completely; then the file is fsynced
-/// and renamed over `path`. If `write` throws, the temporary file is removed and `path` is
-/// untouched.
+/// (unless `durability` says otherwise) and renamed over `path`. If `write` throws, the temporary
+/// file is removed and `path` is untouched.
 template <typename WriteFn>
-void replaceFileAtomically(const std::filesystem::path& path, WriteFn&& write);
+void replaceFileAtomically(const std::filesystem::path& path, WriteFn&& write, Durability durability = Durability::Synced);
 
 namespace detail {
 std::filesystem::path makeTempPathBeside(const std::filesystem::path& path);
-void commitTempFile(const std::filesystem::path& temp, const std::filesystem::path& path);
+void commitTempFile(const std::filesystem::path& temp, const std::filesystem::path& path, Durability durability);
 void discardTempFile(const std::filesystem::path& temp) noexcept;
 }  // namespace detail
 
 template <typename WriteFn>
-void replaceFileAtomically(const std::filesystem::path& path, WriteFn&& write) {
+void replaceFileAtomically(const std::filesystem::path& path, WriteFn&& write, Durability durability) {
     const std::filesystem::path temp = detail::makeTempPathBeside(path);
     try {
         write(temp);
-        detail::commitTempFile(temp, path);
+        detail::commitTempFile(temp, path, durability);
     } catch (...) {
         detail::discardTempFile(temp);
         throw;
