@@ -17,14 +17,16 @@
 // Why three passes per block: the recursion is the only serial part, and one step of it is a
 // chain of two dependent FMA-adds (~7 cycles). So (1) coefficients for every sample are computed
 // in a vectorised pass (g from a rational tan, one division per sample for all of e1, e2, e3);
-// (2) the recursion advances eight samples per loop-carried step, through the product of eight
-// steps' matrices (computed vectorised: groups of four samples, then pairs of groups), which
-// divides the chain by eight; (3) the states in between and the four outputs are formed in a vectorised pass.
+// (2) each group of four samples gets the product of its four steps' maps (vectorised, lanes =
+// groups), and the groups' first states come from an inclusive scan of those maps across the
+// sixteen lanes of a vector (four levels, no scalar chain); (3) the states in between and the
+// four outputs are formed in a vectorised pass.
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <numbers>
 #include <span>
 
@@ -118,6 +120,76 @@ CoefficientKernel pickKernel(bool fm) noexcept {
     return fm ? &modulatedCoefficients<kSource, true> : &modulatedCoefficients<kSource, false>;
 }
 
+// Sixteen floats as one vector (a GCC vector extension: one zmm register with AVX-512, two ymm
+// with AVX2; GCC lowers the lane shuffles for either).
+typedef float Lanes16 __attribute__((vector_size(64)));
+typedef int LaneIndex16 __attribute__((vector_size(64)));
+
+inline Lanes16 loadLanes(const float* p) noexcept {
+    Lanes16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+inline void storeLanes(float* p, Lanes16 v) noexcept {
+    std::memcpy(p, &v, sizeof v);
+}
+
+/// Lane i gets lane i - d of v (the first d lanes get `fill`'s).
+inline Lanes16 shiftLanes(Lanes16 v, Lanes16 fill, int d) noexcept {
+    // __builtin_shuffle with two operands: indices 0..15 pick `fill`, 16..31 pick v.
+    constexpr LaneIndex16 k1{0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+    constexpr LaneIndex16 k2{0, 1, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29};
+    constexpr LaneIndex16 k4{0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27};
+    constexpr LaneIndex16 k8{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    switch (d) {
+        case 1:
+            return __builtin_shuffle(fill, v, k1);
+        case 2:
+            return __builtin_shuffle(fill, v, k2);
+        case 4:
+            return __builtin_shuffle(fill, v, k4);
+        default:
+            return __builtin_shuffle(fill, v, k8);
+    }
+}
+
+/// The states at the starts and ends of sixteen consecutive groups of samples, from the state
+/// (s1, s2) before the first and each group's map s -> s + A s + a (A = [[a11, a12], [a21, a22]],
+/// a = [u1, u2]; sixteen lanes each, the identity (zeros) for groups past the block's end). An
+/// inclusive scan: at each level a lane's map follows the one d lanes before it
+/// (C = A + B + B A, c = a + b + B a, B the later map), in increment form as the recursion itself.
+inline void groupStates(const float* a11p, const float* a12p, const float* a21p, const float* a22p, const float* u1p, const float* u2p,
+                        float s1, float s2, float* start1, float* start2, float* end1, float* end2) noexcept {
+    Lanes16 b11 = loadLanes(a11p), b12 = loadLanes(a12p), b21 = loadLanes(a21p), b22 = loadLanes(a22p);
+    Lanes16 b1 = loadLanes(u1p), b2 = loadLanes(u2p);
+    const Lanes16 zero{};
+#pragma GCC unroll 4
+    for (int d = 1; d < 16; d *= 2) {
+        const Lanes16 a11 = shiftLanes(b11, zero, d), a12 = shiftLanes(b12, zero, d);
+        const Lanes16 a21 = shiftLanes(b21, zero, d), a22 = shiftLanes(b22, zero, d);
+        const Lanes16 a1 = shiftLanes(b1, zero, d), a2 = shiftLanes(b2, zero, d);
+        const Lanes16 c11 = (a11 + b11) + (b11 * a11 + b12 * a21);
+        const Lanes16 c12 = (a12 + b12) + (b11 * a12 + b12 * a22);
+        const Lanes16 c21 = (a21 + b21) + (b21 * a11 + b22 * a21);
+        const Lanes16 c22 = (a22 + b22) + (b21 * a12 + b22 * a22);
+        const Lanes16 c1 = (a1 + b1) + (b11 * a1 + b12 * a2);
+        const Lanes16 c2 = (a2 + b2) + (b21 * a1 + b22 * a2);
+        b11 = c11;
+        b12 = c12;
+        b21 = c21;
+        b22 = c22;
+        b1 = c1;
+        b2 = c2;
+    }
+    const Lanes16 e1 = (b12 * s2 + s1) + (b11 * s1 + b1);
+    const Lanes16 e2 = (b21 * s1 + s2) + (b22 * s2 + b2);
+    storeLanes(end1, e1);
+    storeLanes(end2, e2);
+    storeLanes(start1, shiftLanes(e1, zero + s1, 1));
+    storeLanes(start2, shiftLanes(e2, zero + s2, 1));
+}
+
 /// Passes 2 and 3 for one channel and one chunk: advances (s1, s2) over x[0..frames) and writes
 /// the four outputs (kAllTaps), or only the low-pass (the others are left unwritten: nothing reads
 /// them). The low-pass alone needs only the second state inside each group, which saves a third of
@@ -127,9 +199,9 @@ CoefficientKernel pickKernel(bool fm) noexcept {
 /// F_n = [e2, e3] (sample n's step is s' = s + E_n s + F_n x_n), j steps from the group's first
 /// state s0 give s_j = s0 + G_j s0 + h_j, where G_1 = E_0, h_1 = F_0 x_0 and
 /// G_{j+1} = G_j + E_j + E_j G_j, h_{j+1} = h_j + E_j h_j + F_j x_j. The G and h of every group
-/// are computed in a vectorised pass (lanes = groups); the serial loop then only advances
-/// s0 -> s_kStep (7 cycles per group instead of per sample); a last vectorised pass rebuilds the
-/// states inside each group and forms the outputs.
+/// are computed in a vectorised pass (lanes = groups); a scan across the lanes (groupStates)
+/// gives every group's first state; a last vectorised pass rebuilds the states inside each group
+/// and forms the outputs.
 template <bool kAllTaps>
 void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float& state1, float& state2, float* __restrict lp,
             float* __restrict bp, float* __restrict hp, float* __restrict notch) noexcept {
@@ -167,58 +239,26 @@ void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float&
         }
     }
 
-    // The serial part: each group's first state. It steps over pairs of groups, through the
-    // pair's combined step (s -> s + C s + c with C = A + B + B A, c = a + b + B a for the
-    // groups' (A, a), (B, b); vectorised, lanes = pairs), which halves the loop-carried chain
-    // again; the odd groups' first states are then one step from the even ones' (vectorised),
-    // computed exactly as the serial loop would.
-    alignas(64) float first1[kGroups + 1], first2[kGroups + 1];
-    float s1 = state1, s2 = state2;
-    first1[0] = s1;
-    first2[0] = s2;
+    // The serial part: each group's first state, as an inclusive scan over the groups' maps in
+    // vector lanes (lane g composes groups 0..g; four levels for sixteen groups, each composing a
+    // lane with the one d = 1, 2, 4, 8 lanes before it). The maps are in increment form, so a
+    // lane shifted in from before group 0 is the identity (all zero). No scalar chain and no
+    // scalar stores that vector loads would have to wait for (a store-forwarding stall).
+    static_assert(kGroups == 16, "the scan is written for sixteen lanes");
     constexpr int kLast = kStep - 1;
-    constexpr int kPairs = kGroups / 2;
-    const int pairs = groups / 2;
-    alignas(64) float c11[kPairs], c12[kPairs], c21[kPairs], c22[kPairs], c1[kPairs], c2[kPairs];
-    for (int q = 0; q < pairs; ++q) {
-        const int a = 2 * q, b = 2 * q + 1;
-        const float a11 = g11[kLast][a], a12 = g12[kLast][a], a21 = g21[kLast][a], a22 = g22[kLast][a];
-        const float b11 = g11[kLast][b], b12 = g12[kLast][b], b21 = g21[kLast][b], b22 = g22[kLast][b];
-        const float ha1 = h1[kLast][a], ha2 = h2[kLast][a];
-        c11[q] = (a11 + b11) + mulAdd(b11, a11, b12 * a21);
-        c12[q] = (a12 + b12) + mulAdd(b11, a12, b12 * a22);
-        c21[q] = (a21 + b21) + mulAdd(b21, a11, b22 * a21);
-        c22[q] = (a22 + b22) + mulAdd(b21, a12, b22 * a22);
-        c1[q] = (ha1 + h1[kLast][b]) + mulAdd(b11, ha1, b12 * ha2);
-        c2[q] = (ha2 + h2[kLast][b]) + mulAdd(b21, ha1, b22 * ha2);
+    if (groups < kGroups) {  // a short block: the unused lanes are the identity
+        for (float* row : {g11[kLast], g12[kLast], g21[kLast], g22[kLast], h1[kLast], h2[kLast]})
+            std::fill(row + groups, row + kGroups, 0.0f);
     }
-    for (int q = 0; q < pairs; ++q) {
-        const float t1 = mulAdd(c12[q], s2, s1) + mulAdd(c11[q], s1, c1[q]);
-        const float t2 = mulAdd(c21[q], s1, s2) + mulAdd(c22[q], s2, c2[q]);
-        s1 = t1;
-        s2 = t2;
-        first1[2 * q + 2] = s1;
-        first2[2 * q + 2] = s2;
-    }
-    for (int q = 0; q < pairs; ++q) {
-        const int a = 2 * q;
-        const float b1 = first1[a], b2 = first2[a];
-        first1[a + 1] = mulAdd(g12[kLast][a], b2, b1) + mulAdd(g11[kLast][a], b1, h1[kLast][a]);
-        first2[a + 1] = mulAdd(g21[kLast][a], b1, b2) + mulAdd(g22[kLast][a], b2, h2[kLast][a]);
-    }
-    for (int g = 2 * pairs; g < groups; ++g) {  // an odd group count (a short block)
-        const float t1 = mulAdd(g12[kLast][g], s2, s1) + mulAdd(g11[kLast][g], s1, h1[kLast][g]);
-        const float t2 = mulAdd(g21[kLast][g], s1, s2) + mulAdd(g22[kLast][g], s2, h2[kLast][g]);
-        s1 = t1;
-        s2 = t2;
-        first1[g + 1] = s1;
-        first2[g + 1] = s2;
-    }
+    alignas(64) float start1[kGroups], start2[kGroups], end1[kGroups], end2[kGroups];
+    groupStates(g11[kLast], g12[kLast], g21[kLast], g22[kLast], h1[kLast], h2[kLast], state1, state2, start1, start2, end1, end2);
+    float s1 = groups > 0 ? end1[groups - 1] : state1;
+    float s2 = groups > 0 ? end2[groups - 1] : state2;
 
     // The states inside each group, and the outputs (bp, lp are the mean of consecutive states).
     const float k0 = k.start, dk = k.step;
     for (int g = 0; g < groups; ++g) {
-        const float b1 = first1[g], b2 = first2[g];
+        const float b1 = start1[g], b2 = start2[g];
         float p1[kStep + 1], p2[kStep + 1];
         p1[0] = b1;
         p2[0] = b2;
@@ -227,8 +267,8 @@ void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float&
             if constexpr (kAllTaps) p1[j + 1] = mulAdd(g12[j][g], b2, b1) + mulAdd(g11[j][g], b1, h1[j][g]);
             p2[j + 1] = mulAdd(g21[j][g], b1, b2) + mulAdd(g22[j][g], b2, h2[j][g]);
         }
-        p1[kStep] = first1[g + 1];
-        p2[kStep] = first2[g + 1];
+        p1[kStep] = end1[g];
+        p2[kStep] = end2[g];
 #pragma GCC unroll 4
         for (int j = 0; j < kStep; ++j) {
             const int n = kStep * g + j;
