@@ -53,7 +53,17 @@ enum SvfParams { kSvfCutoff, kSvfQ, kSvfFmDepth };
 constexpr float kMinCutoffHz = 5.0f;
 constexpr float kMaxCutoffRatio = 0.45f;  // of the sample rate
 
-/// Per-sample increments of one chunk (see the design note).
+/// The recursion's groups: kSvfStep consecutive samples each, kSvfGroups of them in a chunk.
+constexpr int kSvfStep = 4;
+constexpr int kSvfGroups = kChunk / kSvfStep;
+
+/// Where sample n's coefficients sit in SvfCoefficients: by position in its group, then by group
+/// (the kernel's first pass, lanes = groups, then loads them contiguously).
+constexpr int svfSlot(int n) noexcept {
+    return (n % kSvfStep) * kSvfGroups + n / kSvfStep;
+}
+
+/// Per-sample increments of one chunk (see the design note), sample n in slot svfSlot(n).
 struct SvfCoefficients {
     alignas(64) float e1[kChunk];
     alignas(64) float e2[kChunk];
@@ -90,27 +100,40 @@ inline const float* signal(const InputPort& port, int c, int start) noexcept {
 /// What the per-sample cutoff is made of.
 enum class CutoffSource { Constant, Glide, Cv };
 
+/// Sample n's coefficients into slot `slot`.
+template <CutoffSource kSource, bool kFm>
+inline void coefficientAt(SvfCoefficients& out, int slot, int n, float constantHz, Ramp octaves, const float* cv, const float* fm,
+                          Ramp depth, Ramp k, float piOverFs, float maxHz) noexcept {
+    float hz;
+    if constexpr (kSource == CutoffSource::Constant) {
+        hz = constantHz;
+    } else {
+        float o = octaves.at(n);
+        if constexpr (kSource == CutoffSource::Cv) o += cv[n];
+        o = o > -30.0f ? o : -30.0f;  // 2^-30 Hz .. 2^30 Hz before the clamp; NaN -> low
+        o = o < 30.0f ? o : 30.0f;
+        hz = dsp::fastPow2(o);
+    }
+    if constexpr (kFm) hz += fm[n] * depth.at(n);
+    const SvfStep s = svfStep(clampCutoff(hz, maxHz), piOverFs, k.at(n));
+    out.e1[slot] = s.e1;
+    out.e2[slot] = s.e2;
+    out.e3[slot] = s.e3;
+}
+
 /// Pass 1 for a modulated cutoff: fc[n] = 2^(octaves[n] + cv[n]) + fm[n] * depth[n].
 template <CutoffSource kSource, bool kFm>
 void modulatedCoefficients(SvfCoefficients& out, int frames, float constantHz, Ramp octaves, const float* cv, const float* fm, Ramp depth,
                            Ramp k, float piOverFs, float maxHz) noexcept {
-    for (int n = 0; n < frames; ++n) {
-        float hz;
-        if constexpr (kSource == CutoffSource::Constant) {
-            hz = constantHz;
-        } else {
-            float o = octaves.at(n);
-            if constexpr (kSource == CutoffSource::Cv) o += cv[n];
-            o = o > -30.0f ? o : -30.0f;  // 2^-30 Hz .. 2^30 Hz before the clamp; NaN -> low
-            o = o < 30.0f ? o : 30.0f;
-            hz = dsp::fastPow2(o);
-        }
-        if constexpr (kFm) hz += fm[n] * depth.at(n);
-        const SvfStep s = svfStep(clampCutoff(hz, maxHz), piOverFs, k.at(n));
-        out.e1[n] = s.e1;
-        out.e2[n] = s.e2;
-        out.e3[n] = s.e3;
+    // Lanes = groups (as in runSvf's first pass), so every store is contiguous in svfSlot order.
+    const int groups = frames / kSvfStep;
+    for (int g = 0; g < groups; ++g) {
+#pragma GCC unroll 4
+        for (int j = 0; j < kSvfStep; ++j)
+            coefficientAt<kSource, kFm>(out, j * kSvfGroups + g, kSvfStep * g + j, constantHz, octaves, cv, fm, depth, k, piOverFs, maxHz);
     }
+    for (int n = groups * kSvfStep; n < frames; ++n)  // a block that is not a multiple of kSvfStep
+        coefficientAt<kSource, kFm>(out, svfSlot(n), n, constantHz, octaves, cv, fm, depth, k, piOverFs, maxHz);
 }
 
 using CoefficientKernel = void (*)(SvfCoefficients&, int, float, Ramp, const float*, const float*, Ramp, Ramp, float, float) noexcept;
@@ -205,8 +228,8 @@ inline void groupStates(const float* a11p, const float* a12p, const float* a21p,
 template <bool kAllTaps>
 void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float& state1, float& state2, float* __restrict lp,
             float* __restrict bp, float* __restrict hp, float* __restrict notch) noexcept {
-    constexpr int kStep = 4;
-    constexpr int kGroups = kChunk / kStep;
+    constexpr int kStep = kSvfStep;
+    constexpr int kGroups = kSvfGroups;
     alignas(64) float g11[kStep][kGroups], g12[kStep][kGroups], g21[kStep][kGroups], g22[kStep][kGroups];
     alignas(64) float h1[kStep][kGroups], h2[kStep][kGroups];
     const int groups = frames / kStep;
@@ -214,8 +237,8 @@ void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float&
         float a11 = 0.0f, a12 = 0.0f, a21 = 0.0f, a22 = 0.0f, u1 = 0.0f, u2 = 0.0f;
 #pragma GCC unroll 4
         for (int j = 0; j < kStep; ++j) {
-            const int n = kStep * g + j;
-            const float e1 = c.e1[n], e2 = c.e2[n], e3 = c.e3[n];
+            const int n = kStep * g + j, slot = kGroups * j + g;
+            const float e1 = c.e1[slot], e2 = c.e2[slot], e3 = c.e3[slot];
             const float n11 = a11 + e1 + (e1 * a11 - e2 * a21);
             const float n12 = a12 - e2 + (e1 * a12 - e2 * a22);
             const float n21 = a21 + e2 + (e2 * a11 - e3 * a21);
@@ -286,7 +309,7 @@ void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float&
 
     // A block that is not a multiple of kStep: the last samples one step at a time.
     for (int n = groups * kStep; n < frames; ++n) {
-        const float e1 = c.e1[n], e2 = c.e2[n], e3 = c.e3[n];
+        const float e1 = c.e1[svfSlot(n)], e2 = c.e2[svfSlot(n)], e3 = c.e3[svfSlot(n)];
         const float t1 = mulAdd(-e2, s2, s1) + mulAdd(e1, s1, e2 * x[n]);
         const float t2 = mulAdd(e2, s1, s2) + mulAdd(-e3, s2, e3 * x[n]);
         const float b = 0.5f * (s1 + t1);
@@ -371,10 +394,9 @@ public:
         SvfCoefficients coefficients;
         if (!perSample) {
             const SvfStep s = svfStep(clampCutoff(constantHz, maxHz_), piOverFs_, k.start);
-            const int n = std::min(frames, kChunk);
-            std::fill_n(coefficients.e1, n, s.e1);
-            std::fill_n(coefficients.e2, n, s.e2);
-            std::fill_n(coefficients.e3, n, s.e3);
+            std::fill_n(coefficients.e1, kChunk, s.e1);  // every slot: a short block's samples are spread
+            std::fill_n(coefficients.e2, kChunk, s.e2);
+            std::fill_n(coefficients.e3, kChunk, s.e3);
         }
 
         for (int start = 0; start < frames; start += kChunk) {
