@@ -190,9 +190,7 @@ public:
                 for (int offset = 0; offset < frames; offset += kChunk) {
                     const int n = std::min(kChunk, frames - offset);
                     if (shape == kShapeSquare) {
-                        const std::uint64_t phase = st.phase;
-                        for (int i = 0; i < n; ++i)
-                            o[offset + i] = phase + static_cast<std::uint64_t>(i) * constantInc < threshold ? high : low;
+                        renderSquare(st.phase, constantInc, threshold, high, low, o + offset, n);
                     } else {
                         renderSmooth(shape, unipolar, static_cast<std::uint32_t>(st.phase >> 32),
                                      static_cast<std::uint32_t>(constantInc >> 32), o + offset, n);
@@ -413,6 +411,32 @@ private:
             cachedInc_ = increment64(double(rate) * std::exp2(double(octaves)) / sampleRate());
         }
         return cachedInc_;
+    }
+
+    // The square from a 64-bit phase p + i * inc: out[i] = (p + i * inc, wrapping) < threshold ? high : low,
+    // as runs between the frames where the comparison can change. A high run ends on the first
+    // frame at or past the threshold, a low run on the first frame past the wrap; each run's
+    // length is one division, so a chunk costs a fill and a few divisions (not a 64-bit multiply
+    // per frame).
+    static void renderSquare(std::uint64_t p, std::uint64_t inc, std::uint64_t threshold, float high, float low, float* __restrict out,
+                             int n) noexcept {
+        if (inc == 0) {
+            std::fill_n(out, n, p < threshold ? high : low);
+            return;
+        }
+        int i = 0;
+        while (i < n) {
+            const std::uint64_t q = p + static_cast<std::uint64_t>(i) * inc;
+            const bool isHigh = q < threshold;
+            // Frames before the comparison may change: ceil((threshold - q) / inc) while high
+            // (q + m inc stays below the threshold, no wrap, for m below that), and
+            // ceil((2^64 - q) / inc) = (2^64 - 1 - q) / inc + 1 while low (no wrap yet, so at or
+            // above q and the threshold).
+            const std::uint64_t frames = isHigh ? (threshold - q - 1) / inc + 1 : ~q / inc + 1;
+            const int run = static_cast<int>(std::min<std::uint64_t>(frames, static_cast<std::uint64_t>(n - i)));
+            std::fill_n(out + i, run, isHigh ? high : low);
+            i += run;
+        }
     }
 
     // Sine, triangle, saw or ramp down from a uint32 phase q + i * d: the oscillators' vectorised kernel.

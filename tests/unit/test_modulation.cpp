@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numbers>
 #include <set>
 #include <string>
@@ -804,4 +805,34 @@ TEST_CASE("modulation micro-benchmarks", "[.bench]") {
             b.nsPerSample(("compare" + ch).c_str());
         }
     }
+}
+
+TEST_CASE("lfo square runs match the per-frame 64-bit phase comparison", "[modulation]") {
+    // The fast path fills runs between edges; the reference compares every frame's phase
+    // (i x increment, wrapping) with the pulse width threshold, as the design note defines it.
+    constexpr long double kCycle = 18446744073709551616.0L;  // 2^64
+    int cases = 0;
+    for (const float rate : {0.01f, 0.37f, 3.0f, 97.5f, 1000.0f}) {
+        for (const float pw : {0.01f, 0.5f, 0.99f}) {
+            ModuleHarness h("lfo");
+            h.setParam("rate", rate);
+            h.setParam("shape", 3.0f);
+            h.setParam("pw", pw);
+            h.setParam("unipolar", 0.0f);
+            const int frames = 48000;
+            const auto x = render(h, frames);
+            REQUIRE(x.size() == static_cast<std::size_t>(frames));
+            const auto inc = static_cast<std::uint64_t>(std::ceil(static_cast<long double>(double(rate) / kRate) * kCycle));
+            const std::uint64_t threshold = static_cast<std::uint64_t>(static_cast<long double>(pw) * kCycle) - (std::uint64_t{1} << 39);
+            long wrong = 0;
+            for (int i = 0; i < frames; ++i) {
+                const float expected = static_cast<std::uint64_t>(i) * inc < threshold ? 1.0f : -1.0f;
+                wrong += x[static_cast<std::size_t>(i)] != expected;
+            }
+            INFO("rate " << rate << " pw " << pw);
+            CHECK(wrong == 0);
+            ++cases;
+        }
+    }
+    CHECK(cases == 15);
 }
