@@ -34,12 +34,12 @@ void Registry::add(const ModuleDescriptor& d) {
             die("choice param needs one label per value");
     }
     descriptors_.push_back(&d);
+    byId_.emplace(d.id, &d);  // descriptors are static: the view stays valid
 }
 
 const ModuleDescriptor* Registry::find(std::string_view typeId) const noexcept {
-    for (const auto* d : descriptors_)
-        if (d->id == typeId) return d;
-    return nullptr;
+    const auto it = byId_.find(typeId);
+    return it == byId_.end() ? nullptr : it->second;
 }
 
 std::vector<const ModuleDescriptor*> Registry::all() const {

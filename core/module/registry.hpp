@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/module/descriptor.hpp"
@@ -19,14 +20,16 @@ public:
     /// with a message naming it.
     void add(const ModuleDescriptor& descriptor);
 
-    /// The descriptor with this type id, or nullptr.
+    /// The descriptor with this type id, or nullptr. A hash lookup: loading a patch asks once per
+    /// module and twice per cable.
     const ModuleDescriptor* find(std::string_view typeId) const noexcept;
 
     /// All descriptors, sorted by category, then id.
     std::vector<const ModuleDescriptor*> all() const;
 
 private:
-    std::vector<const ModuleDescriptor*> descriptors_;
+    std::vector<const ModuleDescriptor*> descriptors_;                    // in registration order
+    std::unordered_map<std::string_view, const ModuleDescriptor*> byId_;  // views of the descriptors' ids
 };
 
 /// Registers a descriptor with Registry::global() during static initialisation:

@@ -289,6 +289,31 @@ TEST_CASE("a message names file, line and JSON pointer", "[patchfile]") {
     CHECK(e.reason() == "expected a number, got a string");
 }
 
+TEST_CASE("a repeated key is caught at every level, the same key in sibling objects is not", "[patchfile]") {
+    SECTION("top level") {
+        const InputError e = expectInputError(
+            [&] { parsePatch("{\"format\": \"kabel-patch\",\n\"version\": 1,\n\"version\": 1}", "top.kabel", fileTestRegistry()); });
+        CHECK(e.line() == 3);
+        CHECK(e.reason() == "duplicate key \"version\": keys must be unique within an object");
+    }
+    SECTION("inside a cable, after other objects with the same keys") {
+        const std::string text = R"({"format": "kabel-patch", "version": 1,
+"modules": [{"id": "a", "type": "out"}, {"id": "b", "type": "out"}],
+"cables": [{"from": "a.x", "to": "b.x", "note": 1},
+  {"from": "a.y", "to": "b.y", "to": "b.z"}]})";
+        const InputError e = expectInputError([&] { parsePatch(text, "cable.kabel", fileTestRegistry()); });
+        CHECK(e.line() == 4);
+        CHECK(e.where() == "/cables/1/to");
+    }
+    SECTION("no repeats: many objects sharing keys load") {
+        const std::string text = R"({"format": "kabel-patch", "version": 1,
+"modules": [{"id": "a", "type": "out", "x": {"k": 1}}, {"id": "b", "type": "out", "x": {"k": [{"k": 2}, {"k": 3}]}}]})";
+        const LoadedPatch loaded = parsePatch(text, "ok.kabel", fileTestRegistry());
+        REQUIRE(loaded.patch.modules.size() == 2);
+        CHECK(loaded.patch.modules[1].extraJson == R"({"x":{"k":[{"k":2},{"k":3}]}})");
+    }
+}
+
 TEST_CASE("parse errors give line and column from the byte offset", "[patchfile]") {
     const InputError e =
         expectInputError([&] { parsePatch("{\n  \"format\": \"kabel-patch\",\n  \"version\" 1\n}\n", "x.kabel", fileTestRegistry()); });
