@@ -19,8 +19,8 @@
 // in a vectorised pass (g from a rational tan, one division per sample for all of e1, e2, e3);
 // (2) each group of four samples gets the product of its four steps' maps (vectorised, lanes =
 // groups), and the groups' first states come from an inclusive scan of those maps across the
-// sixteen lanes of a vector (four levels, no scalar chain); (3) the states in between and the
-// four outputs are formed in a vectorised pass.
+// sixteen lanes of a vector (four levels, no scalar chain; without AVX-512, a serial loop over
+// pairs of groups); (3) the states in between and the four outputs are formed in a vectorised pass.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -143,23 +143,24 @@ CoefficientKernel pickKernel(bool fm) noexcept {
     return fm ? &modulatedCoefficients<kSource, true> : &modulatedCoefficients<kSource, false>;
 }
 
-// Sixteen floats as one vector (a GCC vector extension: one zmm register with AVX-512, two ymm
-// with AVX2; GCC lowers the lane shuffles for either).
+#if defined(__AVX512F__)
+// Sixteen floats as one vector (a GCC vector extension: one zmm register with AVX-512; used only
+// there, as GCC's AVX2 lowering of the lane shuffles is slow). The helpers take and give vectors by
+// reference: a vector passed by value would have a different ABI with and without AVX-512
+// (-Wpsabi in builds for other -march values).
 typedef float Lanes16 __attribute__((vector_size(64)));
 typedef int LaneIndex16 __attribute__((vector_size(64)));
 
-inline Lanes16 loadLanes(const float* p) noexcept {
-    Lanes16 v;
+inline void loadLanes(Lanes16& v, const float* p) noexcept {
     std::memcpy(&v, p, sizeof v);
-    return v;
 }
 
-inline void storeLanes(float* p, Lanes16 v) noexcept {
+inline void storeLanes(float* p, const Lanes16& v) noexcept {
     std::memcpy(p, &v, sizeof v);
 }
 
-/// Lane i gets lane i - d of v (the first d lanes get `fill`'s).
-inline Lanes16 shiftLanes(Lanes16 v, Lanes16 fill, int d) noexcept {
+/// Lane i of `out` gets lane i - d of v (the first d lanes get `fill`'s).
+inline void shiftLanes(Lanes16& out, const Lanes16& v, const Lanes16& fill, int d) noexcept {
     // __builtin_shuffle with two operands: indices 0..15 pick `fill`, 16..31 pick v.
     constexpr LaneIndex16 k1{0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
     constexpr LaneIndex16 k2{0, 1, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29};
@@ -167,13 +168,17 @@ inline Lanes16 shiftLanes(Lanes16 v, Lanes16 fill, int d) noexcept {
     constexpr LaneIndex16 k8{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
     switch (d) {
         case 1:
-            return __builtin_shuffle(fill, v, k1);
+            out = __builtin_shuffle(fill, v, k1);
+            return;
         case 2:
-            return __builtin_shuffle(fill, v, k2);
+            out = __builtin_shuffle(fill, v, k2);
+            return;
         case 4:
-            return __builtin_shuffle(fill, v, k4);
+            out = __builtin_shuffle(fill, v, k4);
+            return;
         default:
-            return __builtin_shuffle(fill, v, k8);
+            out = __builtin_shuffle(fill, v, k8);
+            return;
     }
 }
 
@@ -184,14 +189,23 @@ inline Lanes16 shiftLanes(Lanes16 v, Lanes16 fill, int d) noexcept {
 /// (C = A + B + B A, c = a + b + B a, B the later map), in increment form as the recursion itself.
 inline void groupStates(const float* a11p, const float* a12p, const float* a21p, const float* a22p, const float* u1p, const float* u2p,
                         float s1, float s2, float* start1, float* start2, float* end1, float* end2) noexcept {
-    Lanes16 b11 = loadLanes(a11p), b12 = loadLanes(a12p), b21 = loadLanes(a21p), b22 = loadLanes(a22p);
-    Lanes16 b1 = loadLanes(u1p), b2 = loadLanes(u2p);
+    Lanes16 b11, b12, b21, b22, b1, b2;
+    loadLanes(b11, a11p);
+    loadLanes(b12, a12p);
+    loadLanes(b21, a21p);
+    loadLanes(b22, a22p);
+    loadLanes(b1, u1p);
+    loadLanes(b2, u2p);
     const Lanes16 zero{};
 #pragma GCC unroll 4
     for (int d = 1; d < 16; d *= 2) {
-        const Lanes16 a11 = shiftLanes(b11, zero, d), a12 = shiftLanes(b12, zero, d);
-        const Lanes16 a21 = shiftLanes(b21, zero, d), a22 = shiftLanes(b22, zero, d);
-        const Lanes16 a1 = shiftLanes(b1, zero, d), a2 = shiftLanes(b2, zero, d);
+        Lanes16 a11, a12, a21, a22, a1, a2;  // each lane's map d lanes before (the identity below lane d)
+        shiftLanes(a11, b11, zero, d);
+        shiftLanes(a12, b12, zero, d);
+        shiftLanes(a21, b21, zero, d);
+        shiftLanes(a22, b22, zero, d);
+        shiftLanes(a1, b1, zero, d);
+        shiftLanes(a2, b2, zero, d);
         const Lanes16 c11 = (a11 + b11) + (b11 * a11 + b12 * a21);
         const Lanes16 c12 = (a12 + b12) + (b11 * a12 + b12 * a22);
         const Lanes16 c21 = (a21 + b21) + (b21 * a11 + b22 * a21);
@@ -209,9 +223,13 @@ inline void groupStates(const float* a11p, const float* a12p, const float* a21p,
     const Lanes16 e2 = (b21 * s1 + s2) + (b22 * s2 + b2);
     storeLanes(end1, e1);
     storeLanes(end2, e2);
-    storeLanes(start1, shiftLanes(e1, zero + s1, 1));
-    storeLanes(start2, shiftLanes(e2, zero + s2, 1));
+    Lanes16 first1, first2;  // each group's start: the previous group's end, s before the first
+    shiftLanes(first1, e1, zero + s1, 1);
+    shiftLanes(first2, e2, zero + s2, 1);
+    storeLanes(start1, first1);
+    storeLanes(start2, first2);
 }
+#endif
 
 /// Passes 2 and 3 for one channel and one chunk: advances (s1, s2) over x[0..frames) and writes
 /// the four outputs (kAllTaps), or only the low-pass (the others are left unwritten: nothing reads
@@ -262,6 +280,7 @@ void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float&
         }
     }
 
+#if defined(__AVX512F__)
     // The serial part: each group's first state, as an inclusive scan over the groups' maps in
     // vector lanes (lane g composes groups 0..g; four levels for sixteen groups, each composing a
     // lane with the one d = 1, 2, 4, 8 lanes before it). The maps are in increment form, so a
@@ -277,6 +296,60 @@ void runSvf(const SvfCoefficients& c, const float* x, int frames, Ramp k, float&
     groupStates(g11[kLast], g12[kLast], g21[kLast], g22[kLast], h1[kLast], h2[kLast], state1, state2, start1, start2, end1, end2);
     float s1 = groups > 0 ? end1[groups - 1] : state1;
     float s2 = groups > 0 ? end2[groups - 1] : state2;
+#else
+    // Without AVX-512 (GCC's lowering of the sixteen-lane scan to AVX2 is four times slower):
+    // each group's first state by a serial loop. It steps over pairs of groups, through the
+    // pair's combined step (s -> s + C s + c with C = A + B + B A, c = a + b + B a for the
+    // groups' (A, a), (B, b); vectorised, lanes = pairs), which halves the loop-carried chain
+    // again; the odd groups' first states are then one step from the even ones' (vectorised),
+    // computed exactly as the serial loop would.
+    alignas(64) float first1[kGroups + 1], first2[kGroups + 1];
+    float s1 = state1, s2 = state2;
+    first1[0] = s1;
+    first2[0] = s2;
+    constexpr int kLast = kStep - 1;
+    constexpr int kPairs = kGroups / 2;
+    const int pairs = groups / 2;
+    alignas(64) float c11[kPairs], c12[kPairs], c21[kPairs], c22[kPairs], c1[kPairs], c2[kPairs];
+    for (int q = 0; q < pairs; ++q) {
+        const int a = 2 * q, b = 2 * q + 1;
+        const float a11 = g11[kLast][a], a12 = g12[kLast][a], a21 = g21[kLast][a], a22 = g22[kLast][a];
+        const float b11 = g11[kLast][b], b12 = g12[kLast][b], b21 = g21[kLast][b], b22 = g22[kLast][b];
+        const float ha1 = h1[kLast][a], ha2 = h2[kLast][a];
+        c11[q] = (a11 + b11) + mulAdd(b11, a11, b12 * a21);
+        c12[q] = (a12 + b12) + mulAdd(b11, a12, b12 * a22);
+        c21[q] = (a21 + b21) + mulAdd(b21, a11, b22 * a21);
+        c22[q] = (a22 + b22) + mulAdd(b21, a12, b22 * a22);
+        c1[q] = (ha1 + h1[kLast][b]) + mulAdd(b11, ha1, b12 * ha2);
+        c2[q] = (ha2 + h2[kLast][b]) + mulAdd(b21, ha1, b22 * ha2);
+    }
+    for (int q = 0; q < pairs; ++q) {
+        const float t1 = mulAdd(c12[q], s2, s1) + mulAdd(c11[q], s1, c1[q]);
+        const float t2 = mulAdd(c21[q], s1, s2) + mulAdd(c22[q], s2, c2[q]);
+        s1 = t1;
+        s2 = t2;
+        first1[2 * q + 2] = s1;
+        first2[2 * q + 2] = s2;
+    }
+    for (int q = 0; q < pairs; ++q) {
+        const int a = 2 * q;
+        const float b1 = first1[a], b2 = first2[a];
+        first1[a + 1] = mulAdd(g12[kLast][a], b2, b1) + mulAdd(g11[kLast][a], b1, h1[kLast][a]);
+        first2[a + 1] = mulAdd(g21[kLast][a], b1, b2) + mulAdd(g22[kLast][a], b2, h2[kLast][a]);
+    }
+    for (int g = 2 * pairs; g < groups; ++g) {  // an odd group count (a short block)
+        const float t1 = mulAdd(g12[kLast][g], s2, s1) + mulAdd(g11[kLast][g], s1, h1[kLast][g]);
+        const float t2 = mulAdd(g21[kLast][g], s1, s2) + mulAdd(g22[kLast][g], s2, h2[kLast][g]);
+        s1 = t1;
+        s2 = t2;
+        first1[g + 1] = s1;
+        first2[g + 1] = s2;
+    }
+    const float* start1 = first1;  // group g starts at first[g] and ends at first[g + 1]
+    const float* start2 = first2;
+    const float* end1 = first1 + 1;
+    const float* end2 = first2 + 1;
+#endif
 
     // The states inside each group, and the outputs (bp, lp are the mean of consecutive states).
     const float k0 = k.start, dk = k.step;
