@@ -36,6 +36,8 @@ class DeviceModule : public Module {
 public:
     using Module::Module;
 
+    bool sharesState() const noexcept override { return true; }  // the device's buffers
+
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
         level_.prepare(sampleRate, 20.0f);

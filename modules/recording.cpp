@@ -89,6 +89,8 @@ class LiveSampler final : public Module {
 public:
     using Module::Module;
 
+    bool sharesState() const noexcept override { return true; }  // writes a live buffer samplers play
+
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
         if (!name_.empty() && publishedRate_ != sampleRate) publishBuffer();  // a buffer at the new rate

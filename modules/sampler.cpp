@@ -571,6 +571,8 @@ class Sampler final : public Module {
 public:
     using Module::Module;
 
+    bool sharesState() const noexcept override { return true; }  // may play a live buffer being recorded
+
     void prepare(double sampleRate, int maxFrames) override {
         Module::prepare(sampleRate, maxFrames);
         start_.prepare(sampleRate);

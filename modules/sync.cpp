@@ -27,6 +27,8 @@ class MidiClockOut final : public Module {
 public:
     using Module::Module;
 
+    bool sharesState() const noexcept override { return true; }  // the engine's MIDI output
+
     int outputChannels(int, std::span<const int>) const override { return 1; }
 
     void reset() noexcept override {

@@ -34,6 +34,7 @@
 #include "core/cli/commands.hpp"
 #include "core/cli/workloads.hpp"
 #include "core/engine/session.hpp"
+#include "core/engine/workers.hpp"
 #include "core/patch/patch_file.hpp"
 
 extern char** environ;
@@ -220,12 +221,15 @@ struct EngineTimes {
     std::size_t nodes = 0;
 };
 
-EngineTimes measureEngine(const Patch& patch, int channels, double seconds, int runs) {
+EngineTimes measureEngine(const Patch& patch, int channels, double seconds, int runs, int threads, CompileReport* report = nullptr) {
     EngineTimes t;
-    kabel::Engine engine(EngineConfig{kRate, kBlock, channels, true});
+    EngineConfig config{kRate, kBlock, channels, true};
+    config.threads = threads;
+    kabel::Engine engine(config);
     Session session(engine);
     session.load(patch);
     session.finishLoading();
+    if (report) *report = session.report();
     t.nodes = patch.modules.size();
     t.blocks = static_cast<std::uint64_t>(std::llround(seconds * kRate / kBlock));
     for (int b = 0; b < static_cast<int>(kRate / kBlock); ++b) engine.processBlock();
@@ -324,7 +328,7 @@ nlohmann::json engineFigures(const std::vector<Workload>& workloads, const std::
     nlohmann::json perWorkload = nlohmann::json::object();
     for (std::size_t i = 0; i < workloads.size(); ++i) {
         const Workload& w = workloads[i];
-        const EngineTimes e = measureEngine(w.patch, w.channels, kEngineSeconds, kEngineRuns);
+        const EngineTimes e = measureEngine(w.patch, w.channels, kEngineSeconds, kEngineRuns, 1);
         const double samples = static_cast<double>(e.blocks) * kBlock;
         const double nodeBlocks = static_cast<double>(e.blocks) * static_cast<double>(e.nodes);
         auto scaled = [](const std::vector<double>& seconds, double per) {
@@ -371,6 +375,28 @@ nlohmann::json engineFigures(const std::vector<Workload>& workloads, const std::
         std::printf("instr/sample: instructions of one whole `kabel render` process (perf stat) / (%.0f s x 48000)\n", options.seconds);
     else
         std::printf("perf: not available (%s)\n", probe.problem.c_str());
+
+    // 4. Multi-core: the same engine renders with one thread and with one per core (wall time).
+    const int cores = Workers::hardwareThreads();
+    nlohmann::json scaling = nlohmann::json::object();
+    std::printf("\nMulti-core, the engine alone: wall ns per sample, 1 thread vs %d (median of %d runs of %.0f s)\n", cores, kEngineRuns,
+                kEngineSeconds);
+    std::printf("%-8s %6s %12s %12s %9s\n", "workload", "waves", "1 thread", "all cores", "speed-up");
+    for (const Workload& w : workloads) {
+        CompileReport report;
+        const EngineTimes one = measureEngine(w.patch, w.channels, kEngineSeconds, kEngineRuns, 1);
+        const EngineTimes all = measureEngine(w.patch, w.channels, kEngineSeconds, kEngineRuns, cores, &report);
+        const double samples = static_cast<double>(one.blocks) * kBlock;
+        const double a = median(one.wall) * 1e9 / samples, b = median(all.wall) * 1e9 / samples;
+        std::printf("%-8s %6zu %12.2f %12.2f %8.2fx%s\n", w.name.c_str(), report.waves, a, b, a / b,
+                    report.threads > 1 ? "" : "  (serial plan: too small or a chain)");
+        scaling[w.name] = {{"threads", report.threads},
+                           {"waves", report.waves},
+                           {"ns_per_sample_1_thread", a},
+                           {"ns_per_sample_all", b},
+                           {"speedup", a / b}};
+    }
+    json["multicore"] = {{"cores", cores}, {"workloads", scaling}};
     return json;
 }
 

@@ -141,7 +141,93 @@ void keepEarlierChoices(const Graph& g, const std::vector<EdgeKey>& keys, const 
     }
 }
 
-// A signal before buffer assignment: written first at step `def`, read last at step `lastUse`.
+// The steps of a parallel plan: `order` wave by wave (a valid serial order), each step's time for
+// buffer liveness (one per wave; one per step inside merged narrow waves), and the chunks.
+struct Schedule {
+    std::vector<int> order;
+    std::vector<int> time;  // by position in `order`
+    std::vector<plan::Chunk> chunks;
+    std::vector<plan::Wave> waves;
+};
+
+Schedule scheduleWaves(const Graph& g, const std::vector<int>& serial, const std::vector<char>& delayed, int threads) {
+    const std::size_t n = serial.size();
+    std::vector<int> stepOf(g.nodes.size());
+    for (std::size_t s = 0; s < n; ++s) stepOf[static_cast<std::size_t>(serial[s])] = static_cast<int>(s);
+    std::vector<char> pinned(g.nodes.size());
+    for (std::size_t v = 0; v < g.nodes.size(); ++v) pinned[v] = g.nodes[v].module->sharesState() ? 1 : 0;
+
+    // Dependencies, each from an earlier step in the serial order: (predecessor, levels apart).
+    std::vector<std::vector<std::pair<int, int>>> before(g.nodes.size());
+    for (std::size_t e = 0; e < g.edges.size(); ++e) {
+        int u = g.edges[e].from, v = g.edges[e].to;
+        if (u == v) continue;
+        if (delayed[e] && stepOf[static_cast<std::size_t>(u)] > stepOf[static_cast<std::size_t>(v)]) std::swap(u, v);
+        before[static_cast<std::size_t>(v)].emplace_back(u, 1);
+    }
+    int previousPinned = -1;
+    for (int v : serial) {
+        if (!pinned[static_cast<std::size_t>(v)]) continue;
+        if (previousPinned >= 0) before[static_cast<std::size_t>(v)].emplace_back(previousPinned, 0);
+        previousPinned = v;
+    }
+    std::vector<int> level(g.nodes.size(), 0);
+    int levels = 0;
+    for (int v : serial) {
+        for (const auto& [u, apart] : before[static_cast<std::size_t>(v)])
+            level[static_cast<std::size_t>(v)] = std::max(level[static_cast<std::size_t>(v)], level[static_cast<std::size_t>(u)] + apart);
+        levels = std::max(levels, level[static_cast<std::size_t>(v)] + 1);
+    }
+    std::vector<std::vector<int>> byLevel(static_cast<std::size_t>(levels));
+    for (int v : serial) byLevel[static_cast<std::size_t>(level[static_cast<std::size_t>(v)])].push_back(v);
+
+    Schedule out;
+    std::size_t spread = 0;  // steps in chunks that threads share
+    std::vector<int> narrow;
+    int time = 0;
+    auto pinnedChunk = [&](const std::vector<int>& steps, bool ownTimes) {
+        out.chunks.push_back(plan::Chunk{static_cast<std::uint32_t>(out.order.size()), static_cast<std::uint32_t>(steps.size()), true});
+        for (int v : steps) {
+            out.order.push_back(v);
+            out.time.push_back(ownTimes ? time++ : time);
+        }
+    };
+    auto flushNarrow = [&] {
+        if (narrow.empty()) return;
+        out.waves.push_back(plan::Wave{static_cast<std::uint32_t>(out.chunks.size()), 1});
+        pinnedChunk(narrow, true);
+        narrow.clear();
+    };
+    for (const auto& wave : byLevel) {
+        std::vector<int> held, free;
+        for (int v : wave) (pinned[static_cast<std::size_t>(v)] ? held : free).push_back(v);
+        if (free.size() < 2) {
+            narrow.insert(narrow.end(), wave.begin(), wave.end());
+            continue;
+        }
+        flushNarrow();
+        const auto firstChunk = static_cast<std::uint32_t>(out.chunks.size());
+        if (!held.empty()) pinnedChunk(held, false);
+        const std::size_t pieces = std::min(free.size(), static_cast<std::size_t>(2 * threads));
+        for (std::size_t k = 0; k < pieces; ++k) {
+            const std::size_t from = free.size() * k / pieces, to = free.size() * (k + 1) / pieces;
+            out.chunks.push_back(plan::Chunk{static_cast<std::uint32_t>(out.order.size()), static_cast<std::uint32_t>(to - from), false});
+            for (std::size_t i = from; i < to; ++i) {
+                out.order.push_back(free[i]);
+                out.time.push_back(time);
+            }
+        }
+        ++time;
+        spread += free.size();
+        out.waves.push_back(plan::Wave{firstChunk, static_cast<std::uint32_t>(out.chunks.size()) - firstChunk});
+    }
+    flushNarrow();
+    if (2 * spread < n) return {};  // mostly a chain: not worth the hand-offs
+    return out;
+}
+
+// A signal before buffer assignment: written first at time `def`, read last at time `lastUse`.
+// Times are step positions in a serial plan, waves in a parallel one (timeOf).
 struct Signal {
     int channels;
     int def;
@@ -203,7 +289,16 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     // 1. Order, breaking cycles.
     std::vector<char> delayed(edgeCount, 0);
     if (!memory_->targets.empty()) keepEarlierChoices(g, keys, memory_->targets, memory_->delayed, delayed);
-    const std::vector<int> order = pullOrder(g, delayed);
+    std::vector<int> order = pullOrder(g, delayed);
+    Schedule schedule;
+    if (options_.threads > 1 && nodeCount >= kMinParallelSteps) schedule = scheduleWaves(g, order, delayed, options_.threads);
+    std::vector<int> timeOf(order.size());  // by step: when its buffers are live (see Signal)
+    if (schedule.waves.empty()) {
+        for (std::size_t s = 0; s < order.size(); ++s) timeOf[s] = static_cast<int>(s);
+    } else {
+        order = schedule.order;
+        timeOf = schedule.time;
+    }
     std::vector<int> stepOf(nodeCount);
     for (std::size_t s = 0; s < order.size(); ++s) stepOf[static_cast<std::size_t>(order[s])] = static_cast<int>(s);
 
@@ -302,7 +397,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     std::vector<Signal> signals;
     std::vector<std::vector<int>> outSignal(nodeCount);
     for (int v : order) {
-        const int s = stepOf[static_cast<std::size_t>(v)];
+        const int s = timeOf[static_cast<std::size_t>(stepOf[static_cast<std::size_t>(v)])];
         for (int channels : outChannels[static_cast<std::size_t>(v)]) {
             outSignal[static_cast<std::size_t>(v)].push_back(static_cast<int>(signals.size()));
             signals.push_back(Signal{channels, s, s});
@@ -342,7 +437,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     std::size_t mixSourceCount = 0;
     pendingSteps.reserve(order.size());
     for (int v : order) {
-        const int s = stepOf[static_cast<std::size_t>(v)];
+        const int s = timeOf[static_cast<std::size_t>(stepOf[static_cast<std::size_t>(v)])];
         const auto& descriptor = g.nodes[static_cast<std::size_t>(v)].module->descriptor();
         PendingStep step{v, {}, {}, {}, {}};
         for (std::size_t p = 0; p < descriptor.inputs.size(); ++p) {
@@ -447,7 +542,11 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     plan->stride_ = stride;
     plan->fadeStepPerFrame_ = options_.fadeMs > 0.0f ? static_cast<float>(1000.0 / (options_.fadeMs * options_.sampleRate)) : 1.0f;
     plan->pool_ = AlignedFloats(poolFloats);
-    plan->gainScratch_ = AlignedFloats(static_cast<std::size_t>(stride));
+    plan->threads_ = schedule.waves.empty() ? 1 : options_.threads;
+    plan->gainScratch_ = AlignedFloats(static_cast<std::size_t>(stride) * static_cast<std::size_t>(plan->threads_));
+    plan->chunks_ = std::move(schedule.chunks);
+    plan->waves_ = std::move(schedule.waves);
+    plan->claimed_ = std::make_unique<std::atomic<std::uint64_t>[]>(plan->chunks_.size());
     float* const pool = plan->pool_.data();
     for (const auto& [value, offset] : constantOffset) std::fill_n(pool + offset, stride, value);
 
@@ -563,6 +662,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         report->buffers = physicalBuffers;
         report->bufferBytes = poolFloats * sizeof(float);
         report->fading = !memory_->fading.empty();
+        report->threads = plan->threads_;
+        report->waves = plan->waves_.size();
         report->milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - startTime).count();
     }
     memory_->cables = std::move(cables);

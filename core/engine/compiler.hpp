@@ -19,6 +19,13 @@
 //   after its step, before any later step can reuse the buffer. Taps belong to the caller.
 // - Cable gains and feedback lines persist across compiles (shared with running plans), so
 //   recompiling never restarts a fade or forgets a feedback block.
+// - Waves (CompileOptions::threads > 1, big patches only): each step gets a level, one more than
+//   the steps it depends on (its sources; for a cable read a block late, whichever of the two
+//   ends comes first in the serial order, so the read still happens before or after the copy as
+//   it would serially; modules that share state keep their serial order). Steps of one level form
+//   a wave; a wave with at least two steps free to move is split into chunks for the threads,
+//   and runs of narrower waves are merged into one pinned chunk. Buffer liveness is then measured
+//   in waves (every step of a wave is live at once) instead of steps. See plan.hpp.
 #pragma once
 
 #include <compare>
@@ -87,7 +94,9 @@ struct CompileReport {
     std::size_t buffers = 0;  // physical signal buffers after reuse
     std::size_t signals = 0;  // signals before reuse
     std::size_t bufferBytes = 0;
-    bool fading = false;  // a cable is mid-fade: compile again when fadesSettled()
+    bool fading = false;    // a cable is mid-fade: compile again when fadesSettled()
+    int threads = 1;        // threads the plan is split for (1: serial)
+    std::size_t waves = 0;  // parallel waves (merged narrow ones count once)
     double milliseconds = 0.0;
 };
 
@@ -95,7 +104,12 @@ struct CompileOptions {
     double sampleRate = 48000.0;
     int maxFrames = 64;    // the engine block
     float fadeMs = 10.0f;  // cable fade-in/fade-out time
+    int threads = 1;       // threads a big plan may be split for (the engine's workers + 1)
 };
+
+/// Fewest steps for which a plan is split into waves: below it a block is too short for the
+/// threads' hand-offs (each wave costs a few hundred nanoseconds) to pay.
+inline constexpr std::size_t kMinParallelSteps = 48;
 
 class Compiler {
 public:

@@ -55,9 +55,13 @@ Engine::Engine(EngineConfig config)
     midiOutput_ = std::make_unique<MidiOutputQueue>(std::max<std::size_t>(config_.midiOutputQueueEvents, 1), 1);
     host_.midiOut = &midiOutBlock_;
     host_.clock = &clock_;
+    if (config_.threads < 0 || config_.threads > 64) throw std::invalid_argument("engine threads must be 0..64");
+    const int threads = config_.threads == 0 ? Workers::hardwareThreads() : std::min(config_.threads, Workers::hardwareThreads());
+    if (threads > 1) workers_ = std::make_unique<Workers>(threads - 1, config_.workerPriority, config_.workerObserver);
 }
 
 Engine::~Engine() {
+    workers_.reset();  // first: then no thread reads a plan
     delete pending_.exchange(nullptr);
     delete current_;
     delete pendingMap_.exchange(nullptr);
@@ -74,10 +78,14 @@ void Engine::submit(std::unique_ptr<Plan> plan) {
 int Engine::collectGarbage() {
     int freed = 0;
     Plan* plan = nullptr;
-    while (retired_.pop(plan)) {
-        delete plan;
+    while (retired_.pop(plan)) unfreed_.push_back(plan);
+    // A worker may still be leaving a block of a retired plan (workers.hpp): free it after.
+    std::erase_if(unfreed_, [&](Plan* p) {
+        if (workers_ && !workers_->quietSince(p->retiredEpoch())) return false;
+        delete p;
         ++freed;
-    }
+        return true;
+    });
     MidiMapTable* table = nullptr;
     while (retiredMaps_.pop(table)) delete table;
     return freed;
@@ -179,7 +187,10 @@ void Engine::takePendingPlan() noexcept {
     if (pending_.load(std::memory_order_relaxed) == nullptr || retired_.full()) return;
     Plan* next = pending_.exchange(nullptr, std::memory_order_acq_rel);
     if (!next) return;
-    if (current_) retired_.push(std::move(current_));
+    if (current_) {
+        current_->setRetiredEpoch(workers_ ? workers_->epoch() : 0);
+        retired_.push(std::move(current_));
+    }
     current_ = next;
     activeGeneration_.store(next->generation(), std::memory_order_release);
     planSwaps_.fetch_add(1, std::memory_order_relaxed);
@@ -198,7 +209,7 @@ void Engine::processBlock() noexcept {
     mapper_.apply(host_.midi, currentMap_);  // mapped params change before the modules read them
     LinkSession* link = link_.load(std::memory_order_acquire);
     host_.link = link ? link->captureBlock() : nullptr;
-    if (current_) current_->run(frames, frameCount_, host_, profiling_.load(std::memory_order_relaxed));
+    if (current_) current_->run(frames, frameCount_, host_, profiling_.load(std::memory_order_relaxed), workers_.get());
     sendMidi();
     guardOutput();
     frameCount_ += static_cast<std::uint64_t>(frames);

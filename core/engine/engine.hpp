@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/engine/plan.hpp"
+#include "core/engine/workers.hpp"
 #include "core/midi/midi_clock.hpp"
 #include "core/midi/midi_map.hpp"
 #include "core/midi/midi_output.hpp"
@@ -47,6 +48,11 @@ struct EngineConfig {
     std::size_t midiQueueSysexBytes = 65536;   // sysex bytes each port's queue holds
     std::size_t midiOutputQueueEvents = 4096;  // messages the MIDI output queue holds
     int inputChannels = 0;                     // device inputs the `in` module reads, 0..64 (one block of latency)
+    /// Threads for big plans (docs/ARCHITECTURE.md, "Multi-core"): the audio thread plus
+    /// threads - 1 workers. 0: one per core the machine has; 1: the audio thread alone.
+    int threads = 0;
+    int workerPriority = 0;                    // > 0: workers ask for SCHED_FIFO (live audio)
+    WorkerObserver* workerObserver = nullptr;  // tests
 };
 
 /// MIDI counters, readable from any thread.
@@ -77,6 +83,10 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     const EngineConfig& config() const noexcept { return config_; }
+    /// The threads plans may be split for: config().threads resolved (1 + workers).
+    int threads() const noexcept { return 1 + (workers_ ? workers_->count() : 0); }
+    /// How many times a worker joined a block (see Workers::joins).
+    std::uint64_t workerJoins() const noexcept { return workers_ ? workers_->joins() : 0; }
 
     /// UI thread: the audio thread takes `plan` at its next block boundary. A plan submitted
     /// earlier and not taken yet is freed here, unused. Lock-free for the audio thread.
@@ -167,6 +177,7 @@ private:
     std::atomic<Plan*> pending_{nullptr};
     Plan* current_ = nullptr;  // audio thread only
     SpscQueue<Plan*> retired_;
+    std::vector<Plan*> unfreed_;  // UI thread: retired, waiting for workers to leave
 
     AlignedFloats outBlock_;
     std::vector<float*> outPointers_;
@@ -200,6 +211,8 @@ private:
     std::atomic<std::uint64_t> midiSendDropped_{0};
 
     // MIDI-mapped params: the table slot works like the plan slot.
+    std::unique_ptr<Workers> workers_;  // none for threads 1
+
     std::atomic<MidiMapTable*> pendingMap_{nullptr};
     MidiMapTable* currentMap_ = nullptr;  // audio thread only
     SpscQueue<MidiMapTable*> retiredMaps_;

@@ -16,7 +16,9 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
     if (options.channels < 1 || options.channels > 64) throw std::invalid_argument("--channels must be 1..64");
     const auto start = std::chrono::steady_clock::now();
 
-    Engine engine(EngineConfig{options.sampleRate, options.blockFrames, options.channels, options.outputGuard});
+    EngineConfig config{options.sampleRate, options.blockFrames, options.channels, options.outputGuard};
+    config.threads = options.threads;
+    Engine engine(config);
     Session session(engine);
     session.load(patch, options.patchDirectory);
     session.finishLoading();  // samples and tables decoded before the first block

@@ -23,6 +23,7 @@ struct RenderOptions {
     int channels = 2;
     SampleFormat format = SampleFormat::Float32;
     bool outputGuard = true;
+    int threads = 0;                       // EngineConfig::threads (0: one per core; 1: serial)
     std::filesystem::path patchDirectory;  // relative paths in module state (samples, tables) resolve here
     /// MIDI to play (not owned; may be null): each event reaches the modules at frame
     /// round(seconds x sampleRate), through MIDI input port 0 as live input would.

@@ -4,32 +4,100 @@
 #include <chrono>
 #include <cstring>
 
-namespace kabel {
+#include <sched.h>
 
-void Plan::run(int frames, std::uint64_t blockStart, const HostBuffers& host, bool profile) noexcept {
+namespace kabel {
+namespace {
+
+// About 20 microseconds of pause instructions before a waiting thread that may yield does so.
+constexpr int kSpinsBeforeYield = 500;
+
+}  // namespace
+
+void Plan::run(int frames, std::uint64_t blockStart, const HostBuffers& host, bool profile, Workers* workers) noexcept {
     host_ = host;
-    if (profile)
-        runSteps<true>(frames, blockStart);
+    frames_ = frames;
+    blockStart_ = blockStart;
+    profile_ = profile;
+    if (waves_.empty()) {
+        plan::Step* first = steps_.data();
+        plan::Step* last = first + steps_.size();
+        if (profile)
+            runSteps<true>(first, last, gainScratch_.data());
+        else
+            runSteps<false>(first, last, gainScratch_.data());
+        return;
+    }
+    blockBase_.store(done_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    if (workers) {
+        workers->run(*this);  // publishes the stores above (release) before any worker reads them
+    } else {
+        soloEpoch_ += 2;
+        work(0, BlockTicket{soloEpoch_ - 1, nullptr, false});
+    }
+}
+
+std::int64_t Plan::work(int thread, const BlockTicket& ticket) noexcept {
+    if (thread >= threads_) return 0;  // the engine has more workers than this plan was split for
+    std::int64_t waited = 0;
+    const std::uint64_t base = blockBase_.load(std::memory_order_relaxed);
+    std::uint64_t doneTarget = base;
+    for (const plan::Wave& wave : waves_) {
+        doneTarget += wave.chunkCount;
+        const std::uint32_t count = wave.chunkCount;
+        const std::uint32_t share = static_cast<std::uint32_t>(thread) * count / static_cast<std::uint32_t>(threads_);
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const std::uint32_t c = wave.firstChunk + (share + i) % count;
+            const plan::Chunk& chunk = chunks_[c];
+            if (chunk.pinned && thread != 0) continue;
+            // Taken if its tag is this block's epoch (or newer: this thread's block is over).
+            std::uint64_t tag = claimed_[c].load(std::memory_order_relaxed);
+            if (tag >= ticket.epoch || !claimed_[c].compare_exchange_strong(tag, ticket.epoch, std::memory_order_acquire)) continue;
+            runChunk(chunk, thread);
+            done_.fetch_add(1, std::memory_order_release);
+        }
+        if (done_.load(std::memory_order_acquire) >= doneTarget) continue;
+        // Another thread is still running a chunk of this wave.
+        const std::int64_t since = steadyNanos();
+        for (int spins = 0; done_.load(std::memory_order_acquire) < doneTarget; ++spins) {
+            if (ticket.stale()) return waited;  // a worker whose block is over (done_ moved on)
+            cpuRelax();
+            if (ticket.mayYield && spins >= kSpinsBeforeYield) sched_yield();
+        }
+        waited += steadyNanos() - since;
+    }
+    return waited;
+}
+
+void Plan::runChunk(const plan::Chunk& chunk, int thread) noexcept {
+    plan::Step* first = steps_.data() + chunk.firstStep;
+    plan::Step* last = first + chunk.stepCount;
+    float* scratch = gainScratch_.data() + static_cast<std::size_t>(thread) * static_cast<std::size_t>(stride_);
+    if (profile_)
+        runSteps<true>(first, last, scratch);
     else
-        runSteps<false>(frames, blockStart);
+        runSteps<false>(first, last, scratch);
 }
 
 // One loop for both: with Profile, each step's time (its mixing and copies included) goes to its
 // module's CPU meter; without, the clock is never read.
 template <bool Profile>
-void Plan::runSteps(int frames, std::uint64_t blockStart) noexcept {
+void Plan::runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcept {
     using Clock = std::chrono::steady_clock;
     Clock::time_point start;
     if constexpr (Profile) start = Clock::now();
-    for (plan::Step& step : steps_) {
-        for (std::uint32_t m = 0; m < step.mixCount; ++m) runMix(mixes_[step.firstMix + m], frames);
-        step.ctx.frames = frames;
-        step.ctx.blockStart = blockStart;
-        step.module->run(step.ctx);
-        if ((step.copyCount | step.probeCount) != 0) runAfter(step, frames);  // most steps have neither
+    const int frames = frames_;
+    const std::uint64_t blockStart = blockStart_;
+    for (plan::Step* step = first; step != last; ++step) {
+        for (std::uint32_t m = 0; m < step->mixCount; ++m) runMix(mixes_[step->firstMix + m], frames, scratch);
+        step->ctx.frames = frames;
+        step->ctx.blockStart = blockStart;
+        step->module->run(step->ctx);
+        if ((step->copyCount | step->probeCount) != 0) runAfter(*step, frames);  // most steps have neither
         if constexpr (Profile) {
             const Clock::time_point end = Clock::now();
-            step.module->addCpuNanos(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count()));
+            step->module->addCpuNanos(
+                static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count()));
             start = end;
         }
     }
@@ -48,14 +116,14 @@ void Plan::runAfter(const plan::Step& step, int frames) noexcept {
     }
 }
 
-void Plan::runMix(const plan::MixOp& mix, int frames) noexcept {
+void Plan::runMix(const plan::MixOp& mix, int frames, float* scratch) noexcept {
     float* __restrict dst = mix.dst;
     const int stride = stride_;
     for (int c = 0; c < mix.channels; ++c) std::memset(dst + c * stride, 0, static_cast<std::size_t>(frames) * sizeof(float));
 
     // With an unpatched value to blend in, the cables' total gain is tracked per frame.
     const bool blendDefault = mix.defaultValue != 0.0f;
-    float* __restrict total = gainScratch_.data();
+    float* __restrict total = scratch;
     if (blendDefault) std::memset(total, 0, static_cast<std::size_t>(frames) * sizeof(float));
 
     const float rate = fadeStepPerFrame_;

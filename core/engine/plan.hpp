@@ -10,6 +10,16 @@
 // gains (CableState), the previous block of feedback outputs (FeedbackLine) and probe taps, so
 // that a new plan continues exactly where the old one stopped — edits never click, never lose a
 // feedback loop's contents and never restart a probe.
+//
+// Parallel plans (docs/ARCHITECTURE.md, "Multi-core"). The compiler may split a big plan into
+// waves: the steps of a wave depend only on earlier waves, so they can run at once on several
+// threads. A wave is a list of chunks (contiguous step ranges). A pinned chunk runs on the audio
+// thread (thread 0): the modules that share state (device outputs, MIDI out, live buffers) and
+// runs of narrow waves that are not worth splitting. Each block, every thread walks the waves:
+// it claims the wave's chunks it can (one atomic exchange each, starting from its own share so
+// that a thread tends to read what it wrote) and runs them, then waits until the wave's chunks
+// are all done. The steps are stored wave by wave, a valid serial order, so a parallel plan also
+// runs correctly on the audio thread alone, and gives the same bits.
 #pragma once
 
 #include <atomic>
@@ -17,6 +27,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/engine/workers.hpp"
 #include "core/module/module.hpp"
 #include "core/module/signal_tap.hpp"
 #include "core/util/aligned_buffer.hpp"
@@ -73,6 +84,17 @@ struct ProbeOp {
     SignalTap* tap;
 };
 
+/// Contiguous steps that one thread runs in order.
+struct Chunk {
+    std::uint32_t firstStep, stepCount;
+    bool pinned;  // only the audio thread (thread 0) may run it
+};
+
+/// Steps that may run at once: chunks [firstChunk, firstChunk + chunkCount).
+struct Wave {
+    std::uint32_t firstChunk, chunkCount;
+};
+
 struct Step {
     Module* module;
     ProcessContext ctx;
@@ -83,12 +105,24 @@ struct Step {
 
 }  // namespace plan
 
-class Plan {
+class Plan final : public ParallelJob {
 public:
     /// Audio thread: runs every step for one block. `frames` <= maxFrames(). Never allocates,
     /// locks or throws. With `profile`, each module's time (its inputs' mixing included) is added
-    /// to Module::cpuNanos (steady_clock, a vDSO read: no system call).
-    void run(int frames, std::uint64_t blockStart, const HostBuffers& host, bool profile = false) noexcept;
+    /// to Module::cpuNanos (steady_clock, a vDSO read: no system call). A parallel plan shares the
+    /// block with `workers` (none: the audio thread runs it alone).
+    void run(int frames, std::uint64_t blockStart, const HostBuffers& host, bool profile = false, Workers* workers = nullptr) noexcept;
+
+    /// ParallelJob: thread `thread` takes part in the open block (see the design note).
+    std::int64_t work(int thread, const BlockTicket& ticket) noexcept override;
+
+    /// Engine: the Workers epoch at which the audio thread stopped running this plan.
+    void setRetiredEpoch(std::uint64_t epoch) noexcept { retiredEpoch_ = epoch; }
+    std::uint64_t retiredEpoch() const noexcept { return retiredEpoch_; }
+
+    /// The threads this plan was split for (1: a serial plan).
+    int threads() const noexcept { return threads_; }
+    std::size_t waveCount() const noexcept { return waves_.size(); }
 
     std::uint64_t generation() const noexcept { return generation_; }
     int maxFrames() const noexcept { return maxFrames_; }
@@ -99,12 +133,17 @@ public:
 private:
     friend class Compiler;
 
-    void runMix(const plan::MixOp& mix, int frames) noexcept;
+    void runMix(const plan::MixOp& mix, int frames, float* scratch) noexcept;
     void runAfter(const plan::Step& step, int frames) noexcept;  // the step's copies and probes
     template <bool Profile>
-    void runSteps(int frames, std::uint64_t blockStart) noexcept;
+    void runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcept;
+    void runChunk(const plan::Chunk& chunk, int thread) noexcept;
 
     std::uint64_t generation_ = 0;
+    // The block being run (written by the audio thread before the workers may read them).
+    int frames_ = 0;
+    std::uint64_t blockStart_ = 0;
+    bool profile_ = false;
     int maxFrames_ = 0;
     int stride_ = 0;
     float fadeStepPerFrame_ = 1.0f;
@@ -118,7 +157,17 @@ private:
     std::vector<InputPort> inputs_;
     std::vector<OutputPort> outputs_;
     AlignedFloats pool_;         // every signal buffer, constant and the block of zeros
-    AlignedFloats gainScratch_;  // maxFrames floats for MixOp
+    AlignedFloats gainScratch_;  // stride floats per thread for MixOp
+
+    // Parallel plans only (waves_ empty: serial).
+    int threads_ = 1;
+    std::vector<plan::Chunk> chunks_;
+    std::vector<plan::Wave> waves_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> claimed_;  // per chunk: the epoch it was last taken in
+    alignas(64) std::atomic<std::uint64_t> done_{0};         // chunks finished, ever
+    std::atomic<std::uint64_t> blockBase_{0};                // done_ when the current block began
+    std::uint64_t soloEpoch_ = 0;                            // epochs when run without Workers
+    std::uint64_t retiredEpoch_ = 0;
 
     // Ownership only: keeps what the raw pointers above point to alive as long as this plan.
     std::vector<std::shared_ptr<Module>> modules_;

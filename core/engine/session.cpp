@@ -10,7 +10,9 @@
 namespace kabel {
 
 Session::Session(Engine& engine, const Registry& registry, float fadeMs)
-    : engine_(engine), registry_(registry), compiler_(CompileOptions{engine.config().sampleRate, engine.config().blockFrames, fadeMs}) {}
+    : engine_(engine),
+      registry_(registry),
+      compiler_(CompileOptions{engine.config().sampleRate, engine.config().blockFrames, fadeMs, engine.threads()}) {}
 
 Session::~Session() = default;
 

@@ -159,6 +159,11 @@ public:
     /// UI thread: a problem the user should see ("kick.wav: not a sound file"), "" if none.
     virtual std::string status() const { return {}; }
 
+    /// UI thread, at compile time: true if process() touches state that other modules or the
+    /// host share (it adds into the device outputs, sends MIDI, writes or reads a live buffer).
+    /// In a parallel plan such modules run on the audio thread, in plan order (plan.hpp).
+    virtual bool sharesState() const noexcept { return false; }
+
     /// UI thread: the module's signal taps for the editor (a scope's traces), index 0, 1, ...;
     /// nullptr past the last. See signal_tap.hpp.
     virtual const SignalTap* tap(int index) const;
