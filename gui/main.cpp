@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
     renderCmd->add_option("-c,--channels", render.channels, "Output channels")->capture_default_str()->check(CLI::Range(1, 64));
     renderCmd->add_option("-f,--format", render.format, "Sample format: float, s16 or s24")->capture_default_str();
     renderCmd->add_option("-m,--midi", render.midi, "Standard MIDI File (format 0 or 1) played into the patch at exact frames");
+    renderCmd->add_option("-t,--threads", render.threads, "Threads for big patches: 0 one per core, 1 only one")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 64));
     renderCmd->add_flag("-q,--quiet", render.quiet, "Print nothing but errors");
 
     kabel::cli::PlayCommand play;
@@ -181,6 +184,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 64));
     playCmd->add_option("--buffer", play.bufferFrames, "Device buffer in frames (default: the device's)");
     playCmd->add_option("-b,--block", play.blockFrames, "Engine block in frames")->capture_default_str()->check(CLI::Range(1, 8192));
+    playCmd->add_option("-t,--threads", play.threads, "Threads for big patches: 0 one per core, 1 only one")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 64));
     playCmd->add_flag("-q,--quiet", play.quiet, "No periodic status line");
     playCmd
         ->add_option("-m,--midi", play.midiPorts,
@@ -220,6 +226,9 @@ int main(int argc, char** argv) {
     benchCmd->add_option("--peer-engines", peerEngines, "Comma-separated peers (default: pd,supercollider,csound; chuck is 10-20x slower)");
     benchCmd->add_option("--peers-dir", bench.peersDir, "The peers' folder (default: ../shared/bench/peers of the source tree)");
     benchCmd->add_option("--json", bench.json, "Write the results as JSON to this file");
+    benchCmd->add_option("-t,--threads", bench.threads, "Threads for Kabel's renders: 0 one per core, 1 only one")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 64));
     benchCmd->add_option("--write-patches", bench.writePatches, "Only write the workloads as .kabel files into this folder");
     std::string moduleFilter;
     auto* modulesOption =

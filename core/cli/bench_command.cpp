@@ -219,6 +219,7 @@ struct EngineTimes {
     std::vector<double> wall, cpu;
     std::uint64_t blocks = 0;
     std::size_t nodes = 0;
+    std::uint64_t joins = 0, solo = 0;  // workers' joins, blocks run alone (backing off)
 };
 
 EngineTimes measureEngine(const Patch& patch, int channels, double seconds, int runs, int threads, CompileReport* report = nullptr) {
@@ -241,6 +242,8 @@ EngineTimes measureEngine(const Patch& patch, int channels, double seconds, int 
         t.wall.push_back(msSince(start) * 1e-3);
         t.cpu.push_back(threadCpuSeconds() - cpu0);
     }
+    t.joins = engine.workerJoins();
+    t.solo = engine.soloBlocks();
     return t;
 }
 
@@ -390,6 +393,10 @@ nlohmann::json engineFigures(const std::vector<Workload>& workloads, const std::
         const double a = median(one.wall) * 1e9 / samples, b = median(all.wall) * 1e9 / samples;
         std::printf("%-8s %6zu %12.2f %12.2f %8.2fx%s\n", w.name.c_str(), report.waves, a, b, a / b,
                     report.threads > 1 ? "" : "  (serial plan: too small or a chain)");
+        if (report.threads > 1)
+            std::printf("         worker joins %llu, blocks run alone (backing off) %llu, of %llu\n",
+                        static_cast<unsigned long long>(all.joins), static_cast<unsigned long long>(all.solo),
+                        static_cast<unsigned long long>(all.blocks * kEngineRuns + static_cast<std::uint64_t>(kRate / kBlock)));
         scaling[w.name] = {{"threads", report.threads},
                            {"waves", report.waves},
                            {"ns_per_sample_1_thread", a},
@@ -474,7 +481,8 @@ int benchCommand(const BenchCommand& options) {
         std::vector<Engine> engines;
         engines.push_back(Engine{"kabel",
                                  {options.self, "render", patch.string(), "-o", (dir / ("kabel_" + w.name + ".wav")).string(), "--seconds",
-                                  std::to_string(options.seconds), "--channels", std::to_string(w.channels), "--quiet"},
+                                  std::to_string(options.seconds), "--channels", std::to_string(w.channels), "--threads",
+                                  std::to_string(options.threads), "--quiet"},
                                  {},
                                  {},
                                  {},

@@ -37,6 +37,7 @@ struct RenderCommand {
     int channels = 2;
     std::string format = "float";
     std::string midi;      // a Standard MIDI File to play into the patch ("" for none)
+    int threads = 0;       // EngineConfig::threads: 0 one per core, 1 serial
     bool progress = true;  // a progress bar when stderr is a terminal
     bool quiet = false;
 };
@@ -53,6 +54,7 @@ struct PlayCommand {
     int inputChannels = -1;   // --inputs; -1: as many as the patch's `in` modules read
     int bufferFrames = 0;     // device buffer; 0: the device's default
     int blockFrames = 64;
+    int threads = 0;  // EngineConfig::threads: 0 one per core, 1 serial
     bool quiet = false;
     std::vector<std::string> midiPorts;  // --midi sources to connect (engine MIDI ports 1..n); "list": print them
     bool midiVirtual = false;            // --midi-virtual: accepted; the virtual input is always created
@@ -77,6 +79,7 @@ struct BenchCommand {
     std::string json;                      // write results as JSON here
     std::string self;                      // path of the kabel executable (for timing whole processes)
     std::string writePatches;              // only write W1..W4 as .kabel files into this folder
+    int threads = 0;                       // --threads for every Kabel render (0: one per core)
 };
 /// `kabel bench`: real-time factors of the standard workloads (and the peers, side by side).
 int benchCommand(const BenchCommand& options);

@@ -177,6 +177,8 @@ int playCommand(const PlayCommand& options) {
         std::unique_ptr<LinkSession> link;  // --link only; declared before the engine: it outlives the stream's use of it
         EngineConfig config{device.sampleRate, options.blockFrames, device.channels};
         config.inputChannels = live.inputChannels();
+        config.threads = options.threads;
+        config.workerPriority = kLiveWorkerPriority;
         config.midiInputs = static_cast<int>(options.midiPorts.size()) + 1;
         Engine engine(config);
         Session session(engine, Registry::global());

@@ -41,6 +41,7 @@ int renderCommand(const RenderCommand& options) {
     render.sampleRate = options.sampleRate;
     render.blockFrames = options.blockFrames;
     render.channels = options.channels;
+    render.threads = options.threads;
     render.patchDirectory = std::filesystem::path(options.patch).parent_path();
     ProgressBar bar("rendering", options.progress && !options.quiet);
     render.progress = [&](double fraction) {

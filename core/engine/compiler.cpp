@@ -150,6 +150,9 @@ struct Schedule {
     std::vector<plan::Wave> waves;
 };
 
+// Chunks per thread in a wide wave: more pieces balance a late worker better, each costs a claim.
+constexpr int kChunksPerThread = 4;
+
 Schedule scheduleWaves(const Graph& g, const std::vector<int>& serial, const std::vector<char>& delayed, int threads) {
     const std::size_t n = serial.size();
     std::vector<int> stepOf(g.nodes.size());
@@ -208,7 +211,7 @@ Schedule scheduleWaves(const Graph& g, const std::vector<int>& serial, const std
         flushNarrow();
         const auto firstChunk = static_cast<std::uint32_t>(out.chunks.size());
         if (!held.empty()) pinnedChunk(held, false);
-        const std::size_t pieces = std::min(free.size(), static_cast<std::size_t>(2 * threads));
+        const std::size_t pieces = std::min(free.size(), static_cast<std::size_t>(kChunksPerThread * threads));
         for (std::size_t k = 0; k < pieces; ++k) {
             const std::size_t from = free.size() * k / pieces, to = free.size() * (k + 1) / pieces;
             out.chunks.push_back(plan::Chunk{static_cast<std::uint32_t>(out.order.size()), static_cast<std::uint32_t>(to - from), false});

@@ -38,6 +38,9 @@
 
 namespace kabel {
 
+/// EngineConfig::workerPriority for live audio: SCHED_FIFO 10, JACK's default real-time priority.
+inline constexpr int kLiveWorkerPriority = 10;
+
 struct EngineConfig {
     double sampleRate = 48000.0;
     int blockFrames = 64;
@@ -87,6 +90,8 @@ public:
     int threads() const noexcept { return 1 + (workers_ ? workers_->count() : 0); }
     /// How many times a worker joined a block (see Workers::joins).
     std::uint64_t workerJoins() const noexcept { return workers_ ? workers_->joins() : 0; }
+    /// Blocks of parallel plans the audio thread ran alone, backing off (see Workers::soloBlocks).
+    std::uint64_t soloBlocks() const noexcept { return workers_ ? workers_->soloBlocks() : 0; }
 
     /// UI thread: the audio thread takes `plan` at its next block boundary. A plan submitted
     /// earlier and not taken yet is freed here, unused. Lock-free for the audio thread.

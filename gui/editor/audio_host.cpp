@@ -10,6 +10,7 @@ namespace kabel::editor {
 AudioHost::AudioHost(const AudioHostOptions& options, Patch patch, const std::filesystem::path& directory) : options_(options) {
     EngineConfig config{.sampleRate = options.silentRate, .blockFrames = options.blockFrames, .outputChannels = 2};
     config.midiInputs = static_cast<int>(options.midiInputs.size()) + 1;
+    config.workerPriority = kLiveWorkerPriority;
     if (options.useDevice) {
         try {
             LiveAudioOptions liveOptions;

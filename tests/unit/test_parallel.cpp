@@ -129,11 +129,18 @@ TEST_CASE("parallel plans render the same bits as serial ones", "[engine][parall
         Session parallel(parallelEngine);
         parallel.load(patch);
         REQUIRE(parallel.report().threads == 2);
-        const auto expected = render(serialEngine, serial, 750);
-        const auto got = render(parallelEngine, parallel, 750);
+        // On a busy machine the worker may be slow to get a core: render on (bounded) until it has
+        // taken part in enough blocks, comparing everything rendered.
+        std::vector<float> expected, got;
+        for (int round = 0; round < 40 && (round < 3 || parallelEngine.workerJoins() < 50); ++round) {
+            const auto e = render(serialEngine, serial, 250);
+            const auto g = render(parallelEngine, parallel, 250);
+            expected.insert(expected.end(), e.begin(), e.end());
+            got.insert(got.end(), g.begin(), g.end());
+        }
         REQUIRE(got.size() == expected.size());
         CHECK(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0);
-        CHECK(parallelEngine.workerJoins() > 0);  // the worker did take part
+        CHECK(parallelEngine.workerJoins() >= 50);  // the worker did take part
     }
 }
 
@@ -182,7 +189,7 @@ TEST_CASE("neither the audio thread nor a worker allocates or locks in a paralle
         if (w.name == "W2") session.load(w.patch);
     REQUIRE(session.report().threads == 2);
     RtCounts audio;
-    for (int b = 0; b < 2000; ++b) {
+    for (int b = 0; b < 20000 && (b < 2000 || engine.workerJoins() < 50); ++b) {  // on until the worker took part
         RtGuard guard;
         engine.processBlock();
         audio.allocations += guard.counts().allocations;
@@ -190,7 +197,7 @@ TEST_CASE("neither the audio thread nor a worker allocates or locks in a paralle
     }
     CHECK(audio.allocations == 0);
     CHECK(audio.locks == 0);
-    CHECK(engine.workerJoins() > 0);
+    CHECK(engine.workerJoins() >= 50);
     CHECK(observer.allocations.load() == 0);
     CHECK(observer.locks.load() == 0);
 }
