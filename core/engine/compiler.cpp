@@ -235,6 +235,7 @@ struct Signal {
     int channels;
     int def;
     int lastUse;
+    int producer = -1;       // the step that writes it (a module output), by position; -1: a mix
     std::size_t offset = 0;  // into the plan's pool, once assigned
 };
 
@@ -253,6 +254,89 @@ struct PendingMixSource {
     float target;
     bool settled;
 };
+
+struct PendingStep {
+    int node;
+    std::vector<PortSource> inputs;
+    std::vector<int> mixes;                             // indices into pendingMixes
+    std::vector<std::pair<int, FeedbackLine*>> copies;  // signal -> line
+    std::vector<std::pair<int, SignalTap*>> probes;     // signal -> tap
+};
+
+struct PendingMix {
+    int dstSignal;
+    float defaultValue;
+    std::vector<PendingMixSource> sources;
+};
+
+// A partial sum of a fan-in, run at the end of `chunk`.
+struct PendingPartial {
+    int chunk;
+    PendingMix mix;
+};
+
+// Fan-ins with at least this many settled sources made in other chunks are summed by partials.
+constexpr std::size_t kMinPartialSources = 16;
+
+std::vector<PendingPartial> groupFanIns(const Schedule& schedule, const std::vector<PendingStep>& steps, std::vector<PendingMix>& mixes,
+                                        std::vector<Signal>& signals) {
+    std::vector<int> chunkOf(steps.size(), -1);
+    for (std::size_t c = 0; c < schedule.chunks.size(); ++c)
+        for (std::uint32_t i = 0; i < schedule.chunks[c].stepCount; ++i) chunkOf[schedule.chunks[c].firstStep + i] = static_cast<int>(c);
+    std::vector<PendingPartial> partials;
+    for (std::size_t position = 0; position < steps.size(); ++position) {
+        for (int m : steps[position].mixes) {
+            PendingMix& mix = mixes[static_cast<std::size_t>(m)];
+            // Which chunk made each source, if it is a settled full-gain cable from a free chunk.
+            std::vector<int> from(mix.sources.size(), -1);
+            std::size_t movable = 0;
+            for (std::size_t i = 0; i < mix.sources.size(); ++i) {
+                const PendingMixSource& src = mix.sources[i];
+                if (src.source.kind != PortSource::SignalBuffer || !src.settled || src.target != 1.0f) continue;
+                const int producer = signals[static_cast<std::size_t>(src.source.signal)].producer;
+                if (producer < 0) continue;
+                const int chunk = chunkOf[static_cast<std::size_t>(producer)];
+                if (chunk < 0 || schedule.chunks[static_cast<std::size_t>(chunk)].pinned || chunk == chunkOf[position]) continue;
+                from[i] = chunk;
+                ++movable;
+            }
+            if (movable < kMinPartialSources) continue;
+            std::map<int, std::size_t> partialOf;  // chunk -> index into partials
+            for (std::size_t i = 0; i < from.size(); ++i)
+                if (from[i] >= 0 && std::count(from.begin(), from.end(), from[i]) >= 2) partialOf.emplace(from[i], 0);
+            for (auto& [chunk, index] : partialOf) {
+                index = partials.size();
+                partials.push_back(PendingPartial{chunk, PendingMix{-1, 0.0f, {}}});
+            }
+            std::vector<PendingMixSource> kept;
+            for (std::size_t i = 0; i < mix.sources.size(); ++i) {
+                const auto it = from[i] >= 0 ? partialOf.find(from[i]) : partialOf.end();
+                if (it == partialOf.end()) {
+                    kept.push_back(mix.sources[i]);
+                    continue;
+                }
+                PendingMix& partial = partials[it->second].mix;
+                if (partial.sources.empty()) {  // the partial takes the place of its first source
+                    partial.dstSignal = static_cast<int>(signals.size());
+                    const Signal& first = signals[static_cast<std::size_t>(mix.sources[i].source.signal)];
+                    signals.push_back(Signal{0, first.def, signals[static_cast<std::size_t>(mix.dstSignal)].def});
+                    PendingMixSource sum = mix.sources[i];
+                    sum.source.signal = partial.dstSignal;
+                    kept.push_back(sum);
+                }
+                partial.sources.push_back(mix.sources[i]);
+                Signal& dst = signals[static_cast<std::size_t>(partial.dstSignal)];
+                dst.channels = std::max(dst.channels, mix.sources[i].source.channels);
+            }
+            // The sum's source entries carry its channel count.
+            for (PendingMixSource& src : kept)
+                if (src.source.kind == PortSource::SignalBuffer)
+                    src.source.channels = signals[static_cast<std::size_t>(src.source.signal)].channels;
+            mix.sources = std::move(kept);
+        }
+    }
+    return partials;
+}
 
 std::string portLabel(const GraphNode& node, bool output, int port) {
     const auto& ports = output ? node.module->descriptor().outputs : node.module->descriptor().inputs;
@@ -400,10 +484,11 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     std::vector<Signal> signals;
     std::vector<std::vector<int>> outSignal(nodeCount);
     for (int v : order) {
-        const int s = timeOf[static_cast<std::size_t>(stepOf[static_cast<std::size_t>(v)])];
+        const int position = stepOf[static_cast<std::size_t>(v)];
+        const int s = timeOf[static_cast<std::size_t>(position)];
         for (int channels : outChannels[static_cast<std::size_t>(v)]) {
             outSignal[static_cast<std::size_t>(v)].push_back(static_cast<int>(signals.size()));
-            signals.push_back(Signal{channels, s, s});
+            signals.push_back(Signal{channels, s, s, position});
         }
     }
     auto sourceOf = [&](int e, int step) {
@@ -423,18 +508,6 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         return src;
     };
 
-    struct PendingStep {
-        int node;
-        std::vector<PortSource> inputs;
-        std::vector<int> mixes;                             // indices into pendingMixes
-        std::vector<std::pair<int, FeedbackLine*>> copies;  // signal -> line
-        std::vector<std::pair<int, SignalTap*>> probes;     // signal -> tap
-    };
-    struct PendingMix {
-        int dstSignal;
-        float defaultValue;
-        std::vector<PendingMixSource> sources;
-    };
     std::vector<PendingStep> pendingSteps;
     std::vector<PendingMix> pendingMixes;
     std::size_t mixSourceCount = 0;
@@ -496,6 +569,13 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         step.probes.emplace_back(signal, probe.tap.get());
         plan->taps_.push_back(probe.tap);
     }
+
+    // 3b. Parallel plans: a wide fan-in sums its settled sources chunk by chunk, each partial sum
+    // at the end of the chunk that made them (on the thread that wrote them, while they are in
+    // its cache); the consumer adds the partial sums. The sum's order, and so its last bits,
+    // differ from the serial plan's.
+    std::vector<PendingPartial> partials;
+    if (!schedule.waves.empty()) partials = groupFanIns(schedule, pendingSteps, pendingMixes, signals);
 
     // 4. Buffers by liveness: signals in order of first write; a buffer is free again after the
     // last read of its signal, for a later signal with the same channel count.
@@ -641,6 +721,21 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         step.ctx.out = std::span<const OutputPort>(plan->outputs_.data() + firstOutput, outSignal[v].size());
         step.ctx.host = &plan->host_;
         plan->steps_.push_back(step);
+    }
+    for (std::size_t c = 0; c < plan->chunks_.size(); ++c) {
+        plan::Chunk& chunk = plan->chunks_[c];
+        chunk.firstPartial = static_cast<std::uint32_t>(plan->partials_.size());
+        for (const PendingPartial& partial : partials) {
+            if (partial.chunk != static_cast<int>(c)) continue;
+            const Signal& dst = signals[static_cast<std::size_t>(partial.mix.dstSignal)];
+            plan->partials_.push_back(plan::MixOp{pool + dst.offset, dst.channels, 0.0f,
+                                                  static_cast<std::uint32_t>(plan->mixSources_.size()),
+                                                  static_cast<std::uint32_t>(partial.mix.sources.size())});
+            for (const auto& src : partial.mix.sources)
+                plan->mixSources_.push_back(
+                    plan::MixSource{pointerOf(src.source), src.source.channels, src.state, src.target, src.settled});
+        }
+        chunk.partialCount = static_cast<std::uint32_t>(plan->partials_.size()) - chunk.firstPartial;
     }
 
     // Remember what later compiles need; drop what no cable uses any more.

@@ -77,6 +77,7 @@ void Plan::runChunk(const plan::Chunk& chunk, int thread) noexcept {
         runSteps<true>(first, last, scratch);
     else
         runSteps<false>(first, last, scratch);
+    for (std::uint32_t p = 0; p < chunk.partialCount; ++p) runMix(partials_[chunk.firstPartial + p], frames_, scratch);
 }
 
 // One loop for both: with Profile, each step's time (its mixing and copies included) goes to its

@@ -84,10 +84,12 @@ struct ProbeOp {
     SignalTap* tap;
 };
 
-/// Contiguous steps that one thread runs in order.
+/// Contiguous steps that one thread runs in order, then the chunk's partial sums of wide fan-ins
+/// (the sources it made, summed where they are in cache; the consumer adds the sums).
 struct Chunk {
     std::uint32_t firstStep, stepCount;
     bool pinned;  // only the audio thread (thread 0) may run it
+    std::uint32_t firstPartial = 0, partialCount = 0;
 };
 
 /// Steps that may run at once: chunks [firstChunk, firstChunk + chunkCount).
@@ -163,6 +165,7 @@ private:
     int threads_ = 1;
     std::vector<plan::Chunk> chunks_;
     std::vector<plan::Wave> waves_;
+    std::vector<plan::MixOp> partials_;                      // sources in mixSources_
     std::unique_ptr<std::atomic<std::uint64_t>[]> claimed_;  // per chunk: the epoch it was last taken in
     alignas(64) std::atomic<std::uint64_t> done_{0};         // chunks finished, ever
     std::atomic<std::uint64_t> blockBase_{0};                // done_ when the current block began

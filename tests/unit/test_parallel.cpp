@@ -1,9 +1,12 @@
 // Multi-core plans (plan.hpp, workers.hpp): a plan split into waves over the audio thread and a
 // worker gives the same bits as the same patch run serially — feedback cables, modules that share
-// state and edits included — the worker really takes part, and neither thread allocates or locks.
+// state and edits included — except that wide fan-ins, summed chunk by chunk, may differ in the
+// last bits; the worker really takes part, and neither thread allocates or locks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -112,7 +115,7 @@ TEST_CASE("a big patch is split into waves only when there are threads for it", 
     CHECK(c.report().threads == 1);
 }
 
-TEST_CASE("parallel plans render the same bits as serial ones", "[engine][parallel]") {
+TEST_CASE("parallel plans render what serial ones render", "[engine][parallel]") {
     std::vector<std::pair<std::string, Patch>> patches{{"tangled", tangledPatch()}};
     for (const auto& w : cli::benchmarkWorkloads())
         if (w.name != "W3") patches.emplace_back(w.name, w.patch);
@@ -139,7 +142,13 @@ TEST_CASE("parallel plans render the same bits as serial ones", "[engine][parall
             got.insert(got.end(), g.begin(), g.end());
         }
         REQUIRE(got.size() == expected.size());
-        CHECK(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0);
+        if (name == "tangled") {  // no fan-in wide enough for partial sums: the very same bits
+            CHECK(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0);
+        } else {  // wide fan-ins are summed chunk by chunk: the same sum in another order
+            float worst = 0.0f;
+            for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - expected[i]));
+            CHECK(worst <= 1e-6f);
+        }
         CHECK(parallelEngine.workerJoins() >= 50);  // the worker did take part
     }
 }
