@@ -236,6 +236,9 @@ int playCommand(const PlayCommand& options) {
         }
         std::printf("playing %s on %s (%.0f Hz, buffer %s frames, %d output channels)\n", options.patch.c_str(), device.label().c_str(),
                     device.sampleRate, buffer > 0 ? std::to_string(buffer).c_str() : "unknown", device.channels);
+        if (session.report().threads > 1)
+            std::printf("engine: %d threads (%zu waves; docs/ARCHITECTURE.md, Multi-core)\n", session.report().threads,
+                        session.report().waves);
         if (config.inputChannels > 0)
             std::printf("audio input: %d channels (reaching the patch %d frames after the device delivers them)\n", config.inputChannels,
                         options.blockFrames);
@@ -341,6 +344,9 @@ int playCommand(const PlayCommand& options) {
             secondsSince(started), static_cast<unsigned long long>(s.callbacks), static_cast<unsigned long long>(s.xruns),
             static_cast<unsigned long long>(s.overruns), s.maxRenderMs, static_cast<unsigned long long>(e.blocks), live.losses(),
             live.restores(), live.abandoned() ? " (stream abandoned: the device had gone)" : "");
+        if (engine.threads() > 1 && engine.workerJoins() + engine.soloBlocks() > 0)
+            std::printf("threads: workers joined %llu blocks; %llu blocks run alone (backing off)\n",
+                        static_cast<unsigned long long>(engine.workerJoins()), static_cast<unsigned long long>(engine.soloBlocks()));
         if (midi) {
             const MidiStats m = engine.midiStats();
             const MidiInputStats in = midi->stats();

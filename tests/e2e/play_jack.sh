@@ -6,13 +6,16 @@
 #   0.5, so the output guard stays transparent); the channels equal; no dropout (no run of >= 8
 #   zero samples, no step > 2x the sine's largest); exit code 0 within 5 s of SIGTERM; nothing of
 #   the server left in /dev/shm.
+# With a 4th argument "parallel" (a patch big enough for the engine's waves) it also needs the
+# "engine: N threads" line and a stop summary in which the workers joined blocks.
 # xruns are reported, never asserted: on an overloaded VM the dummy driver has a few, and an xrun
 # in jack_capture's own client tears its recording. So a recording during which jack_capture saw
 # an xrun is retaken (up to 3 takes); if every take had one, the dropout checks are skipped
 # (saying so) and the robust ones (median frequency, RMS) still decide.
-KABEL=${1:?usage: play_jack.sh KABEL PATCH [RECORD_SECONDS]}
-PATCH=${2:?usage: play_jack.sh KABEL PATCH [RECORD_SECONDS]}
+KABEL=${1:?usage: play_jack.sh KABEL PATCH [RECORD_SECONDS] [parallel]}
+PATCH=${2:?usage: play_jack.sh KABEL PATCH [RECORD_SECONDS] [parallel]}
 DUR=${3:-2}
+PARALLEL=${4:-}
 source "$(dirname "$0")/lib.sh"
 
 need jackd jackd2; need jack_lsp jackd2; need jack_capture jack-capture; need sox sox; need python3 python3
@@ -108,6 +111,15 @@ else
 fi
 within "$FRAMES" $((DUR * 48000 * 9 / 10)) $((DUR * 48000 * 11 / 10)) || PROBLEMS+=" recording-length"
 [ -z "$LEFT" ] || PROBLEMS+=" left-in-/dev/shm:$LEFT"
+if [ "$PARALLEL" = parallel ]; then
+  THREADS=$(sed -n 's/^engine: \([0-9]*\) threads.*/\1/p' "$WORK/kabel.log" | head -n 1)
+  JOINED=$(sed -n 's/^threads: workers joined \([0-9]*\) blocks.*/\1/p' "$WORK/kabel.log" | head -n 1)
+  NUMBERS+=" threads=${THREADS:-1} worker_joins=${JOINED:-0}"
+  if [ "$(nproc)" -ge 2 ]; then
+    [ "${THREADS:-1}" -ge 2 ] || PROBLEMS+=" not-parallel"
+    [ "${JOINED:-0}" -gt 0 ] || PROBLEMS+=" workers-never-joined"
+  fi
+fi
 [ -z "$PROBLEMS" ] || fail "$NUMBERS; wrong:$PROBLEMS"
 echo "$PLAYING"
 echo "PASS $E2E_NAME: $NUMBERS total=$(since "$E2E_T0")s"
