@@ -45,9 +45,12 @@ std::int64_t Plan::work(int thread, const BlockTicket& ticket) noexcept {
     for (const plan::Wave& wave : waves_) {
         doneTarget += wave.chunkCount;
         const std::uint32_t count = wave.chunkCount;
-        const std::uint32_t share = static_cast<std::uint32_t>(thread) * count / static_cast<std::uint32_t>(threads_);
+        // This thread's share first, in order; then the others' from their far ends backwards,
+        // so that a thread that steals takes what its owner would have reached last.
+        const auto t = static_cast<std::uint32_t>(thread), threads = static_cast<std::uint32_t>(threads_);
+        const std::uint32_t share = t * count / threads, own = (t + 1) * count / threads - share;
         for (std::uint32_t i = 0; i < count; ++i) {
-            const std::uint32_t c = wave.firstChunk + (share + i) % count;
+            const std::uint32_t c = wave.firstChunk + (i < own ? share + i : (share + 2 * count - 1 - (i - own)) % count);
             const plan::Chunk& chunk = chunks_[c];
             if (chunk.pinned && thread != 0) continue;
             // Taken if its tag is this block's epoch (or newer: this thread's block is over).
