@@ -153,14 +153,11 @@ struct Schedule {
 // Chunks per thread in a wide wave: more pieces balance a late worker better, each costs a claim.
 constexpr int kChunksPerThread = 4;
 
-Schedule scheduleWaves(const Graph& g, const std::vector<int>& serial, const std::vector<char>& delayed, int threads) {
-    const std::size_t n = serial.size();
+// Dependencies, each from an earlier step in the serial order: (predecessor, levels apart).
+std::vector<std::vector<std::pair<int, int>>> dependencies(const Graph& g, const std::vector<int>& serial, const std::vector<char>& delayed,
+                                                           const std::vector<char>& pinned) {
     std::vector<int> stepOf(g.nodes.size());
-    for (std::size_t s = 0; s < n; ++s) stepOf[static_cast<std::size_t>(serial[s])] = static_cast<int>(s);
-    std::vector<char> pinned(g.nodes.size());
-    for (std::size_t v = 0; v < g.nodes.size(); ++v) pinned[v] = g.nodes[v].module->sharesState() ? 1 : 0;
-
-    // Dependencies, each from an earlier step in the serial order: (predecessor, levels apart).
+    for (std::size_t s = 0; s < serial.size(); ++s) stepOf[static_cast<std::size_t>(serial[s])] = static_cast<int>(s);
     std::vector<std::vector<std::pair<int, int>>> before(g.nodes.size());
     for (std::size_t e = 0; e < g.edges.size(); ++e) {
         int u = g.edges[e].from, v = g.edges[e].to;
@@ -174,59 +171,164 @@ Schedule scheduleWaves(const Graph& g, const std::vector<int>& serial, const std
         if (previousPinned >= 0) before[static_cast<std::size_t>(v)].emplace_back(previousPinned, 0);
         previousPinned = v;
     }
-    std::vector<int> level(g.nodes.size(), 0);
+    return before;
+}
+
+// Waves of units: a unit is a set of steps one thread runs in serial order (a single step, or a
+// strand: steps linked only among themselves). `unitOf` maps nodes to units, each unit's steps in
+// serial order. Returns an empty schedule if the units depend on each other in a cycle.
+Schedule scheduleUnits(const std::vector<std::vector<int>>& units, const std::vector<int>& unitOf,
+                       const std::vector<std::vector<std::pair<int, int>>>& before, const std::vector<char>& pinned, int threads) {
+    const std::size_t count = units.size();
+    std::vector<std::vector<std::pair<int, int>>> next(count);  // (unit, levels apart)
+    std::vector<int> waiting(count, 0);
+    for (std::size_t v = 0; v < before.size(); ++v)
+        for (const auto& [u, apart] : before[v]) {
+            const int from = unitOf[static_cast<std::size_t>(u)], to = unitOf[v];
+            if (from == to) continue;  // inside a unit: its serial order keeps it
+            next[static_cast<std::size_t>(from)].emplace_back(to, apart);
+            ++waiting[static_cast<std::size_t>(to)];
+        }
+    std::vector<int> level(count, 0), ready;
+    for (std::size_t u = 0; u < count; ++u)
+        if (waiting[u] == 0) ready.push_back(static_cast<int>(u));
+    std::size_t placed = 0;
     int levels = 0;
-    for (int v : serial) {
-        for (const auto& [u, apart] : before[static_cast<std::size_t>(v)])
-            level[static_cast<std::size_t>(v)] = std::max(level[static_cast<std::size_t>(v)], level[static_cast<std::size_t>(u)] + apart);
-        levels = std::max(levels, level[static_cast<std::size_t>(v)] + 1);
+    while (!ready.empty()) {
+        const int u = ready.back();
+        ready.pop_back();
+        ++placed;
+        levels = std::max(levels, level[static_cast<std::size_t>(u)] + 1);
+        for (const auto& [w, apart] : next[static_cast<std::size_t>(u)]) {
+            level[static_cast<std::size_t>(w)] = std::max(level[static_cast<std::size_t>(w)], level[static_cast<std::size_t>(u)] + apart);
+            if (--waiting[static_cast<std::size_t>(w)] == 0) ready.push_back(w);
+        }
     }
+    if (placed != count) return {};
     std::vector<std::vector<int>> byLevel(static_cast<std::size_t>(levels));
-    for (int v : serial) byLevel[static_cast<std::size_t>(level[static_cast<std::size_t>(v)])].push_back(v);
+    for (std::size_t u = 0; u < count; ++u) byLevel[static_cast<std::size_t>(level[u])].push_back(static_cast<int>(u));
+    for (auto& wave : byLevel)  // units in the order of their first step in the serial plan
+        std::sort(wave.begin(), wave.end());
 
     Schedule out;
-    std::size_t spread = 0;  // steps in chunks that threads share
-    std::vector<int> narrow;
+    std::size_t steps = 0, spread = 0;  // all steps; steps in chunks that threads share
+    std::vector<int> narrow;            // units of merged narrow waves
     int time = 0;
-    auto pinnedChunk = [&](const std::vector<int>& steps, bool ownTimes) {
-        out.chunks.push_back(plan::Chunk{static_cast<std::uint32_t>(out.order.size()), static_cast<std::uint32_t>(steps.size()), true});
-        for (int v : steps) {
-            out.order.push_back(v);
-            out.time.push_back(ownTimes ? time++ : time);
-        }
+    auto isPinned = [&](int u) {
+        return units[static_cast<std::size_t>(u)].size() == 1 && pinned[static_cast<std::size_t>(units[static_cast<std::size_t>(u)][0])];
+    };
+    auto chunkOf = [&](const std::vector<int>& list, bool pin, bool ownTimes) {
+        out.chunks.push_back(plan::Chunk{static_cast<std::uint32_t>(out.order.size()), 0, pin});
+        for (int u : list)
+            for (int v : units[static_cast<std::size_t>(u)]) {
+                out.order.push_back(v);
+                out.time.push_back(ownTimes ? time++ : time);
+            }
+        out.chunks.back().stepCount = static_cast<std::uint32_t>(out.order.size()) - out.chunks.back().firstStep;
     };
     auto flushNarrow = [&] {
         if (narrow.empty()) return;
         out.waves.push_back(plan::Wave{static_cast<std::uint32_t>(out.chunks.size()), 1});
-        pinnedChunk(narrow, true);
+        chunkOf(narrow, true, true);
         narrow.clear();
     };
     for (const auto& wave : byLevel) {
         std::vector<int> held, free;
-        for (int v : wave) (pinned[static_cast<std::size_t>(v)] ? held : free).push_back(v);
+        std::size_t freeSteps = 0;
+        for (int u : wave) {
+            steps += units[static_cast<std::size_t>(u)].size();
+            if (isPinned(u)) {
+                held.push_back(u);
+            } else {
+                free.push_back(u);
+                freeSteps += units[static_cast<std::size_t>(u)].size();
+            }
+        }
         if (free.size() < 2) {
             narrow.insert(narrow.end(), wave.begin(), wave.end());
             continue;
         }
         flushNarrow();
         const auto firstChunk = static_cast<std::uint32_t>(out.chunks.size());
-        if (!held.empty()) pinnedChunk(held, false);
+        if (!held.empty()) chunkOf(held, true, false);
+        // Neighbouring units into up to kChunksPerThread x threads chunks of similar step counts.
         const std::size_t pieces = std::min(free.size(), static_cast<std::size_t>(kChunksPerThread * threads));
-        for (std::size_t k = 0; k < pieces; ++k) {
-            const std::size_t from = free.size() * k / pieces, to = free.size() * (k + 1) / pieces;
-            out.chunks.push_back(plan::Chunk{static_cast<std::uint32_t>(out.order.size()), static_cast<std::uint32_t>(to - from), false});
-            for (std::size_t i = from; i < to; ++i) {
-                out.order.push_back(free[i]);
-                out.time.push_back(time);
+        std::vector<int> piece;
+        std::size_t pieceSteps = 0, made = 0, doneSteps = 0;
+        for (std::size_t i = 0; i < free.size(); ++i) {
+            piece.push_back(free[i]);
+            pieceSteps += units[static_cast<std::size_t>(free[i])].size();
+            const bool last = i + 1 == free.size();
+            if (last || (doneSteps + pieceSteps) * pieces >= freeSteps * (made + 1)) {
+                chunkOf(piece, false, false);
+                doneSteps += pieceSteps;
+                ++made;
+                piece.clear();
+                pieceSteps = 0;
             }
         }
         ++time;
-        spread += free.size();
+        spread += freeSteps;
         out.waves.push_back(plan::Wave{firstChunk, static_cast<std::uint32_t>(out.chunks.size()) - firstChunk});
     }
     flushNarrow();
-    if (2 * spread < n) return {};  // mostly a chain: not worth the hand-offs
+    if (2 * spread < steps) return {};  // mostly a chain: not worth the hand-offs
     return out;
+}
+
+// A module with more cable neighbours than this is a hub (a shared clock, a mixer of many voices):
+// strands are what remains linked once hubs are taken out.
+constexpr std::size_t kHubNeighbours = 8;
+
+Schedule scheduleWaves(const Graph& g, const std::vector<int>& serial, const std::vector<char>& delayed, int threads) {
+    const std::size_t nodes = g.nodes.size();
+    std::vector<char> pinned(nodes);
+    for (std::size_t v = 0; v < nodes; ++v) pinned[v] = g.nodes[v].module->sharesState() ? 1 : 0;
+    const auto before = dependencies(g, serial, delayed, pinned);
+
+    // Strands: the voices of a patch (saw, filter, envelope, VCA of voice i) run as one piece on
+    // one thread, with no wave boundary between them and their inputs still in its cache.
+    std::vector<std::set<int>> neighbours(nodes);
+    for (const GraphEdge& e : g.edges)
+        if (e.from != e.to) {
+            neighbours[static_cast<std::size_t>(e.from)].insert(e.to);
+            neighbours[static_cast<std::size_t>(e.to)].insert(e.from);
+        }
+    std::vector<char> hub(nodes);
+    for (std::size_t v = 0; v < nodes; ++v) hub[v] = pinned[v] || neighbours[v].size() > kHubNeighbours;
+    std::vector<int> root(nodes);
+    for (std::size_t v = 0; v < nodes; ++v) root[v] = static_cast<int>(v);
+    auto find = [&](int v) {
+        while (root[static_cast<std::size_t>(v)] != v)
+            v = root[static_cast<std::size_t>(v)] = root[static_cast<std::size_t>(root[static_cast<std::size_t>(v)])];
+        return v;
+    };
+    for (const GraphEdge& e : g.edges)
+        if (!hub[static_cast<std::size_t>(e.from)] && !hub[static_cast<std::size_t>(e.to)])
+            root[static_cast<std::size_t>(find(e.from))] = find(e.to);
+    // Units numbered by their first step in the serial order; steps in serial order.
+    auto build = [&](auto&& key) {
+        std::vector<int> unitOf(nodes, -1);
+        std::map<int, int> unitOfKey;
+        std::vector<std::vector<int>> units;
+        for (int v : serial) {
+            const auto [it, fresh] = unitOfKey.emplace(key(v), static_cast<int>(units.size()));
+            if (fresh) units.emplace_back();
+            unitOf[static_cast<std::size_t>(v)] = it->second;
+            units[static_cast<std::size_t>(it->second)].push_back(v);
+        }
+        return std::make_pair(std::move(units), std::move(unitOf));
+    };
+    const auto [strands, strandOf] = build([&](int v) { return hub[static_cast<std::size_t>(v)] ? -1 - v : find(v); });
+    std::size_t largest = 0;
+    for (const auto& unit : strands) largest = std::max(largest, unit.size());
+    if (strands.size() < serial.size() && largest * 2 * static_cast<std::size_t>(threads) <= serial.size()) {
+        Schedule schedule = scheduleUnits(strands, strandOf, before, pinned, threads);
+        if (!schedule.waves.empty()) return schedule;
+    }
+    // Otherwise every step is its own unit: waves of steps.
+    const auto [single, singleOf] = build([&](int v) { return v; });
+    return scheduleUnits(single, singleOf, before, pinned, threads);
 }
 
 // A signal before buffer assignment: written first at time `def`, read last at time `lastUse`.
