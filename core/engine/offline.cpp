@@ -3,13 +3,110 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "core/dsp/peak.hpp"
 #include "core/engine/session.hpp"
 #include "core/util/atomic_file.hpp"
 
 namespace kabel {
+
+namespace {
+
+constexpr int kChunkFrames = 16384;  // frames per write
+constexpr int kQueueChunks = 3;      // one being rendered, one being written, one spare for jitter
+
+/// Chunks of interleaved frames passed from the rendering thread to a writer thread, which calls
+/// SoundFileWriter::write on each in order (a ring of `count` buffers). Without start() it is only
+/// storage and the caller writes itself. The writer's first error stops it; acquire() and finish()
+/// rethrow it on the rendering thread. The destructor stops and joins the writer on any path.
+class ChunkQueue {
+public:
+    ChunkQueue(int count, std::size_t samples) : buffers_(static_cast<std::size_t>(count)), frames_(buffers_.size(), 0) {
+        for (auto& b : buffers_) b.resize(samples);
+    }
+    ~ChunkQueue() { stop(); }
+    ChunkQueue(const ChunkQueue&) = delete;
+    ChunkQueue& operator=(const ChunkQueue&) = delete;
+
+    float* buffer(std::size_t index) { return buffers_[index].data(); }
+
+    /// Rendering thread. Starts the writer thread; `writer` must outlive this queue's finish().
+    void start(SoundFileWriter& writer) {
+        thread_ = std::thread([this, &writer] { run(writer); });
+    }
+
+    /// Rendering thread: the next buffer to fill, once the writer is done with it.
+    float* acquire() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        spaceFreed_.wait(lock, [&] { return error_ || submitted_ - written_ < buffers_.size(); });
+        if (error_) std::rethrow_exception(error_);
+        return buffers_[submitted_ % buffers_.size()].data();
+    }
+
+    /// Rendering thread: the buffer from acquire() holds `frames` frames to write.
+    void submit(std::int64_t frames) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            frames_[submitted_ % buffers_.size()] = frames;
+            ++submitted_;
+        }
+        chunkReady_.notify_one();
+    }
+
+    /// Rendering thread: waits until every submitted chunk is written; rethrows the writer's error.
+    void finish() {
+        stop();
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
+    void run(SoundFileWriter& writer) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            chunkReady_.wait(lock, [&] { return stopping_ || written_ < submitted_; });
+            if (written_ == submitted_) return;  // stopping, nothing left
+            const std::size_t slot = written_ % buffers_.size();
+            lock.unlock();
+            try {
+                writer.write(buffers_[slot].data(), frames_[slot]);
+            } catch (...) {
+                lock.lock();
+                error_ = std::current_exception();
+                spaceFreed_.notify_one();
+                return;
+            }
+            lock.lock();
+            ++written_;
+            spaceFreed_.notify_one();
+        }
+    }
+
+    void stop() {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        chunkReady_.notify_one();
+        thread_.join();
+    }
+
+    std::vector<std::vector<float>> buffers_;
+    std::vector<std::int64_t> frames_;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::condition_variable chunkReady_, spaceFreed_;
+    std::size_t submitted_ = 0, written_ = 0;  // chunks, counted from the start
+    bool stopping_ = false;
+    std::exception_ptr error_;
+};
+
+}  // namespace
 
 RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path, const RenderOptions& options) {
     if (!(options.seconds > 0.0) || options.seconds > 24.0 * 3600.0) throw std::invalid_argument("--seconds must be in (0, 86400]");
@@ -29,15 +126,21 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
     const auto total = static_cast<std::uint64_t>(std::llround(options.seconds * options.sampleRate));
     const int block = options.blockFrames;
     const int channels = options.channels;
-    // Write in chunks of whole blocks (~4096 frames): few libsndfile calls, small memory.
-    const int blocksPerChunk = std::max(1, 4096 / block);
-    std::vector<float> chunk(static_cast<std::size_t>(blocksPerChunk) * static_cast<std::size_t>(block) *
-                             static_cast<std::size_t>(channels));
+    // Chunks of whole blocks (~16384 frames, 128 KB of stereo float): few libsndfile calls (each is
+    // one write() for float WAVs), and a chunk still fits the L2 cache the writer reads it from.
+    const int blocksPerChunk = std::max(1, kChunkFrames / block);
+    const std::size_t chunkSamples =
+        static_cast<std::size_t>(blocksPerChunk) * static_cast<std::size_t>(block) * static_cast<std::size_t>(channels);
+    // The kernel's share of writing a float WAV (page-cache pages, copies) is about as long as a
+    // serial plan's render: a writer thread overlaps the two. A parallel plan already has every core.
+    const bool overlap = summary.report.threads == 1 && std::thread::hardware_concurrency() >= 2;
 
     replaceFileAtomically(
         path,
         [&](const std::filesystem::path& temp) {
-            SoundFileWriter writer(temp, channels, options.sampleRate, options.format);
+            SoundFileWriter writer(temp, channels, options.sampleRate, options.format, PeakChunk::Omit);
+            ChunkQueue queue(overlap ? kQueueChunks : 1, chunkSamples);
+            if (overlap) queue.start(writer);
             std::uint64_t done = 0;
             double lastReport = -1.0;
             float peak = 0.0f;
@@ -62,13 +165,14 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
                 }
             };
             while (done < total) {
+                float* chunk = overlap ? queue.acquire() : queue.buffer(0);
                 std::size_t frames = 0;
                 for (int b = 0; b < blocksPerChunk && done + frames < total; ++b) {
                     feedMidi(done + frames + static_cast<std::uint64_t>(block));
                     engine.processBlock();
                     const auto n =
                         static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(block), total - done - frames));
-                    float* dst = chunk.data() + frames * static_cast<std::size_t>(channels);
+                    float* dst = chunk + frames * static_cast<std::size_t>(channels);
                     for (int c = 0; c < channels; ++c) peak = std::max(peak, dsp::peakAbs(engine.blockOutput(c), n));
                     if (channels == 2) {  // the common case, as one loop the compiler vectorises
                         const float* __restrict left = engine.blockOutput(0);
@@ -86,18 +190,23 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
                     }
                     frames += n;
                 }
-                writer.write(chunk.data(), static_cast<std::int64_t>(frames));
+                if (overlap)
+                    queue.submit(static_cast<std::int64_t>(frames));
+                else
+                    writer.write(chunk, static_cast<std::int64_t>(frames));
                 done += frames;
                 session.poll();
                 if (options.progress) {
                     const double fraction = static_cast<double>(done) / static_cast<double>(total);
-                    if (fraction - lastReport >= 0.01 || done == total) {
+                    if (fraction - lastReport >= 0.01 && done < total) {
                         options.progress(fraction);
                         lastReport = fraction;
                     }
                 }
             }
+            queue.finish();  // every chunk written (or the writer's error rethrown here)
             writer.close();
+            if (options.progress) options.progress(1.0);
             summary.frames = done;
             summary.peak = peak;
         },

@@ -18,7 +18,7 @@ struct SoundFileWriter::Handle {
     SNDFILE* file = nullptr;
 };
 
-SoundFileWriter::SoundFileWriter(const std::filesystem::path& path, int channels, double sampleRate, SampleFormat format)
+SoundFileWriter::SoundFileWriter(const std::filesystem::path& path, int channels, double sampleRate, SampleFormat format, PeakChunk peak)
     : handle_(std::make_unique<Handle>()), path_(path) {
     SF_INFO info{};
     info.channels = channels;
@@ -31,6 +31,8 @@ SoundFileWriter::SoundFileWriter(const std::filesystem::path& path, int channels
     if (!handle_->file) throw std::runtime_error("cannot write '" + path.string() + "': " + sf_strerror(nullptr));
     // Integer files: clip instead of wrapping around when a float exceeds full scale.
     sf_command(handle_->file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    // Must come before the first write (libsndfile reserves the chunk's room in the header then).
+    if (peak == PeakChunk::Omit && format == SampleFormat::Float32) sf_command(handle_->file, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
 }
 
 SoundFileWriter::~SoundFileWriter() {
