@@ -78,6 +78,29 @@ std::uint64_t joinsExpected(const Engine& engine) {
     return 1;
 }
 
+// 12 voices (saw -> filter -> VCA, the VCA's output fed back into the filter's FM: a cable read a
+// block late inside each strand), one LFO shared by every voice's envelope (a hub) and one output:
+// the strand schedule (compiler.hpp), bit for bit (12 sources: no partial sums).
+Patch strandPatch() {
+    Patch p;
+    p.modules.push_back(moduleSpec("clock", "lfo", {{"rate", 3.0}, {"shape", 3}, {"unipolar", 1}}));
+    for (int i = 0; i < 12; ++i) {
+        const std::string n = std::to_string(i);
+        p.modules.push_back(moduleSpec("saw" + n, "saw", {{"freq", 70.0 * (1.0 + 0.17 * i)}}));
+        p.modules.push_back(moduleSpec("svf" + n, "svf", {{"cutoff", 900.0}, {"q", 2.0}, {"fm_depth", 300.0}}));
+        p.modules.push_back(moduleSpec("env" + n, "adsr", {{"attack", 0.005}, {"decay", 0.05}, {"sustain", 0.5}, {"release", 0.1}}));
+        p.modules.push_back(moduleSpec("vca" + n, "vca", {{"gain", 1.0 / 12}}));
+        p.cables.push_back(cableSpec("saw" + n + ".out", "svf" + n + ".in"));
+        p.cables.push_back(cableSpec("svf" + n + ".lp", "vca" + n + ".in"));
+        p.cables.push_back(cableSpec("vca" + n + ".out", "svf" + n + ".fm"));
+        p.cables.push_back(cableSpec("clock.out", "env" + n + ".gate"));
+        p.cables.push_back(cableSpec("env" + n + ".env", "vca" + n + ".cv"));
+        p.cables.push_back(cableSpec("vca" + n + ".out", "out.left"));
+    }
+    p.modules.push_back(moduleSpec("out", "out", {{"level", 0.5}}));
+    return p;
+}
+
 // Counts allocations and locks on the worker threads while they work on a block.
 class CountingObserver final : public WorkerObserver {
 public:
@@ -118,6 +141,12 @@ TEST_CASE("a big patch is split into waves only when there are threads for it", 
     CHECK(b.report().waves >= 3);
     CHECK(b.report().feedback.size() == a.report().feedback.size());
 
+    // Voices run as strands: the shared clock, the voices, the output (three waves).
+    Session strands(parallel);
+    strands.load(strandPatch());
+    CHECK(strands.report().threads == 2);
+    CHECK(strands.report().waves == 3);
+
     // A small patch stays serial.
     Session c(parallel);
     c.load(makePatch({moduleSpec("osc", "sine"), moduleSpec("out", "out")}, {{"osc.out", "out.left"}}));
@@ -125,7 +154,7 @@ TEST_CASE("a big patch is split into waves only when there are threads for it", 
 }
 
 TEST_CASE("parallel plans render what serial ones render", "[engine][parallel]") {
-    std::vector<std::pair<std::string, Patch>> patches{{"tangled", tangledPatch()}};
+    std::vector<std::pair<std::string, Patch>> patches{{"tangled", tangledPatch()}, {"strands", strandPatch()}};
     for (const auto& w : cli::benchmarkWorkloads())
         if (w.name != "W3") patches.emplace_back(w.name, w.patch);
     for (const auto& [name, patch] : patches) {
@@ -151,7 +180,7 @@ TEST_CASE("parallel plans render what serial ones render", "[engine][parallel]")
             got.insert(got.end(), g.begin(), g.end());
         }
         REQUIRE(got.size() == expected.size());
-        if (name == "tangled") {  // no fan-in wide enough for partial sums: the very same bits
+        if (name == "tangled" || name == "strands") {  // no fan-in wide enough for partial sums: the very same bits
             CHECK(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0);
         } else {  // wide fan-ins are summed chunk by chunk: the same sum in another order
             float worst = 0.0f;
