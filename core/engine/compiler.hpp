@@ -19,13 +19,16 @@
 //   after its step, before any later step can reuse the buffer. Taps belong to the caller.
 // - Cable gains and feedback lines persist across compiles (shared with running plans), so
 //   recompiling never restarts a fade or forgets a feedback block.
-// - Waves (CompileOptions::threads > 1, big patches only): each step gets a level, one more than
-//   the steps it depends on (its sources; for a cable read a block late, whichever of the two
-//   ends comes first in the serial order, so the read still happens before or after the copy as
-//   it would serially; modules that share state keep their serial order). Steps of one level form
-//   a wave; a wave with at least two steps free to move is split into chunks for the threads,
-//   and runs of narrower waves are merged into one pinned chunk. Buffer liveness is then measured
-//   in waves (every step of a wave is live at once) instead of steps. See plan.hpp.
+// - Waves (CompileOptions::threads > 1, big patches only): hubs (modules with many cable
+//   neighbours, or that share state) are taken out and what stays linked forms strands, run whole
+//   on one thread. Each strand or hub gets a level, one more than what it depends on (its
+//   sources; for a cable read a block late, whichever of the two ends comes first in the serial
+//   order, so the read still happens before or after the copy as it would serially; modules that
+//   share state keep their serial order). Units of one level form a wave; a wave with at least
+//   two units free to move is split into chunks for the threads, and runs of narrower waves are
+//   merged into one pinned chunk. Buffer liveness is then measured in waves (every step of a wave
+//   is live at once) instead of steps. Wide fan-ins are summed per chunk. See plan.hpp and
+//   docs/ARCHITECTURE.md ("Multi-core").
 #pragma once
 
 #include <compare>
