@@ -134,7 +134,13 @@ SincTable makeSincTable() {
     return table;
 }
 
-const SincTable kSinc = makeSincTable();
+/// Built on first use (~0.2 ms), so commands that never make a sampler do not pay for it at
+/// start-up. The Sampler's constructor touches it on the UI thread; the audio thread only reads
+/// a table already built.
+const SincTable& sincTable() {
+    static const SincTable table = makeSincTable();
+    return table;
+}
 
 /// Tap weights for fraction t in [0, 1). Hermite: taps idx-1 .. idx+2.
 struct HermiteKernel {
@@ -170,9 +176,10 @@ struct SincKernel {
         const float x = t * static_cast<float>(kSincPhases);
         const int p = static_cast<int>(x);
         const float f = x - static_cast<float>(p);
+        const SincTable& table = sincTable();
         for (int j = 0; j < kVectors; ++j) {
-            const Vec8 r0 = load8(kSinc.rows[p] + 8 * j);
-            const Vec8 r1 = load8(kSinc.rows[p + 1] + 8 * j);
+            const Vec8 r0 = load8(table.rows[p] + 8 * j);
+            const Vec8 r1 = load8(table.rows[p + 1] + 8 * j);
             w[j] = r0 + f * (r1 - r0);
         }
     }
@@ -569,7 +576,9 @@ RenderFn pickRenderer(int channels, bool padded) noexcept {
 
 class Sampler final : public Module {
 public:
-    using Module::Module;
+    explicit Sampler(const ModuleDescriptor& d) : Module(d) {
+        (void)sincTable();  // built here, on the UI thread, never first on the audio thread
+    }
 
     bool sharesState() const noexcept override { return true; }  // may play a live buffer being recorded
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -25,6 +26,7 @@
 #include "core/dsp/fast_math.hpp"
 #include "core/io/sound_file.hpp"
 #include "core/module/registry.hpp"
+#include "modules/oscillator_core.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/module_harness.hpp"
 #include "tests/support/rt_guard.hpp"
@@ -1268,4 +1270,89 @@ TEST_CASE("oscillator family micro-benchmarks, mono and 16 channels", "[.bench]"
     benchRow("fmpair", "feedback 0.5", [](ModuleBench& b) { b.setParam("feedback", 0.5f); });
     benchRow("fmpair", "index modulated",
              [](ModuleBench& b) { b.connect("index", 1, [](int, long n) { return 2.0f * std::sin(float(n) * 0.001f); }); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The BLEP tables: built at start-up with each kernel value computed once; they must be the
+// bits of the plain construction, kept here as the reference.
+
+namespace {
+
+double referenceBesselI0(double x) {
+    double sum = 1.0, term = 1.0;
+    for (int k = 1; k < 60; ++k) {
+        term *= (x / (2.0 * k)) * (x / (2.0 * k));
+        sum += term;
+        if (term < 1e-17 * sum) break;
+    }
+    return sum;
+}
+
+// Three kernel evaluations per Simpson step, as the tables were first built.
+osc::BlepTables referenceBlepTables() {
+    constexpr int N = osc::kBlepTaps;
+    constexpr int M = osc::kBlepOversample;
+    constexpr double kCutoff = 0.42;
+    constexpr double kBeta = 7.0;
+    constexpr int kSteps = 16 * M;
+    const double half = N / 2.0;
+    const double i0Beta = referenceBesselI0(kBeta);
+    auto kernel = [&](double t) {
+        const double x = t / half;
+        const double window = referenceBesselI0(kBeta * std::sqrt(std::max(0.0, 1.0 - x * x))) / i0Beta;
+        const double sinc = t == 0.0 ? 2.0 * kCutoff : std::sin(2.0 * std::numbers::pi * kCutoff * t) / (std::numbers::pi * t);
+        return sinc * window;
+    };
+    const std::size_t points = static_cast<std::size_t>(N * kSteps + 1);
+    std::vector<double> step(points, 0.0), ramp(points, 0.0);
+    double sum = 0.0;
+    for (int j = 0; j < N * kSteps; ++j) {
+        const double t0 = -half + double(j) / kSteps, t1 = t0 + 1.0 / kSteps;
+        sum += (kernel(t0) + 4.0 * kernel(0.5 * (t0 + t1)) + kernel(t1)) / (6.0 * kSteps);
+        step[static_cast<std::size_t>(j + 1)] = sum;
+    }
+    for (auto& s : step) s /= sum;
+    for (std::size_t j = 1; j < points; ++j) ramp[j] = ramp[j - 1] + 0.5 * (step[j - 1] + step[j]) / kSteps;
+    auto stepResidual = [&](int p, int i) {
+        const int j = i * kSteps + p * (kSteps / M);
+        return step[static_cast<std::size_t>(j)] - (i >= N / 2 ? 1.0 : 0.0);
+    };
+    auto rampResidual = [&](int p, int i) {
+        const int j = i * kSteps + p * (kSteps / M);
+        const double tau = double(j) / kSteps - half;
+        return ramp[static_cast<std::size_t>(j)] - std::max(tau, 0.0);
+    };
+    osc::BlepTables tables{};
+    for (int p = 0; p < M; ++p)
+        for (int i = 0; i < N; ++i) {
+            const auto pp = static_cast<std::size_t>(p), ii = static_cast<std::size_t>(i);
+            const double s = stepResidual(p, i), s1 = stepResidual(p + 1, i);
+            tables.step[pp].value[ii] = static_cast<float>(s);
+            tables.step[pp].delta[ii] = static_cast<float>(s1 - s);
+            const double r = rampResidual(p, i), r1 = rampResidual(p + 1, i);
+            tables.ramp[pp].value[ii] = static_cast<float>(r);
+            tables.ramp[pp].delta[ii] = static_cast<float>(r1 - r);
+        }
+    return tables;
+}
+
+}  // namespace
+
+TEST_CASE("BLEP tables are bit-identical to the plain Simpson construction", "[oscillators]") {
+    const osc::BlepTables reference = referenceBlepTables();
+    const osc::BlepTables& built = osc::blepTables();
+    int compared = 0, differing = 0;
+    auto compare = [&](const std::array<osc::BlepTables::Row, osc::kBlepOversample>& a,
+                       const std::array<osc::BlepTables::Row, osc::kBlepOversample>& b) {
+        for (std::size_t p = 0; p < a.size(); ++p)
+            for (std::size_t i = 0; i < a[p].value.size(); ++i) {
+                differing += std::bit_cast<std::uint32_t>(a[p].value[i]) != std::bit_cast<std::uint32_t>(b[p].value[i]);
+                differing += std::bit_cast<std::uint32_t>(a[p].delta[i]) != std::bit_cast<std::uint32_t>(b[p].delta[i]);
+                compared += 2;
+            }
+    };
+    compare(built.step, reference.step);
+    compare(built.ramp, reference.ramp);
+    CHECK(compared == 2 * 2 * osc::kBlepOversample * osc::kBlepTaps);
+    CHECK(differing == 0);
 }
