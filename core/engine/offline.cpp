@@ -1,5 +1,8 @@
 #include "core/engine/offline.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,8 +20,23 @@ namespace kabel {
 
 namespace {
 
-constexpr int kChunkFrames = 16384;  // frames per write
-constexpr int kQueueChunks = 3;      // one being rendered, one being written, one spare for jitter
+constexpr int kChunkFrames = 16384;          // frames per write
+constexpr int kQueueChunks = 3;              // one being rendered, one being written, one spare for jitter
+constexpr std::uint64_t kHeaderRoom = 4096;  // more than libsndfile's WAV header
+
+/// Reserves the disk blocks of a file about to be written (`bytes` past its start; its size stays),
+/// so that writing it needs no delayed allocation. ext4 otherwise allocates every block and starts
+/// writing them to disk inside the rename over an existing file (auto_da_alloc: 20 ms of a 23 MB
+/// render's ~70); preallocated, the data goes to disk with the normal writeback (within ~30 s)
+/// and a render overwritten before that never costs a disk write. The trade: a machine that dies
+/// within that window may leave the target reading zeros instead of old-or-new (a render can be
+/// made again; patches and recordings keep their fsync). Only a hint: errors are ignored.
+void preallocate(const std::filesystem::path& file, std::uint64_t bytes) noexcept {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes));
+    ::close(fd);
+}
 
 /// Chunks of interleaved frames passed from the rendering thread to a writer thread, which calls
 /// SoundFileWriter::write on each in order (a ring of `count` buffers). Without start() it is only
@@ -139,6 +157,8 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
         path,
         [&](const std::filesystem::path& temp) {
             SoundFileWriter writer(temp, channels, options.sampleRate, options.format, PeakChunk::Omit);
+            const std::uint64_t sampleBytes = options.format == SampleFormat::Pcm16 ? 2 : options.format == SampleFormat::Pcm24 ? 3 : 4;
+            preallocate(temp, kHeaderRoom + total * static_cast<std::uint64_t>(channels) * sampleBytes);
             ChunkQueue queue(overlap ? kQueueChunks : 1, chunkSamples);
             if (overlap) queue.start(writer);
             std::uint64_t done = 0;
