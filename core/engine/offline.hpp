@@ -42,8 +42,11 @@ struct RenderSummary {
     std::vector<std::string> notes;  // from the session: placeholders, unconnected cables, files not loaded
 };
 
-/// Renders `patch` into a WAV file, replacing `path` atomically (temp file + rename): on any error
-/// an existing file is untouched. Throws std::runtime_error / std::invalid_argument.
+/// Renders `patch` into a WAV file, replacing `path` atomically (temp file + rename, no fsync; the
+/// file's blocks are preallocated): on any error an existing file is untouched and the temp file
+/// is gone. A serial plan on a machine with two or more hardware threads hands its chunks to a
+/// writer thread (the kernel's share of writing overlaps the render); its errors are rethrown
+/// here. Float WAVs carry no PEAK chunk. Throws std::runtime_error / std::invalid_argument.
 RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path, const RenderOptions& options);
 
 }  // namespace kabel
