@@ -20,7 +20,7 @@ namespace kabel {
 
 namespace {
 
-constexpr int kChunkFrames = 16384;          // frames per write
+constexpr int kChunkSamples = 65536;         // samples per write (256 KB of float)
 constexpr int kQueueChunks = 3;              // one being rendered, one being written, one spare for jitter
 constexpr std::uint64_t kHeaderRoom = 4096;  // more than libsndfile's WAV header
 
@@ -144,9 +144,10 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
     const auto total = static_cast<std::uint64_t>(std::llround(options.seconds * options.sampleRate));
     const int block = options.blockFrames;
     const int channels = options.channels;
-    // Chunks of whole blocks (~16384 frames, 128 KB of stereo float): few libsndfile calls (each is
-    // one write() for float WAVs), and a chunk still fits the L2 cache the writer reads it from.
-    const int blocksPerChunk = std::max(1, kChunkFrames / block);
+    // Chunks of whole blocks, ~256 KB (32768 stereo frames): few libsndfile calls (each is one
+    // write() for float WAVs) and few hand-offs to the writer; W3 measured 16384 -> 32768 frames:
+    // 4 ms less of ~49 (65536: no further gain).
+    const int blocksPerChunk = std::max(1, kChunkSamples / (block * channels));
     const std::size_t chunkSamples =
         static_cast<std::size_t>(blocksPerChunk) * static_cast<std::size_t>(block) * static_cast<std::size_t>(channels);
     // The kernel's share of writing a float WAV (page-cache pages, copies) is about as long as a

@@ -87,11 +87,11 @@ struct FileSizeLimit {
 TEST_CASE("a render's file holds exactly the engine's frames", "[offline]") {
     TempDir dir;
     const Patch patch = stereoPatch();
-    // Lengths around the write chunk (16384 frames) and the block, and a long one (many chunks
+    // Lengths around the write chunk (32768 frames) and the block, and a long one (many chunks
     // through the writer's ring of three).
     int cases = 0;
-    for (const std::uint64_t frames : {std::uint64_t{1}, std::uint64_t{63}, std::uint64_t{16384}, std::uint64_t{16385},
-                                       std::uint64_t{3 * 16384 + 100}, std::uint64_t{480000 + 17}}) {
+    for (const std::uint64_t frames : {std::uint64_t{1}, std::uint64_t{63}, std::uint64_t{32768}, std::uint64_t{32769},
+                                       std::uint64_t{3 * 32768 + 100}, std::uint64_t{480000 + 17}}) {
         INFO("frames " << frames);
         RenderOptions options;
         options.seconds = static_cast<double>(frames) / 48000.0;
