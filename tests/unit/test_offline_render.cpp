@@ -6,6 +6,7 @@
 #include <sndfile.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
