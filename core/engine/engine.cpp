@@ -57,7 +57,7 @@ Engine::Engine(EngineConfig config)
     host_.clock = &clock_;
     if (config_.threads < 0 || config_.threads > 64) throw std::invalid_argument("engine threads must be 0..64");
     const int threads = config_.threads == 0 ? Workers::hardwareThreads() : std::min(config_.threads, Workers::hardwareThreads());
-    if (threads > 1) workers_ = std::make_unique<Workers>(threads - 1, config_.workerPriority, config_.workerObserver);
+    threads_ = threads;  // the workers start with the first plan split for them (submit)
 }
 
 Engine::~Engine() {
@@ -72,6 +72,12 @@ Engine::~Engine() {
 void Engine::submit(std::unique_ptr<Plan> plan) {
     if (plan && plan->maxFrames() < config_.blockFrames)
         throw std::invalid_argument("Engine::submit: plan compiled for a smaller block than the engine's");
+    // Workers start with the first plan split for them: a patch that never needs them (and a
+    // render with a writer thread) has no idle threads waking up beside it.
+    if (plan && plan->threads() > 1 && !workers_) {
+        workers_ = std::make_unique<Workers>(threads_ - 1, config_.workerPriority, config_.workerObserver);
+        live_.store(workers_.get(), std::memory_order_release);
+    }
     delete pending_.exchange(plan.release(), std::memory_order_acq_rel);
 }
 
@@ -81,7 +87,7 @@ int Engine::collectGarbage() {
     while (retired_.pop(plan)) unfreed_.push_back(plan);
     // A worker may still be leaving a block of a retired plan (workers.hpp): free it after.
     std::erase_if(unfreed_, [&](Plan* p) {
-        if (workers_ && !workers_->quietSince(p->retiredEpoch())) return false;
+        if (workers_ && !workers_->quietSince(p->retiredEpoch())) return false;  // the UI thread made workers_
         delete p;
         ++freed;
         return true;
@@ -188,7 +194,8 @@ void Engine::takePendingPlan() noexcept {
     Plan* next = pending_.exchange(nullptr, std::memory_order_acq_rel);
     if (!next) return;
     if (current_) {
-        current_->setRetiredEpoch(workers_ ? workers_->epoch() : 0);
+        const Workers* workers = live_.load(std::memory_order_acquire);
+        current_->setRetiredEpoch(workers ? workers->epoch() : 0);
         retired_.push(std::move(current_));
     }
     current_ = next;
@@ -209,7 +216,8 @@ void Engine::processBlock() noexcept {
     mapper_.apply(host_.midi, currentMap_);  // mapped params change before the modules read them
     LinkSession* link = link_.load(std::memory_order_acquire);
     host_.link = link ? link->captureBlock() : nullptr;
-    if (current_) current_->run(frames, frameCount_, host_, profiling_.load(std::memory_order_relaxed), workers_.get());
+    if (current_)
+        current_->run(frames, frameCount_, host_, profiling_.load(std::memory_order_relaxed), live_.load(std::memory_order_acquire));
     sendMidi();
     guardOutput();
     frameCount_ += static_cast<std::uint64_t>(frames);

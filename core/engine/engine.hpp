@@ -87,11 +87,17 @@ public:
 
     const EngineConfig& config() const noexcept { return config_; }
     /// The threads plans may be split for: config().threads resolved (1 + workers).
-    int threads() const noexcept { return 1 + (workers_ ? workers_->count() : 0); }
+    int threads() const noexcept { return threads_; }
     /// How many times a worker joined a block (see Workers::joins).
-    std::uint64_t workerJoins() const noexcept { return workers_ ? workers_->joins() : 0; }
+    std::uint64_t workerJoins() const noexcept {
+        const Workers* w = live_.load(std::memory_order_acquire);
+        return w ? w->joins() : 0;
+    }
     /// Blocks of parallel plans the audio thread ran alone, backing off (see Workers::soloBlocks).
-    std::uint64_t soloBlocks() const noexcept { return workers_ ? workers_->soloBlocks() : 0; }
+    std::uint64_t soloBlocks() const noexcept {
+        const Workers* w = live_.load(std::memory_order_acquire);
+        return w ? w->soloBlocks() : 0;
+    }
 
     /// UI thread: the audio thread takes `plan` at its next block boundary. A plan submitted
     /// earlier and not taken yet is freed here, unused. Lock-free for the audio thread.
@@ -216,7 +222,9 @@ private:
     std::atomic<std::uint64_t> midiSendDropped_{0};
 
     // MIDI-mapped params: the table slot works like the plan slot.
-    std::unique_ptr<Workers> workers_;  // none for threads 1
+    int threads_ = 1;                      // config().threads resolved
+    std::unique_ptr<Workers> workers_;     // UI thread: started by the first parallel plan, never before
+    std::atomic<Workers*> live_{nullptr};  // workers_, for the audio thread and readers
 
     std::atomic<MidiMapTable*> pendingMap_{nullptr};
     MidiMapTable* currentMap_ = nullptr;  // audio thread only

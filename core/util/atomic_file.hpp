@@ -16,7 +16,9 @@ void writeFileAtomically(const std::filesystem::path& path, std::string_view con
 /// file and of its folder). Either way the rename is atomic: readers see the old file or the whole
 /// new one. Synced also survives a power cut; the user's own documents (patches) need that.
 /// Renamed is for files that can be made again (a render's WAV): an fsync of a 20 MB render costs
-/// more than a short render itself, and ext4 (auto_da_alloc) flushes a file renamed over another.
+/// more than a short render itself. The rename is still atomic for every reader and against a
+/// crash of the program; only a power cut in the next ~30 s (before the kernel's writeback) may
+/// leave the new file incomplete, as with any program that does not fsync.
 enum class Durability { Synced, Renamed };
 
 /// Like writeFileAtomically, for producers that write the file themselves (e.g. libsndfile):
