@@ -18,8 +18,10 @@
 #include "core/module/registry.hpp"
 #include "core/patch/patch_file.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wav_file.hpp"
 
 using namespace kabel;
+using kabel::test::readSoundFile;
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,18 +37,6 @@ std::vector<fs::path> examplePatches() {
         if (entry.is_regular_file() && entry.path().extension() == ".kabel") files.push_back(entry.path());
     std::sort(files.begin(), files.end());
     return files;
-}
-
-// Interleaved frames of a WAV file; its format in `info`.
-std::vector<float> readWav(const fs::path& path, SF_INFO& info) {
-    info = SF_INFO{};
-    SNDFILE* file = sf_open(path.c_str(), SFM_READ, &info);
-    REQUIRE(file != nullptr);
-    std::vector<float> samples(static_cast<std::size_t>(info.frames * info.channels));
-    const sf_count_t read = sf_readf_float(file, samples.data(), info.frames);
-    sf_close(file);
-    REQUIRE(read == info.frames);
-    return samples;
 }
 
 }  // namespace
@@ -98,7 +88,7 @@ TEST_CASE("every example patch loads cleanly and renders 10 s of music", "[patch
             if (hasMidi) CHECK(summary.midi.delivered == midi.events.size());
 
             SF_INFO info;
-            const std::vector<float> samples = readWav(wav, info);
+            const std::vector<float> samples = readSoundFile(wav, info);
             CHECK(summary.frames == static_cast<std::uint64_t>(kFrames));
             CHECK(info.frames == kFrames);
             CHECK(info.channels == 2);

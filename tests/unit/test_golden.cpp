@@ -14,6 +14,7 @@
 #include "core/patch/patch_file.hpp"
 #include "tests/support/measure.hpp"
 #include "tests/support/patch_builder.hpp"
+#include "tests/support/wav_file.hpp"
 
 using namespace kabel;
 using namespace kabel::test;
@@ -26,17 +27,8 @@ std::filesystem::path tempPath(const std::string& name) {
 
 // All channels of a WAV file, de-interleaved.
 std::vector<std::vector<float>> readWav(const std::filesystem::path& path, SF_INFO& info) {
-    info = SF_INFO{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    REQUIRE(f != nullptr);
-    std::vector<float> interleaved(static_cast<std::size_t>(info.frames * info.channels));
-    REQUIRE(sf_readf_float(f, interleaved.data(), info.frames) == info.frames);
-    sf_close(f);
-    std::vector<std::vector<float>> channels(static_cast<std::size_t>(info.channels));
-    for (int c = 0; c < info.channels; ++c)
-        for (sf_count_t n = 0; n < info.frames; ++n)
-            channels[static_cast<std::size_t>(c)].push_back(interleaved[static_cast<std::size_t>(n * info.channels + c)]);
-    return channels;
+    const std::vector<float> frames = readSoundFile(path, info);
+    return deinterleave(frames, info.channels);
 }
 
 struct Live {

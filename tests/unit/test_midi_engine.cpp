@@ -18,6 +18,7 @@
 #include "tests/support/measure.hpp"
 #include "tests/support/patch_builder.hpp"
 #include "tests/support/rt_guard.hpp"
+#include "tests/support/wav_file.hpp"
 
 using namespace kabel;
 using namespace kabel::test;
@@ -270,12 +271,8 @@ TEST_CASE("offline render plays a midi file through midi and sine with each onse
     CHECK(summary.midi.delivered == 8);
     CHECK(summary.midi.late == 0);
     SF_INFO info{};
-    SNDFILE* wav = sf_open((dir / "song.wav").c_str(), SFM_READ, &info);
-    REQUIRE(wav != nullptr);
+    const std::vector<float> x = readSoundFile(dir / "song.wav", info);
     REQUIRE(info.channels == 1);
-    std::vector<float> x(static_cast<std::size_t>(info.frames));
-    REQUIRE(sf_readf_float(wav, x.data(), info.frames) == info.frames);
-    sf_close(wav);
     // Onsets: tick 0, 480 (0.5 s), 960 (1.0 s), 1440 (1.0 s + 480 ticks at 60 bpm = 2.0 s).
     const double onsets[] = {0.0, 0.5, 1.0, 2.0};
     const double lengths[] = {0.25, 0.25, 0.5, 0.5};

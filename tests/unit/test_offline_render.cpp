@@ -18,6 +18,7 @@
 #include "core/engine/session.hpp"
 #include "tests/support/patch_builder.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wav_file.hpp"
 
 using namespace kabel;
 using namespace kabel::test;
@@ -48,16 +49,6 @@ std::vector<float> engineFrames(const Patch& patch, int channels, std::uint64_t 
             for (int c = 0; c < channels; ++c) out.push_back(engine.blockOutput(c)[i]);
     }
     return out;
-}
-
-std::vector<float> readFrames(const std::filesystem::path& path, SF_INFO& info) {
-    info = SF_INFO{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    REQUIRE(f != nullptr);
-    std::vector<float> frames(static_cast<std::size_t>(info.frames * info.channels));
-    CHECK(sf_readf_float(f, frames.data(), info.frames) == info.frames);
-    sf_close(f);
-    return frames;
 }
 
 std::vector<std::string> filesIn(const std::filesystem::path& dir) {
@@ -102,7 +93,7 @@ TEST_CASE("a render's file holds exactly the engine's frames", "[offline]") {
         CHECK(summary.frames == frames);
         CHECK(summary.report.threads == 1);
         SF_INFO info;
-        const std::vector<float> written = readFrames(wav, info);
+        const std::vector<float> written = readSoundFile(wav, info);
         CHECK(info.frames == static_cast<sf_count_t>(frames));
         CHECK(info.channels == 2);
         CHECK(info.samplerate == 48000);
@@ -127,7 +118,7 @@ TEST_CASE("a render with three channels interleaves them in order", "[offline]")
     const RenderSummary summary = renderPatch(patch, wav, options);
     CHECK(summary.frames == 48000);
     SF_INFO info;
-    const std::vector<float> written = readFrames(wav, info);
+    const std::vector<float> written = readSoundFile(wav, info);
     CHECK(info.channels == 3);
     CHECK(written == engineFrames(patch, 3, 48000));
 }

@@ -28,10 +28,13 @@
 #include "tests/support/rt_guard.hpp"
 #include "tests/support/signals.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wav_file.hpp"
 #include "tests/unit/module_bench.hpp"
 
 namespace {
 
+using kabel::test::deinterleave;
+using kabel::test::readSoundFile;
 using kabel::test::TempDir;
 
 using kabel::test::constantSignal;
@@ -64,19 +67,12 @@ struct Sound {
 
 Sound readSound(const fs::path& path) {
     SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    REQUIRE(f != nullptr);
+    const std::vector<float> x = readSoundFile(path, info);
     Sound s;
     s.channels = info.channels;
     s.rate = info.samplerate;
     s.format = info.format;
-    std::vector<float> x(static_cast<std::size_t>(info.frames * info.channels));
-    REQUIRE(sf_readf_float(f, x.data(), info.frames) == info.frames);
-    sf_close(f);
-    s.data.assign(static_cast<std::size_t>(info.channels), std::vector<float>(static_cast<std::size_t>(info.frames)));
-    for (sf_count_t n = 0; n < info.frames; ++n)
-        for (int c = 0; c < info.channels; ++c)
-            s.data[static_cast<std::size_t>(c)][static_cast<std::size_t>(n)] = x[static_cast<std::size_t>(n * info.channels + c)];
+    s.data = deinterleave(x, info.channels);
     return s;
 }
 
