@@ -403,11 +403,13 @@ std::vector<PendingPartial> groupFanIns(const Schedule& schedule, const std::vec
                 ++movable;
             }
             if (movable < kMinPartialSources) continue;
-            std::map<int, std::size_t> partialOf;  // chunk -> index into partials
-            for (std::size_t i = 0; i < from.size(); ++i)
-                if (from[i] >= 0 && std::count(from.begin(), from.end(), from[i]) >= 2) partialOf.emplace(from[i], 0);
-            for (auto& [chunk, index] : partialOf) {
-                index = partials.size();
+            std::map<int, std::size_t> sourcesOf;  // chunk -> its sources in this fan-in
+            for (int chunk : from)
+                if (chunk >= 0) ++sourcesOf[chunk];
+            std::map<int, std::size_t> partialOf;  // chunk (with two or more) -> index into partials
+            for (const auto& [chunk, count] : sourcesOf) {
+                if (count < 2) continue;
+                partialOf.emplace(chunk, partials.size());
                 partials.push_back(PendingPartial{chunk, PendingMix{-1, 0.0f, {}}});
             }
             std::vector<PendingMixSource> kept;
@@ -747,6 +749,17 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         return pool + signals[static_cast<std::size_t>(src.signal)].offset;
     };
 
+    // A pending mix (a fan-in, or a partial sum of one) as the plan runs it; its sources are
+    // appended to mixSources_.
+    auto mixOp = [&](const PendingMix& mix) {
+        const Signal& dst = signals[static_cast<std::size_t>(mix.dstSignal)];
+        const plan::MixOp op{pool + dst.offset, dst.channels, mix.defaultValue, static_cast<std::uint32_t>(plan->mixSources_.size()),
+                             static_cast<std::uint32_t>(mix.sources.size())};
+        for (const auto& src : mix.sources)
+            plan->mixSources_.push_back(plan::MixSource{pointerOf(src.source), src.source.channels, src.state, src.target, src.settled});
+        return op;
+    };
+
     std::size_t inputCount = 0, outputCount = 0;
     for (const auto& step : pendingSteps) {
         inputCount += step.inputs.size();
@@ -768,19 +781,7 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         plan->modules_.push_back(node.module);
 
         step.firstMix = static_cast<std::uint32_t>(plan->mixes_.size());
-        for (int m : pending.mixes) {
-            const PendingMix& mix = pendingMixes[static_cast<std::size_t>(m)];
-            plan::MixOp op{};
-            op.dst = pool + signals[static_cast<std::size_t>(mix.dstSignal)].offset;
-            op.channels = signals[static_cast<std::size_t>(mix.dstSignal)].channels;
-            op.defaultValue = mix.defaultValue;
-            op.firstSource = static_cast<std::uint32_t>(plan->mixSources_.size());
-            op.sourceCount = static_cast<std::uint32_t>(mix.sources.size());
-            for (const auto& src : mix.sources)
-                plan->mixSources_.push_back(
-                    plan::MixSource{pointerOf(src.source), src.source.channels, src.state, src.target, src.settled});
-            plan->mixes_.push_back(op);
-        }
+        for (int m : pending.mixes) plan->mixes_.push_back(mixOp(pendingMixes[static_cast<std::size_t>(m)]));
         step.mixCount = static_cast<std::uint32_t>(pending.mixes.size());
 
         const std::size_t firstInput = plan->inputs_.size();
@@ -827,16 +828,8 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
     for (std::size_t c = 0; c < plan->chunks_.size(); ++c) {
         plan::Chunk& chunk = plan->chunks_[c];
         chunk.firstPartial = static_cast<std::uint32_t>(plan->partials_.size());
-        for (const PendingPartial& partial : partials) {
-            if (partial.chunk != static_cast<int>(c)) continue;
-            const Signal& dst = signals[static_cast<std::size_t>(partial.mix.dstSignal)];
-            plan->partials_.push_back(plan::MixOp{pool + dst.offset, dst.channels, 0.0f,
-                                                  static_cast<std::uint32_t>(plan->mixSources_.size()),
-                                                  static_cast<std::uint32_t>(partial.mix.sources.size())});
-            for (const auto& src : partial.mix.sources)
-                plan->mixSources_.push_back(
-                    plan::MixSource{pointerOf(src.source), src.source.channels, src.state, src.target, src.settled});
-        }
+        for (const PendingPartial& partial : partials)
+            if (partial.chunk == static_cast<int>(c)) plan->partials_.push_back(mixOp(partial.mix));
         chunk.partialCount = static_cast<std::uint32_t>(plan->partials_.size()) - chunk.firstPartial;
     }
 

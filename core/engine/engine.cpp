@@ -56,8 +56,8 @@ Engine::Engine(EngineConfig config)
     host_.midiOut = &midiOutBlock_;
     host_.clock = &clock_;
     if (config_.threads < 0 || config_.threads > 64) throw std::invalid_argument("engine threads must be 0..64");
-    const int threads = config_.threads == 0 ? Workers::hardwareThreads() : std::min(config_.threads, Workers::hardwareThreads());
-    threads_ = threads;  // the workers start with the first plan split for them (submit)
+    // The workers start with the first plan split for them (submit).
+    threads_ = config_.threads == 0 ? Workers::hardwareThreads() : std::min(config_.threads, Workers::hardwareThreads());
 }
 
 Engine::~Engine() {

@@ -20,12 +20,7 @@ void Plan::run(int frames, std::uint64_t blockStart, const HostBuffers& host, bo
     blockStart_ = blockStart;
     profile_ = profile;
     if (waves_.empty()) {
-        plan::Step* first = steps_.data();
-        plan::Step* last = first + steps_.size();
-        if (profile)
-            runSteps<true>(first, last, gainScratch_.data());
-        else
-            runSteps<false>(first, last, gainScratch_.data());
+        runSteps(steps_.data(), steps_.data() + steps_.size(), gainScratch_.data());
         return;
     }
     blockBase_.store(done_.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -73,14 +68,17 @@ std::int64_t Plan::work(int thread, const BlockTicket& ticket) noexcept {
 }
 
 void Plan::runChunk(const plan::Chunk& chunk, int thread) noexcept {
-    plan::Step* first = steps_.data() + chunk.firstStep;
-    plan::Step* last = first + chunk.stepCount;
     float* scratch = gainScratch_.data() + static_cast<std::size_t>(thread) * static_cast<std::size_t>(stride_);
+    plan::Step* first = steps_.data() + chunk.firstStep;
+    runSteps(first, first + chunk.stepCount, scratch);
+    for (std::uint32_t p = 0; p < chunk.partialCount; ++p) runMix(partials_[chunk.firstPartial + p], frames_, scratch);
+}
+
+void Plan::runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcept {
     if (profile_)
         runSteps<true>(first, last, scratch);
     else
         runSteps<false>(first, last, scratch);
-    for (std::uint32_t p = 0; p < chunk.partialCount; ++p) runMix(partials_[chunk.firstPartial + p], frames_, scratch);
 }
 
 // One loop for both: with Profile, each step's time (its mixing and copies included) goes to its

@@ -136,7 +136,8 @@ private:
     friend class Compiler;
 
     void runMix(const plan::MixOp& mix, int frames, float* scratch) noexcept;
-    void runAfter(const plan::Step& step, int frames) noexcept;  // the step's copies and probes
+    void runAfter(const plan::Step& step, int frames) noexcept;                   // the step's copies and probes
+    void runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcept;  // profile_ picks the loop
     template <bool Profile>
     void runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcept;
     void runChunk(const plan::Chunk& chunk, int thread) noexcept;
