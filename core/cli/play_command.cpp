@@ -372,6 +372,8 @@ int playCommand(const PlayCommand& options) {
         if (options.saveMap && saveMidiMap(options.patch, session.patch().midiMap) != 0 && rc == 0) rc = 1;
         if (e.nonFiniteSamples)
             std::printf("warning: %llu NaN/Inf samples were replaced by silence\n", static_cast<unsigned long long>(e.nonFiniteSamples));
+        for (const Session::MutedModule& muted : session.mutedModules())
+            std::printf("warning: module '%s' (%s): %s\n", muted.id.c_str(), muted.type.c_str(), Session::describe(muted).c_str());
         std::fflush(stdout);
     } catch (const AudioDeviceError& e) {
         std::fprintf(stderr, "kabel play: %s\n", e.what());

@@ -60,6 +60,7 @@ int renderCommand(const RenderCommand& options) {
     }
     bar.finish();
     for (const std::string& note : summary.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+    for (const std::string& muted : summary.muted) std::fprintf(stderr, "warning: module %s\n", muted.c_str());
     if (options.quiet) return 0;
     std::printf("compiled %zu modules in %.2f ms: %zu signals in %zu buffers\n", summary.report.steps, summary.report.milliseconds,
                 summary.report.signals, summary.report.buffers);

@@ -800,10 +800,14 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
             actualIn.push_back(src.channels);
         }
         const std::size_t firstOutput = plan->outputs_.size();
+        step.firstScreen = static_cast<std::uint32_t>(plan->screens_.size());
         for (std::size_t o = 0; o < outSignal[v].size(); ++o) {
             const Signal& sig = signals[static_cast<std::size_t>(outSignal[v][o])];
-            plan->outputs_.push_back(OutputPort{pool + sig.offset, sig.channels, stride, outputRead[v][o] != 0});
+            const bool read = outputRead[v][o] != 0;
+            plan->outputs_.push_back(OutputPort{pool + sig.offset, sig.channels, stride, read});
+            if (read) plan->screens_.push_back(plan::Screen{pool + sig.offset, static_cast<std::uint32_t>(sig.channels)});
         }
+        step.screenCount = static_cast<std::uint32_t>(plan->screens_.size()) - step.firstScreen;
         node.module->prepareChannels(actualIn, outChannels[v]);
 
         step.firstCopy = static_cast<std::uint32_t>(plan->copies_.size());

@@ -233,6 +233,8 @@ RenderSummary renderPatch(const Patch& patch, const std::filesystem::path& path,
         },
         Durability::Renamed);  // a render can be made again: no fsync (docs/benchmarks.md)
     summary.stats = engine.stats();
+    for (const Session::MutedModule& muted : session.mutedModules())
+        summary.muted.push_back("'" + muted.id + "' (" + muted.type + "): " + Session::describe(muted));
     summary.midi = engine.midiStats();
     summary.renderSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return summary;

@@ -40,6 +40,7 @@ struct RenderSummary {
     MidiStats midi;
     CompileReport report;
     std::vector<std::string> notes;  // from the session: placeholders, unconnected cables, files not loaded
+    std::vector<std::string> muted;  // modules muted for NaN/Inf during the render ("'id' (type): muted at ...")
 };
 
 /// Renders `patch` into a WAV file, replacing `path` atomically (temp file + rename, no fsync; the

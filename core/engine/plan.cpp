@@ -6,6 +6,8 @@
 
 #include <sched.h>
 
+#include "core/dsp/peak.hpp"
+
 namespace kabel {
 namespace {
 
@@ -94,7 +96,7 @@ void Plan::runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcep
         for (std::uint32_t m = 0; m < step->mixCount; ++m) runMix(mixes_[step->firstMix + m], frames, scratch);
         step->ctx.frames = frames;
         step->ctx.blockStart = blockStart;
-        step->module->run(step->ctx);
+        if (!step->module->run(step->ctx) || !screensFinite(*step, frames)) contain(*step);
         if ((step->copyCount | step->probeCount) != 0) runAfter(*step, frames);  // most steps have neither
         if constexpr (Profile) {
             const Clock::time_point end = Clock::now();
@@ -103,6 +105,30 @@ void Plan::runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcep
             start = end;
         }
     }
+}
+
+// Inline in the step loop: most steps screen one output of one channel, and a call per step
+// would cost as much as the screening itself.
+inline bool Plan::screensFinite(const plan::Step& step, int frames) const noexcept {
+    const plan::Screen* screen = screens_.data() + step.firstScreen;
+    const plan::Screen* const end = screen + step.screenCount;
+    const auto stride = static_cast<std::size_t>(stride_);
+    if (frames == stride_) {  // every block but a shorter one: the channels are contiguous
+        for (; screen != end; ++screen)
+            if (!dsp::allFinite(screen->data, screen->channels * stride)) return false;
+        return true;
+    }
+    for (; screen != end; ++screen)
+        for (std::uint32_t c = 0; c < screen->channels; ++c)
+            if (!dsp::allFinite(screen->data + c * stride, static_cast<std::size_t>(frames))) return false;
+    return true;
+}
+
+void Plan::contain(const plan::Step& step) noexcept {
+    if (!step.module->muted()) step.module->mute(blockStart_);
+    for (const OutputPort& out : step.ctx.out)
+        if (out.data)
+            for (int c = 0; c < out.channels; ++c) std::memset(out.channel(c), 0, static_cast<std::size_t>(frames_) * sizeof(float));
 }
 
 // Right after the module ran: its outputs are valid until a later step reuses their buffers.

@@ -20,6 +20,13 @@
 // that a thread tends to read what it wrote) and runs them, then waits until the wave's chunks
 // are all done. The steps are stored wave by wave, a valid serial order, so a parallel plan also
 // runs correctly on the audio thread alone, and gives the same bits.
+//
+// Containment. After a module runs, the outputs its cables read are screened for NaN and Inf
+// (one multiply-add per sample, on data still in L1). A module that produced one is muted
+// (Module::muted): its outputs are silenced at once, before any reader sees them, and from then on
+// it is not run and its outputs stay silent, until the user resets it (Module::requestReset). So a
+// blown-up filter or a runaway feedback loop costs one module, not the patch, and the modules
+// downstream never take NaN into their state. The engine's output guard stays behind this.
 #pragma once
 
 #include <atomic>
@@ -97,12 +104,19 @@ struct Wave {
     std::uint32_t firstChunk, chunkCount;
 };
 
+/// An output that a cable or probe reads, screened for NaN and Inf after its module ran.
+struct Screen {
+    const float* data;
+    std::uint32_t channels;
+};
+
 struct Step {
     Module* module;
     ProcessContext ctx;
     std::uint32_t firstMix, mixCount;
     std::uint32_t firstCopy, copyCount;
     std::uint32_t firstProbe, probeCount;
+    std::uint32_t firstScreen, screenCount;
 };
 
 }  // namespace plan
@@ -137,6 +151,8 @@ private:
 
     void runMix(const plan::MixOp& mix, int frames, float* scratch) noexcept;
     void runAfter(const plan::Step& step, int frames) noexcept;                   // the step's copies and probes
+    bool screensFinite(const plan::Step& step, int frames) const noexcept;        // the step's screens hold no NaN/Inf
+    void contain(const plan::Step& step) noexcept;                                // mutes the module, silences its outputs
     void runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcept;  // profile_ picks the loop
     template <bool Profile>
     void runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcept;
@@ -157,6 +173,7 @@ private:
     std::vector<plan::MixSource> mixSources_;
     std::vector<plan::CopyOp> copies_;
     std::vector<plan::ProbeOp> probes_;
+    std::vector<plan::Screen> screens_;
     std::vector<InputPort> inputs_;
     std::vector<OutputPort> outputs_;
     AlignedFloats pool_;         // every signal buffer, constant and the block of zeros

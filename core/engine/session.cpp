@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -341,7 +342,25 @@ std::vector<std::string> Session::messages() const {
     for (const auto& [id, problem] : stateProblems_) all.push_back("module '" + id + "': state not loaded: " + problem);
     for (const auto& [id, instance] : live_)
         if (std::string status = instance.module->status(); !status.empty()) all.push_back("module '" + id + "': " + status);
+    for (const MutedModule& muted : mutedModules()) all.push_back("module '" + muted.id + "': " + describe(muted));
     return all;
+}
+
+std::vector<Session::MutedModule> Session::mutedModules() const {
+    std::vector<MutedModule> muted;
+    for (const auto& [id, instance] : live_)
+        if (instance.module->muted())
+            muted.push_back(MutedModule{id, instance.type, static_cast<double>(instance.module->mutedAt()) / engine_.config().sampleRate,
+                                        instance.module->muteCount()});
+    return muted;
+}
+
+std::string Session::describe(const MutedModule& muted) {
+    char at[32];
+    std::snprintf(at, sizeof at, "%.3f", muted.seconds);
+    std::string text = std::string("muted at ") + at + " s: its output was NaN or Inf";
+    if (muted.times > 1) text += " (muted " + std::to_string(muted.times) + " times)";
+    return text;
 }
 
 bool Session::transitioning() const noexcept {

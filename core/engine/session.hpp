@@ -118,8 +118,22 @@ public:
     const CompileReport& report() const noexcept { return report_; }
     /// What the engine could not honour: placeholders, cables to ports a module lacks, bad state.
     const std::vector<std::string>& notes() const noexcept { return notes_; }
-    /// notes() plus each module's current status ("module 'kit': kick.wav: not a sound file").
+    /// notes() plus each module's current status ("module 'kit': kick.wav: not a sound file") and
+    /// the modules the engine muted for NaN/Inf.
     std::vector<std::string> messages() const;
+
+    /// A module the engine muted because an output of it held NaN or Inf (plan.hpp, "Containment").
+    struct MutedModule {
+        std::string id;
+        std::string type;
+        double seconds = 0.0;  // engine time of the block in which it was (last) muted
+        std::uint32_t times = 0;
+    };
+    /// UI thread: the live modules muted now, by id. Module::requestReset() unmutes one.
+    std::vector<MutedModule> mutedModules() const;
+    /// The sentence the editor and the command line show for one ("muted at 1.234 s: its output
+    /// was NaN or Inf").
+    static std::string describe(const MutedModule& muted);
     std::uint64_t compileCount() const noexcept { return compiles_; }
     std::size_t ghostCount() const noexcept { return ghosts_.size(); }
 

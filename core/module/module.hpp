@@ -174,7 +174,23 @@ public:
     int paramCount() const noexcept { return static_cast<int>(descriptor_->params.size()); }
 
     /// Any thread: asks the engine to call reset() on the audio thread before the next process().
+    /// A muted module (below) is unmuted by it.
     void requestReset() noexcept { resetRequested_.store(true, std::memory_order_release); }
+
+    /// Containment (plan.hpp): when an output of this module holds NaN or Inf, the engine silences
+    /// it and mutes the module: it is not processed and its outputs stay silent until
+    /// requestReset() (the editor's Reset on the module's flag). Any thread.
+    bool muted() const noexcept { return muted_.load(std::memory_order_acquire); }
+    /// Any thread: the engine frame at which it was last muted (meaningful once muteCount() > 0).
+    std::uint64_t mutedAt() const noexcept { return mutedAt_.load(std::memory_order_relaxed); }
+    /// Any thread: how many times it has been muted.
+    std::uint32_t muteCount() const noexcept { return mutes_.load(std::memory_order_acquire); }
+    /// Audio thread (engine only): mutes it from the block that starts at `blockStart`.
+    void mute(std::uint64_t blockStart) noexcept {
+        mutedAt_.store(blockStart, std::memory_order_relaxed);
+        muted_.store(true, std::memory_order_relaxed);
+        mutes_.store(mutes_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    }
 
     /// Any thread: nanoseconds this module has spent processing while the engine's profiling was
     /// on (Engine::setProfiling), for the editor's per-module CPU meter.
@@ -184,10 +200,16 @@ public:
         cpuNanos_.store(cpuNanos_.load(std::memory_order_relaxed) + nanos, std::memory_order_relaxed);
     }
 
-    /// Audio thread (engine only): reset() if requested, then process().
-    void run(const ProcessContext& ctx) noexcept {
-        if (resetRequested_.load(std::memory_order_relaxed) && resetRequested_.exchange(false, std::memory_order_acquire)) reset();
+    /// Audio thread (engine only): reset() (and unmute) if requested, then process() unless
+    /// muted. False when muted: the caller silences the outputs.
+    bool run(const ProcessContext& ctx) noexcept {
+        if (resetRequested_.load(std::memory_order_relaxed) && resetRequested_.exchange(false, std::memory_order_acquire)) {
+            reset();
+            muted_.store(false, std::memory_order_release);
+        }
+        if (muted_.load(std::memory_order_relaxed)) return false;
         process(ctx);
+        return true;
     }
 
     double sampleRate() const noexcept { return sampleRate_; }
@@ -207,9 +229,12 @@ private:
     const ModuleDescriptor* descriptor_;
     std::atomic<float>* params_;  // inlineParams_ or heapParams_
     std::atomic<bool> resetRequested_{false};
+    std::atomic<bool> muted_{false};  // written by the audio thread (set) and in run() (cleared)
     std::atomic<float> inlineParams_[kInlineParams];
     std::unique_ptr<std::atomic<float>[]> heapParams_;
     std::atomic<std::uint64_t> cpuNanos_{0};  // single writer: the audio thread
+    std::atomic<std::uint64_t> mutedAt_{0};   // single writer: the audio thread
+    std::atomic<std::uint32_t> mutes_{0};     // single writer: the audio thread
     double sampleRate_ = 48000.0;
     int maxFrames_ = 64;
     std::uint64_t seed_ = 0;

@@ -19,6 +19,7 @@ constexpr float kPortRadius = 5.0f;
 constexpr ImU32 kBody = IM_COL32(44, 46, 52, 255);
 constexpr ImU32 kBorder = IM_COL32(20, 20, 24, 255);
 constexpr ImU32 kSelected = IM_COL32(255, 200, 60, 255);
+constexpr ImU32 kMuted = IM_COL32(220, 50, 45, 255);  // a module the engine muted for NaN/Inf
 constexpr ImU32 kText = IM_COL32(225, 225, 230, 255);
 constexpr ImU32 kDim = IM_COL32(150, 150, 160, 255);
 
@@ -219,15 +220,30 @@ void Editor::drawNode(ImDrawList* draw, const ModuleSpec& m, const ModuleDescrip
     const ImU32 header = d ? categoryColour(d->category) : IM_COL32(150, 40, 40, 255);
     draw->AddRectFilled(min, ImVec2(max.x, min.y + l.header * z), header, rounding, ImDrawFlags_RoundCornersTop);
     const bool selected = selected_.count(m.id) > 0;
-    draw->AddRect(min, max, selected ? kSelected : hovered ? IM_COL32(120, 120, 130, 255) : kBorder, rounding, 0, selected ? 2.0f : 1.0f);
+    const bool muted = muted_.count(m.id) > 0;  // the engine silenced it: NaN/Inf (tick)
+    draw->AddRect(min, max,
+                  muted      ? kMuted
+                  : selected ? kSelected
+                  : hovered  ? IM_COL32(120, 120, 130, 255)
+                             : kBorder,
+                  rounding, 0,
+                  muted      ? 3.0f
+                  : selected ? 2.0f
+                             : 1.0f);
     if (text) {
         const std::string title = !m.label.empty() ? m.label : d ? d->name : m.type + " (missing)";
         draw->AddText(font, fontSize, ImVec2(min.x + 6 * z, min.y + 5 * z), kText, title.c_str());
-        const float idWidth = font->CalcTextSizeA(fontSize * 0.85f, 1e9f, 0.0f, m.id.c_str()).x;
+        // The flag of a muted module takes the id's place at the header's right end.
+        const char* right = muted ? "NaN: muted" : m.id.c_str();
+        const float idWidth = font->CalcTextSizeA(fontSize * 0.85f, 1e9f, 0.0f, right).x;
         const float titleWidth = font->CalcTextSizeA(fontSize, 1e9f, 0.0f, title.c_str()).x;
-        if (titleWidth + idWidth + 18 * z < max.x - min.x && title != m.id)
-            draw->AddText(font, fontSize * 0.85f, ImVec2(max.x - idWidth - 6 * z, min.y + 6 * z), IM_COL32(230, 230, 235, 150),
-                          m.id.c_str());
+        const ImVec2 at(max.x - idWidth - 6 * z, min.y + 6 * z);
+        if (muted) {
+            draw->AddRectFilled(ImVec2(at.x - 3 * z, min.y + 3 * z), ImVec2(max.x - 3 * z, min.y + (l.header - 3) * z), kMuted, 3 * z);
+            draw->AddText(font, fontSize * 0.85f, at, IM_COL32(255, 255, 255, 255), right);
+        } else if (titleWidth + idWidth + 18 * z < max.x - min.x && title != m.id) {
+            draw->AddText(font, fontSize * 0.85f, at, IM_COL32(230, 230, 235, 150), right);
+        }
     }
     if (!d) {
         if (text)
@@ -671,6 +687,8 @@ void Editor::canvasMouse(const Hit& hover, bool canvasHovered) {
         if (d && ImGui::GetTime() - since > 0.6) {
             ImGui::BeginTooltip();
             ImGui::Text("%s  (%s)", d->name.c_str(), d->category.c_str());
+            if (muted_.count(m->id))
+                ImGui::TextColored(ImVec4(1.0f, 0.4f, 0.35f, 1.0f), "Muted: its output was NaN or Inf. Right-click: Reset (unmute).");
             ImGui::PushTextWrapPos(420.0f);
             ImGui::TextUnformatted(d->help.c_str());
             ImGui::PopTextWrapPos();
@@ -750,6 +768,13 @@ void Editor::drawProbes(ImDrawList* draw, const Hit& hover) {
     }
 }
 
+void Editor::resetMuted(const std::string& id) {
+    if (Module* instance = host_->session().instance(id)) instance->requestReset();
+    muted_.erase(id);  // tick() flags it again if it goes on producing NaN/Inf
+    log_.push_back("module '" + id + "': reset and unmuted");
+    trace("UNMUTED " + id);
+}
+
 void Editor::nodeContextMenu() {
     if (!ImGui::BeginPopup("node menu")) return;
     if (ImGui::MenuItem("Duplicate", "Ctrl+D")) duplicateSelection();
@@ -762,6 +787,7 @@ void Editor::nodeContextMenu() {
                 if (ModuleSpec* m = p.findModule(id)) m->params.clear();
             });
         }
+        if (muted_.count(id) && ImGui::MenuItem("Reset (unmute)")) resetMuted(id);
         const ModuleSpec* m = patch().findModule(id);
         if (m && m->type == "tuner" && ImGui::MenuItem("Show tuning")) {
             tunerModule_ = id;

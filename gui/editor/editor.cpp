@@ -373,6 +373,16 @@ void Editor::tick() {
     } else if (!lastLearnTarget_.empty() && !session.learning()) {
         lastLearnTarget_.clear();  // cancelled
     }
+    // Modules muted by the engine for NaN/Inf: logged once each, flagged on the canvas.
+    std::set<std::string> muted;
+    for (const Session::MutedModule& m : session.mutedModules()) {
+        if (!muted_.count(m.id)) {
+            log_.push_back("module '" + m.id + "': " + Session::describe(m) + "; right-click it: Reset to unmute");
+            trace("MUTED " + m.id);
+        }
+        muted.insert(m.id);
+    }
+    muted_ = std::move(muted);
     applyPerformance();
     const auto now = Clock::now();
     if (dirty_ && now - lastAutosave_ >= Autosave::kInterval) autosaveNow();
@@ -576,6 +586,10 @@ void Editor::statusBar() {
     ImGui::TextDisabled("| cpu %4.1f %% | xruns %llu | %zu modules, %zu cables | plan %.2f ms | %s", 100.0 * s.cpuLoad,
                         static_cast<unsigned long long>(s.xruns), session.patch().modules.size(), session.patch().cables.size(),
                         session.report().milliseconds, s.midi.c_str());
+    if (!muted_.empty()) {
+        ImGui::SameLine();
+        ImGui::TextColored(ImVec4(1.0f, 0.35f, 0.3f, 1.0f), "| %zu muted (NaN/Inf)", muted_.size());
+    }
     if (!log_.empty()) {
         ImGui::SameLine();
         if (ImGui::SmallButton(("log (" + std::to_string(log_.size()) + ")").c_str())) showLog_ = !showLog_;

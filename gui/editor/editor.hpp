@@ -140,6 +140,8 @@ private:
     void drawCables(ImDrawList* draw, const Hit& hover);
     void canvasMouse(const Hit& hover, bool canvasHovered);
     void nodeContextMenu();
+    /// Unmutes a module the engine muted for NaN/Inf (its state starts over).
+    void resetMuted(const std::string& id);
     // Educator mode: cable probes (hover shows the value, a click pins a mini scope).
     const SignalTap* probeTap(const PortRef& output);
     void drawProbes(ImDrawList* draw, const Hit& hover);
@@ -172,6 +174,7 @@ private:
     std::unique_ptr<RecentFiles> recent_;
     EditorSettings settings_;
     std::vector<std::string> log_;
+    std::set<std::string> muted_;  // modules the engine muted for NaN/Inf, as last seen (tick)
     std::optional<std::string> screenshot_;
 
     // Canvas view and interaction.

@@ -82,8 +82,14 @@ class NotANumber final : public Module {
 public:
     using Module::Module;
     void process(const ProcessContext& ctx) noexcept override {
-        for (int n = 0; n < ctx.frames; ++n) ctx.out[0].data[n] = std::numeric_limits<float>::quiet_NaN();
+        const float bad = param(1) != 0.0f ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+        const auto at = static_cast<std::uint64_t>(param(0));
+        for (int n = 0; n < ctx.frames; ++n, ++frame_) ctx.out[0].data[n] = frame_ >= at ? bad : 0.25f;
     }
+    void reset() noexcept override { frame_ = 0; }
+
+private:
+    std::uint64_t frame_ = 0;  // since creation or reset
 };
 
 class Out final : public Module {
@@ -93,6 +99,7 @@ public:
         for (int ch = 0; ch < ctx.host->outChannels; ++ch)
             for (int c = 0; c < ctx.in[0].channels; ++c)
                 for (int n = 0; n < ctx.frames; ++n) ctx.host->out[ch][n] += ctx.in[0].channel(c)[n];
+        if (param(0) != 0.0f && ctx.host->outChannels > 0) ctx.host->out[0][0] = std::numeric_limits<float>::quiet_NaN();
     }
 };
 
@@ -179,8 +186,10 @@ const Descriptors& descriptors() {
                  [] { return std::unique_ptr<Module>(new RampSource(descriptors().ramp)); }),
         describe("tsine", {}, {port("out")}, {param("freq", 0.0f, 20000.0f, 440.0f)},
                  [] { return std::unique_ptr<Module>(new Sine(descriptors().sine)); }),
-        describe("tnan", {}, {port("out")}, {}, [] { return std::unique_ptr<Module>(new NotANumber(descriptors().nan)); }),
-        describe("tout", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Out(descriptors().out)); }),
+        describe("tnan", {}, {port("out")}, {param("at", 0.0f, 1e9f, 0.0f), param("inf", 0.0f, 1.0f, 0.0f)},
+                 [] { return std::unique_ptr<Module>(new NotANumber(descriptors().nan)); }),
+        describe("tout", {port("in")}, {}, {param("nan", 0.0f, 1.0f, 0.0f)},
+                 [] { return std::unique_ptr<Module>(new Out(descriptors().out)); }),
         describe("tprobe", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Probe(descriptors().probe)); }),
         describe("tfile", {}, {port("out")}, {}, [] { return std::unique_ptr<Module>(new FileValue(descriptors().file)); }),
     };

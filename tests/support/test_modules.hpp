@@ -7,8 +7,9 @@
 //   tcount  out = in + 1                     (in defaults to 0: with a feedback cable to itself it counts blocks)
 //   tramp   out = frame index * slope        (a signal with known steps, for discontinuity checks)
 //   tsine   out = sin(2 pi freq t)           (double-precision phase)
-//   tnan    out = NaN                        (for the output guard)
-//   tout    adds `in` to host channel 0 (and 1)
+//   tnan    out = 0.25 for `at` frames after creation or reset, then NaN (Inf with param inf = 1)
+//   tout    adds `in` to host channel 0 (and 1); with param nan = 1 it also writes a NaN into
+//           host channel 0 itself (for the output guard, behind the per-module containment)
 //   tprobe  records the channel count and first sample of its input (readable from the test)
 //   tfile   outputs the number in the text file its state names ({"file": "v.txt"}), loaded in
 //           the background (-1 before the first load); a bad file keeps the old value
