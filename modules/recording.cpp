@@ -20,12 +20,14 @@
 // counted (status()); the audio thread never waits.
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -357,6 +359,11 @@ public:
         if (!state["file"].is_string()) throw std::invalid_argument("\"file\" must be a string");
         const std::string file = state["file"].get<std::string>();
         if (file.empty()) throw std::invalid_argument("\"file\" must not be empty");
+        // A patch is untrusted data: its recorder may only ever write WAV files (and never
+        // replaces a file it did not write itself: see claimTarget).
+        std::string extension = std::filesystem::path(file).extension().string();
+        std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (extension != ".wav") throw std::invalid_argument("\"file\" must name a .wav file, not \"" + file + "\"");
         double ringSeconds = kDefaultRingSeconds;
         if (state.contains("ring_seconds")) {
             if (!state["ring_seconds"].is_number()) throw std::invalid_argument("\"ring_seconds\" must be a number");
@@ -381,6 +388,7 @@ public:
     std::string status() const override {
         const std::lock_guard lock(mutex_);
         std::string s = error_;
+        if (!notice_.empty()) s += (s.empty() ? "" : "; ") + notice_;
         const std::uint64_t dropped = dropped_.load(std::memory_order_relaxed);
         if (dropped > 0) {
             if (!s.empty()) s += "; ";
@@ -488,8 +496,8 @@ private:
         finishTake(take);
         {
             const std::lock_guard lock(mutex_);
-            take.target = target_;
-            take.name = name_;
+            take.target = claimTarget(target_);
+            take.name = take.target == target_ ? name_ : take.target.filename().string();
         }
         take.temp = detail::makeTempPathBeside(take.target);
         try {
@@ -532,6 +540,21 @@ private:
         }
     }
 
+    // Writer thread, mutex held: where a take for `target` goes. A new take replaces a file this
+    // recorder wrote (recording again redoes the take), but never one it did not: then the take
+    // goes to the first free "name-2.wav", "name-3.wav", ... beside it, and status() says so.
+    std::filesystem::path claimTarget(const std::filesystem::path& target) {
+        std::error_code ec;
+        std::filesystem::path path = target;
+        for (int n = 2; !written_.count(path) && std::filesystem::exists(path, ec) && n < 10000; ++n)
+            path = target.parent_path() / (target.stem().string() + "-" + std::to_string(n) + target.extension().string());
+        if (path != target && !written_.count(path))
+            notice_ =
+                target.filename().string() + " was there already (not recorded by this module): recording to " + path.filename().string();
+        written_.insert(path);
+        return path;
+    }
+
     void fail(std::string message) {
         const std::lock_guard lock(mutex_);
         error_ = std::move(message);
@@ -551,7 +574,8 @@ private:
     mutable std::mutex mutex_;
     std::string name_;
     std::filesystem::path target_;
-    std::string error_;
+    std::set<std::filesystem::path> written_;  // takes this recorder wrote (it may replace those)
+    std::string error_, notice_;
 };
 
 const ModuleDescriptor kRecorder{
@@ -562,7 +586,9 @@ const ModuleDescriptor kRecorder{
         "Records its inputs to a 32-bit float stereo WAV file (state {\"file\": \"take.wav\"}, relative to the "
         "patch) while Record is high or Armed is on, from the exact frame recording starts. The file appears "
         "when the take ends (written beside it under a hidden name, then renamed over it: the name never holds "
-        "half a take); a new take replaces it. Polyphonic inputs are summed; with Right unpatched, Left feeds "
+        "half a take); a new take replaces it. It never replaces a file it did not record itself: if the file "
+        "is there already, takes go to take-2.wav (then -3, ...) and the status says so. Polyphonic inputs are summed; with Right "
+        "unpatched, Left feeds "
         "both channels. The disk is written by a background thread; if it falls behind, frames are dropped "
         "and counted in the module's status, never waited for.",
     .inputs = {{.id = "left", .name = "Left", .kind = SignalKind::Audio, .help = "left channel (channels summed)"},

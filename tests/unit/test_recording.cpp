@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -512,5 +513,42 @@ TEST_CASE("recording micro-benchmark", "[.bench]") {
             }
             std::printf("%-48s %8.3f ns/frame  (%d input channels, 64-frame blocks)\n", "recorder stereo, recording", best, channels);
         }
+    }
+}
+
+TEST_CASE("recorder never replaces a file it did not write: takes go to take-2.wav", "[recording]") {
+    TempDir dir;
+    {
+        std::ofstream mine(dir.path / "take.wav");
+        mine << "the user's own file";
+    }
+    const auto x = noiseSignal(4000, 13);
+    ModuleHarness h("recorder", kFs);
+    loadState(h, R"({"file": "take.wav"})", nullptr, dir.path);
+    h.connect("left", x);
+    for (int take = 0; take < 2; ++take) {  // the second take replaces the first, in take-2.wav
+        h.setParam("armed", 1.0f);
+        h.run(1000);
+        h.setParam("armed", 0.0f);
+        h.run(1000);
+    }
+    REQUIRE(
+        waitFor([&] { return fs::exists(dir.path / "take-2.wav") && readSound(dir.path / "take-2.wav").data[0] == slice(x, 2000, 1000); }));
+    std::ifstream mine(dir.path / "take.wav");
+    std::string text;
+    std::getline(mine, text);
+    CHECK(text == "the user's own file");
+    CHECK_FALSE(fs::exists(dir.path / "take-3.wav"));
+    CHECK(h.module().status().find("take.wav was there already (not recorded by this module): recording to take-2.wav") !=
+          std::string::npos);
+}
+
+TEST_CASE("recorder refuses a file that is not a .wav", "[recording]") {
+    TempDir dir;
+    ModuleHarness h("recorder", kFs);
+    for (const char* state : {R"({"file": "notes.txt"})", R"({"file": "../.bashrc"})", R"({"file": "take"})"}) {
+        INFO(state);
+        CHECK_THROWS_WITH(h.module().loadState(nlohmann::json::parse(state), kabel::LoadContext{dir.path}),
+                          Catch::Contains("must name a .wav file"));
     }
 }
