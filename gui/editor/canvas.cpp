@@ -769,7 +769,10 @@ void Editor::drawProbes(ImDrawList* draw, const Hit& hover) {
 }
 
 void Editor::resetMuted(const std::string& id) {
-    if (Module* instance = host_->session().instance(id)) instance->requestReset();
+    Module* instance = host_->session().instance(id);
+    if (!instance) return;
+    resetting_[id] = instance->muteCount();
+    instance->requestReset();
     muted_.erase(id);  // tick() flags it again if it goes on producing NaN/Inf
     log_.push_back("module '" + id + "': reset and unmuted");
     trace("UNMUTED " + id);
@@ -787,7 +790,13 @@ void Editor::nodeContextMenu() {
                 if (ModuleSpec* m = p.findModule(id)) m->params.clear();
             });
         }
-        if (muted_.count(id) && ImGui::MenuItem("Reset (unmute)")) resetMuted(id);
+        if (muted_.count(id)) {
+            const bool reset = ImGui::MenuItem("Reset (unmute)");
+            const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+            trace("MENU reset-unmute " + std::to_string(static_cast<int>((a.x + b.x) / 2)) + " " +
+                  std::to_string(static_cast<int>((a.y + b.y) / 2)));
+            if (reset) resetMuted(id);
+        }
         const ModuleSpec* m = patch().findModule(id);
         if (m && m->type == "tuner" && ImGui::MenuItem("Show tuning")) {
             tunerModule_ = id;

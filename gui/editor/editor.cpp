@@ -373,16 +373,21 @@ void Editor::tick() {
     } else if (!lastLearnTarget_.empty() && !session.learning()) {
         lastLearnTarget_.clear();  // cancelled
     }
-    // Modules muted by the engine for NaN/Inf: logged once each, flagged on the canvas.
-    std::set<std::string> muted;
+    // Modules muted by the engine for NaN/Inf: logged once per mute, flagged on the canvas.
+    std::map<std::string, std::uint32_t> muted;
     for (const Session::MutedModule& m : session.mutedModules()) {
-        if (!muted_.count(m.id)) {
+        if (const auto r = resetting_.find(m.id); r != resetting_.end() && r->second == m.times) continue;  // reset pending
+        if (const auto it = muted_.find(m.id); it == muted_.end() || it->second != m.times) {
             log_.push_back("module '" + m.id + "': " + Session::describe(m) + "; right-click it: Reset to unmute");
             trace("MUTED " + m.id);
         }
-        muted.insert(m.id);
+        muted[m.id] = m.times;
     }
     muted_ = std::move(muted);
+    std::erase_if(resetting_, [&](const auto& r) {  // applied: unmuted, or muted again since
+        const Module* instance = session.instance(r.first);
+        return !instance || !instance->muted() || instance->muteCount() != r.second;
+    });
     applyPerformance();
     const auto now = Clock::now();
     if (dirty_ && now - lastAutosave_ >= Autosave::kInterval) autosaveNow();

@@ -174,7 +174,9 @@ private:
     std::unique_ptr<RecentFiles> recent_;
     EditorSettings settings_;
     std::vector<std::string> log_;
-    std::set<std::string> muted_;  // modules the engine muted for NaN/Inf, as last seen (tick)
+    // Modules the engine muted for NaN/Inf (tick): id -> Module::muteCount() when flagged; and
+    // those reset from the menu whose reset the audio thread has not applied yet.
+    std::map<std::string, std::uint32_t> muted_, resetting_;
     std::optional<std::string> screenshot_;
 
     // Canvas view and interaction.

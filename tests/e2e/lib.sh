@@ -113,6 +113,18 @@ wait_exit() {
   return 0
 }
 
+# start_xvfb: a private X server (1280x800, no TCP) for the editor; exports DISPLAY.
+start_xvfb() {
+  local i
+  exec 3>"$WORK/xvfb.display"
+  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 9<&- &
+  PIDS+=("$!")
+  exec 3>&-
+  for i in $(seq 100); do [ -s "$WORK/xvfb.display" ] && break; sleep 0.05; done
+  [ -s "$WORK/xvfb.display" ] || fail "Xvfb did not start"
+  export DISPLAY=":$(cat "$WORK/xvfb.display")"
+}
+
 # record SECONDS FILE PORT...: records the JACK ports with jack_capture into FILE (float WAV, one
 # channel per port), waited for interruptibly; fails the test when it fails. Sets CAPTURE_XRUNS
 # (the xruns jack_capture saw; its log is FILE.log).
