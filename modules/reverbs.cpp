@@ -37,12 +37,12 @@
 
 #include <fftw3.h>
 #include <samplerate.h>
-#include <sndfile.h>
 #include <nlohmann/json.hpp>
 
 #include "core/dsp/fast_math.hpp"
 #include "core/dsp/interpolation.hpp"
 #include "core/dsp/simd8.hpp"
+#include "core/io/sound_file.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
@@ -1032,52 +1032,27 @@ void planSteps(Level& l) {
 /// std::runtime_error with the message the user sees.
 std::unique_ptr<Convolution> loadConvolution(const std::filesystem::path& path, bool normalize, double sampleRate) {
     const std::string name = path.filename().string();
-    SF_INFO info{};
-    SNDFILE* file = sf_open(path.c_str(), SFM_READ, &info);
-    if (!file) {
-        std::error_code ec;
-        if (!std::filesystem::exists(path, ec)) throw std::runtime_error(name + ": no such file");
-        throw std::runtime_error(name + ": not a WAV/FLAC/AIFF/OGG file (libsndfile: " + sf_strerror(nullptr) + ")");
-    }
-    struct Closer {
-        SNDFILE* f;
-        ~Closer() { sf_close(f); }
-    } closer{file};
-    if (info.channels < 1 || info.channels > 2)
-        throw std::runtime_error(name + ": " + std::to_string(info.channels) +
-                                 " channels; the convolver takes mono or stereo impulse responses");
-    if (info.samplerate < 1000 || info.samplerate > 768000)
-        throw std::runtime_error(name + ": implausible sample rate " + std::to_string(info.samplerate) + " Hz");
-    if (info.frames <= 0) throw std::runtime_error(name + ": no audio in the file");
-    if (static_cast<double>(info.frames) > kMaxIrSeconds * info.samplerate)
-        throw std::runtime_error(name + ": longer than " + std::to_string(static_cast<int>(kMaxIrSeconds)) + " s");
-    // A truncated file opens, with fewer frames than its header promised: libsndfile's log says so
-    // ("data : 192000 (should be 95978)"). Refuse it rather than play a cut-off response.
-    {
-        std::string log(4096, '\0');
-        sf_command(file, SFC_GET_LOG_INFO, log.data(), static_cast<int>(log.size()));
-        log.resize(log.find('\0'));
-        std::size_t start = 0;
-        while (start < log.size()) {
-            const std::size_t end = std::min(log.find('\n', start), log.size());
-            const std::string line = log.substr(start, end - start);
-            if ((line.rfind("data", 0) == 0 || line.rfind("SSND", 0) == 0) && line.find("(should be") != std::string::npos)
-                throw std::runtime_error(name + ": truncated file (libsndfile: " + line + ")");
-            start = end + 1;
-        }
-    }
-    const int channels = info.channels;
-    std::vector<float> interleaved(static_cast<std::size_t>(info.frames) * static_cast<std::size_t>(channels));
-    const sf_count_t got = sf_readf_float(file, interleaved.data(), info.frames);
-    if (got <= 0) throw std::runtime_error(name + ": could not read the audio (libsndfile: " + sf_strerror(file) + ")");
-    if (sf_error(file) != SF_ERR_NO_ERROR) throw std::runtime_error(name + ": damaged audio data (libsndfile: " + sf_strerror(file) + ")");
-    interleaved.resize(static_cast<std::size_t>(got) * static_cast<std::size_t>(channels));
-    for (float v : interleaved)
-        if (!std::isfinite(v)) throw std::runtime_error(name + ": the audio holds NaN or infinite samples");
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw std::runtime_error(name + ": no such file");
+    // core/io/sound_file.hpp checks the file (rate, length, truncation, NaN/Inf samples).
+    SoundReadLimits limits;
+    limits.maxChannels = 2;
+    limits.keepChannels = 2;
+    limits.maxSeconds = kMaxIrSeconds;
+    limits.tooLong = "longer than " + std::to_string(static_cast<int>(kMaxIrSeconds)) + " s";
+    limits.nonFinite = NonFiniteSamples::Reject;
+    const DecodedSound sound = readSound(path, name, limits);
+    const int channels = static_cast<int>(sound.channels.size());
+    const std::int64_t got = sound.frames();
+    std::vector<float> interleaved(static_cast<std::size_t>(got) * static_cast<std::size_t>(channels));
+    for (int c = 0; c < channels; ++c)
+        for (std::int64_t i = 0; i < got; ++i)
+            interleaved[static_cast<std::size_t>(i * channels + c)] =
+                sound.channels[static_cast<std::size_t>(c)][static_cast<std::size_t>(i)];
 
     // To the engine's rate.
-    if (info.samplerate != static_cast<int>(std::lround(sampleRate))) {
-        const double ratio = sampleRate / info.samplerate;
+    if (sound.sampleRate != static_cast<int>(std::lround(sampleRate))) {
+        const double ratio = sampleRate / sound.sampleRate;
         std::vector<float> converted(static_cast<std::size_t>(std::ceil(static_cast<double>(got) * ratio) + 64) *
                                      static_cast<std::size_t>(channels));
         SRC_DATA data{};

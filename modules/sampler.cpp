@@ -41,7 +41,6 @@
 //     (held voices in gate/loop mode restart on it with a 5 ms fade-in). Until a load succeeds
 //     the old sample keeps playing; a failed load only reports why (status()).
 #include <samplerate.h>
-#include <sndfile.h>
 
 #include <algorithm>
 #include <array>
@@ -59,6 +58,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/io/sound_file.hpp"
 #include "core/module/gates.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
@@ -85,7 +85,6 @@ constexpr double kLoopFadeSeconds = 0.010;   // longest loop crossfade
 constexpr std::int64_t kMinLoopFrames = 8;
 constexpr float kMinOctaves = -10.0f, kMaxOctaves = 5.0f;
 constexpr std::uint64_t kOne = std::uint64_t{1} << 32;  // one frame in 32.32 fixed point
-constexpr int kReadChunk = 8192;                        // frames per libsndfile read
 
 // ---------------------------------------------------------------------------------------------
 // Interpolation kernels
@@ -208,113 +207,21 @@ struct Source {
     std::shared_ptr<LiveBuffer> live;
 };
 
-struct SndFileCloser {
-    void operator()(SNDFILE* f) const noexcept { sf_close(f); }
-};
-
-std::uint32_t readLe32(const unsigned char* p) {
-    return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
-}
-std::uint32_t readBe32(const unsigned char* p) {
-    return std::uint32_t{p[3]} | std::uint32_t{p[2]} << 8 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[0]} << 24;
-}
-
-/// libsndfile quietly plays what is left of a WAV or AIFF file cut short. A sampler should say
-/// so instead: this walks the RIFF/FORM chunks to the audio chunk and compares the size its
-/// header declares with the bytes the file holds. Sizes 0 and 0xFFFFFFFF (written by streaming
-/// recorders that never learnt the length) mean "to the end of the file" and pass.
-void checkAudioChunk(const std::filesystem::path& path, const std::string& name) {
-    std::error_code ec;
-    const std::uintmax_t size = std::filesystem::file_size(path, ec);
-    if (ec) return;
-    std::ifstream in(path, std::ios::binary);
-    unsigned char header[12];
-    if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return;
-    const bool riff = std::memcmp(header, "RIFF", 4) == 0 && std::memcmp(header + 8, "WAVE", 4) == 0;
-    const bool form =
-        std::memcmp(header, "FORM", 4) == 0 && (std::memcmp(header + 8, "AIFF", 4) == 0 || std::memcmp(header + 8, "AIFC", 4) == 0);
-    if (!riff && !form) return;
-    const char* audioId = riff ? "data" : "SSND";
-    std::uintmax_t pos = 12;
-    while (pos + 8 <= size) {
-        unsigned char chunk[8];
-        in.seekg(static_cast<std::streamoff>(pos));
-        if (!in.read(reinterpret_cast<char*>(chunk), sizeof chunk)) return;
-        const std::uint32_t length = riff ? readLe32(chunk + 4) : readBe32(chunk + 4);
-        if (std::memcmp(chunk, audioId, 4) == 0) {
-            if (length == 0 || length == 0xFFFFFFFFu) return;
-            const std::uintmax_t held = size - pos - 8;
-            if (length > held)
-                throw std::runtime_error(name + ": truncated: the header declares " + std::to_string(length) +
-                                         " bytes of audio but the file holds " + std::to_string(held));
-            return;
-        }
-        pos += 8 + std::uintmax_t{length} + (length & 1u);
-    }
-}
-
-std::string openFailure(const std::filesystem::path& path, const std::string& name) {
-    const std::string why = sf_strerror(nullptr);
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) return name + ": no such file (" + path.string() + ")";
-    if (std::filesystem::is_directory(path, ec)) return name + ": is a folder, not a sound file";
-    switch (sf_error(nullptr)) {
-        case SF_ERR_UNRECOGNISED_FORMAT:
-            return name + ": not a WAV/FLAC/AIFF/OGG file (libsndfile: " + why + ")";
-        case SF_ERR_MALFORMED_FILE:
-            return name + ": malformed file (libsndfile: " + why + ")";
-        case SF_ERR_UNSUPPORTED_ENCODING:
-            return name + ": unsupported encoding (libsndfile: " + why + ")";
-        case SF_ERR_SYSTEM:
-            return name + ": cannot open (libsndfile: " + why + ")";
-        default:
-            return name + ": cannot decode (libsndfile: " + why + ")";
-    }
-}
-
 /// Worker thread: decodes `path` (shown as `name` in messages) into a SampleData at `engineRate`.
-/// Throws std::runtime_error with the file's name and the reason.
+/// Throws std::runtime_error with the file's name and the reason (core/io/sound_file.hpp checks the
+/// file: channels, rate, the 20-minute cap, truncation, NaN/Inf samples).
 std::unique_ptr<Source> loadSoundFile(const std::filesystem::path& path, const std::string& name, double engineRate) {
-    SF_INFO info{};
-    const std::unique_ptr<SNDFILE, SndFileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
-    if (!file) throw std::runtime_error(openFailure(path, name));
-    if (info.channels < 1) throw std::runtime_error(name + ": malformed header (no channels)");
-    if (info.samplerate < 1000 || info.samplerate > 768000)
-        throw std::runtime_error(name + ": sample rate " + std::to_string(info.samplerate) + " Hz is not supported (1 kHz to 768 kHz)");
-    const int major = info.format & SF_FORMAT_TYPEMASK;
-    if (major == SF_FORMAT_WAV || major == SF_FORMAT_WAVEX || major == SF_FORMAT_AIFF) checkAudioChunk(path, name);
-
-    const int fileChannels = info.channels;
-    const int channels = std::min(fileChannels, 2);
-    const auto maxFrames = static_cast<std::int64_t>(kMaxSeconds * info.samplerate);
-    std::array<std::vector<float>, 2> data;
-    if (info.frames > 0 && info.frames <= maxFrames)
-        for (int c = 0; c < channels; ++c) data[static_cast<std::size_t>(c)].reserve(static_cast<std::size_t>(info.frames));
-    std::vector<float> chunk(static_cast<std::size_t>(kReadChunk) * static_cast<std::size_t>(fileChannels));
-    std::int64_t total = 0;
-    for (;;) {
-        const sf_count_t n = sf_readf_float(file.get(), chunk.data(), kReadChunk);
-        if (n <= 0) break;
-        total += n;
-        if (total > maxFrames) throw std::runtime_error(name + ": longer than 20 minutes (the sampler's limit)");
-        for (int c = 0; c < channels; ++c) {
-            auto& d = data[static_cast<std::size_t>(c)];
-            for (sf_count_t i = 0; i < n; ++i) d.push_back(chunk[static_cast<std::size_t>(i * fileChannels + c)]);
-        }
-    }
-    if (sf_error(file.get()) != SF_ERR_NO_ERROR)
-        throw std::runtime_error(name + ": corrupt audio after " + std::to_string(total) +
-                                 " frames (libsndfile: " + sf_strerror(file.get()) + ")");
-    if (info.frames > 0 && info.frames < SF_COUNT_MAX && total < info.frames)
-        throw std::runtime_error(name + ": truncated: the header declares " + std::to_string(info.frames) + " frames but only " +
-                                 std::to_string(total) + " could be decoded");
-    if (total == 0) throw std::runtime_error(name + ": no audio in the file");
-    for (int c = 0; c < channels; ++c)
-        for (float v : data[static_cast<std::size_t>(c)])
-            if (!std::isfinite(v)) throw std::runtime_error(name + ": holds samples that are not numbers (NaN or infinity)");
-
-    if (static_cast<double>(info.samplerate) != engineRate) {
-        const double ratio = engineRate / static_cast<double>(info.samplerate);
+    SoundReadLimits limits;
+    limits.keepChannels = 2;
+    limits.maxSeconds = kMaxSeconds;
+    limits.tooLong = "longer than 20 minutes (the sampler's limit)";
+    limits.nonFinite = NonFiniteSamples::Reject;
+    DecodedSound decoded = readSound(path, name, limits);
+    const int channels = static_cast<int>(decoded.channels.size());
+    std::vector<std::vector<float>>& data = decoded.channels;
+    std::int64_t total = decoded.frames();
+    if (static_cast<double>(decoded.sampleRate) != engineRate) {
+        const double ratio = engineRate / static_cast<double>(decoded.sampleRate);
         for (int c = 0; c < channels; ++c) {
             auto& in = data[static_cast<std::size_t>(c)];
             std::vector<float> out(static_cast<std::size_t>(std::ceil(static_cast<double>(total) * ratio)) + 16);

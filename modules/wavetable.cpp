@@ -17,8 +17,6 @@
 // most of the time. The position crossfades between neighbouring frames.
 // Sync resets are corrected with the family's BLEP and BLAMP (the output is then delayed by 12
 // samples, as the sine's).
-#include <sndfile.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -35,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dsp/fast_math.hpp"
+#include "core/io/sound_file.hpp"
 #include "core/module/module.hpp"
 #include "core/module/registry.hpp"
 #include "core/module/rt_value.hpp"
@@ -211,35 +210,31 @@ const WaveTables& builtinTables() {
 // std::runtime_error with the message the user sees.
 std::unique_ptr<WaveTables> loadTables(const std::filesystem::path& path, int frame) {
     const std::string name = path.filename().string();
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw std::runtime_error(name + ": no such file (" + path.string() + ")");
-    SF_INFO info{};
-    SNDFILE* file = sf_open(path.c_str(), SFM_READ, &info);
-    if (!file) throw std::runtime_error(name + ": not a WAV/FLAC/AIFF/OGG file (libsndfile: " + sf_strerror(nullptr) + ")");
-    struct Closer {
-        SNDFILE* f;
-        ~Closer() { sf_close(f); }
-    } closer{file};
-    const sf_count_t length = info.frames;
+    // A NaN or infinite sample becomes 0 (it would poison a whole frame's spectrum); the file's
+    // other channels are ignored.
+    SoundReadLimits limits;
+    limits.keepChannels = 1;
+    // Read a little past the limit, so the message can say how many frames the file holds.
+    limits.maxFrames = std::int64_t{4} * kMaxFrames * frame;
+    limits.maxSeconds = 1e9;  // frames, not seconds, limit a wavetable
+    limits.tooLong = "more than " + std::to_string(4 * kMaxFrames) + " frames of " + std::to_string(frame) + " samples; at most " +
+                     std::to_string(kMaxFrames) + " (set a longer \"frame\" or use a shorter file)";
+    limits.nonFinite = NonFiniteSamples::Zero;
+    const DecodedSound sound = readSound(path, name, limits);
+    const std::int64_t length = sound.frames();
     if (length < frame)
         throw std::runtime_error(name + ": " + std::to_string(length) + " samples, shorter than one frame of " + std::to_string(frame));
-    const sf_count_t count = length / frame;
+    const std::int64_t count = length / frame;
     if (count > kMaxFrames)
         throw std::runtime_error(name + ": " + std::to_string(count) + " frames of " + std::to_string(frame) + " samples; at most " +
                                  std::to_string(kMaxFrames) + " (set a longer \"frame\" or use a shorter file)");
-    const auto channels = static_cast<std::size_t>(std::max(1, info.channels));
-    std::vector<float> interleaved(static_cast<std::size_t>(count * frame) * channels);
-    const sf_count_t read = sf_readf_float(file, interleaved.data(), count * frame);
-    if (read != count * frame)
-        throw std::runtime_error(name + ": read " + std::to_string(read) + " of " + std::to_string(count * frame) +
-                                 " samples (libsndfile: " + sf_strerror(file) + ")");
+    const std::vector<float>& samples = sound.channels[0];
     std::vector<Harmonics> frames(static_cast<std::size_t>(count));
     std::vector<double> x(static_cast<std::size_t>(frame));
     const std::size_t top = std::min<std::size_t>(kTopHarmonic, static_cast<std::size_t>((frame - 1) / 2));  // below the frame's Nyquist
     for (std::size_t f = 0; f < frames.size(); ++f) {
         for (std::size_t i = 0; i < x.size(); ++i) {
-            const float v = interleaved[(f * x.size() + i) * channels];
-            x[i] = std::isfinite(v) ? v : 0.0;
+            x[i] = samples[f * x.size() + i];
         }
         const std::vector<Complex> X = dft(x);
         frames[f].resize(top);
