@@ -50,11 +50,12 @@ test-sanitizers: deps
 	cmake --build $(BUILD)-tsan -j $(JOBS) --target kabel_core_tests
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(call SANITIZER_RUN,$(BUILD)-tsan)
 
-# libFuzzer targets (tests/fuzz: the scale and keyboard-map parsers, ...) in their own clang-14
-# build, so the main build stays g++. `make fuzz` runs each target FUZZ_SECONDS; `make test` runs
-# a short pass (FUZZ_SHORT_SECONDS each) when clang++-14 is installed and fails on a crash.
+# libFuzzer targets (tests/fuzz: patch files, .scl/.kbm/.ascl, MIDI bytes, MTS sysex, audio files)
+# in their own clang-14 build, so the main build stays g++. `make fuzz` runs each target
+# FUZZ_SECONDS; `make test` runs a short pass (FUZZ_SHORT_SECONDS each: 5 targets x 15 s = 75 s)
+# when clang++-14 is installed and fails on a crash.
 FUZZ_SECONDS ?= 300
-FUZZ_SHORT_SECONDS ?= 30
+FUZZ_SHORT_SECONDS ?= 15
 fuzz-build: deps
 	cmake -S . -B $(BUILD)-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DKABEL_FUZZ=ON -DKABEL_SANITIZE=fuzzer-no-link,address,undefined $(CMAKE_FLAGS)
