@@ -56,6 +56,8 @@ class AudioOut final : public DeviceModule {
 public:
     using DeviceModule::DeviceModule;
 
+    bool guardedSink() const noexcept override { return true; }  // its level smoother holds no signal
+
     void process(const ProcessContext& ctx) noexcept override {
         const Ramp level = nextLevel(ctx.frames);
         const HostBuffers& host = *ctx.host;

@@ -578,11 +578,16 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
         lineOf[e] = line.get();
     }
 
-    // Outputs some cable reads (the others may be left unwritten by their module).
+    // Outputs some cable reads (the others may be left unwritten by their module): kReadBySink when
+    // only guarded sinks read it (screened only while hunting, plan.hpp "Containment"), kRead else.
+    constexpr char kReadBySink = 1, kRead = 2;
     std::vector<std::vector<char>> outputRead(nodeCount);
     for (std::size_t v = 0; v < nodeCount; ++v) outputRead[v].assign(g.nodes[v].module->descriptor().outputs.size(), 0);
-    for (const GraphEdge& edge : g.edges) outputRead[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)] = 1;
-    for (const GraphProbe& probe : g.probes) outputRead[static_cast<std::size_t>(probe.node)][static_cast<std::size_t>(probe.port)] = 1;
+    for (const GraphEdge& edge : g.edges) {
+        char& read = outputRead[static_cast<std::size_t>(edge.from)][static_cast<std::size_t>(edge.fromPort)];
+        read = std::max(read, g.nodes[static_cast<std::size_t>(edge.to)].module->guardedSink() ? kReadBySink : kRead);
+    }
+    for (const GraphProbe& probe : g.probes) outputRead[static_cast<std::size_t>(probe.node)][static_cast<std::size_t>(probe.port)] = kRead;
 
     // 3. Signals and operations, in step order (pointers are filled in after buffer assignment).
     std::vector<Signal> signals;
@@ -800,14 +805,21 @@ std::unique_ptr<Plan> Compiler::compile(const Graph& g, bool instant, CompileRep
             actualIn.push_back(src.channels);
         }
         const std::size_t firstOutput = plan->outputs_.size();
+        // The step's screens: those always checked first, then those checked only while hunting.
         step.firstScreen = static_cast<std::uint32_t>(plan->screens_.size());
+        for (const char kind : {kRead, kReadBySink}) {
+            for (std::size_t o = 0; o < outSignal[v].size(); ++o) {
+                const Signal& sig = signals[static_cast<std::size_t>(outSignal[v][o])];
+                if (outputRead[v][o] == kind)
+                    plan->screens_.push_back(plan::Screen{pool + sig.offset, static_cast<std::uint32_t>(sig.channels)});
+            }
+            if (kind == kRead) step.screenCount = static_cast<std::uint32_t>(plan->screens_.size()) - step.firstScreen;
+        }
+        step.huntCount = static_cast<std::uint32_t>(plan->screens_.size()) - step.firstScreen;
         for (std::size_t o = 0; o < outSignal[v].size(); ++o) {
             const Signal& sig = signals[static_cast<std::size_t>(outSignal[v][o])];
-            const bool read = outputRead[v][o] != 0;
-            plan->outputs_.push_back(OutputPort{pool + sig.offset, sig.channels, stride, read});
-            if (read) plan->screens_.push_back(plan::Screen{pool + sig.offset, static_cast<std::uint32_t>(sig.channels)});
+            plan->outputs_.push_back(OutputPort{pool + sig.offset, sig.channels, stride, outputRead[v][o] != 0});
         }
-        step.screenCount = static_cast<std::uint32_t>(plan->screens_.size()) - step.firstScreen;
         node.module->prepareChannels(actualIn, outChannels[v]);
 
         step.firstCopy = static_cast<std::uint32_t>(plan->copies_.size());

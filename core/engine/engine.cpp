@@ -216,15 +216,18 @@ void Engine::processBlock() noexcept {
     mapper_.apply(host_.midi, currentMap_);  // mapped params change before the modules read them
     LinkSession* link = link_.load(std::memory_order_acquire);
     host_.link = link ? link->captureBlock() : nullptr;
-    if (current_)
+    if (current_) {
+        current_->hunt(huntBlocks_ > 0);
         current_->run(frames, frameCount_, host_, profiling_.load(std::memory_order_relaxed), live_.load(std::memory_order_acquire));
+    }
     sendMidi();
-    guardOutput();
+    if (huntBlocks_ > 0) --huntBlocks_;
+    if (guardOutput()) huntBlocks_ = kHuntBlocks;  // find the module that sent it (plan.hpp, "Containment")
     frameCount_ += static_cast<std::uint64_t>(frames);
     blocks_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Engine::guardOutput() noexcept {
+bool Engine::guardOutput() noexcept {
     const int frames = config_.blockFrames;
     std::uint64_t nonFinite = 0, guarded = 0;
     for (float* x : outPointers_) {
@@ -248,6 +251,7 @@ void Engine::guardOutput() noexcept {
     }
     if (nonFinite) nonFinite_.fetch_add(nonFinite, std::memory_order_relaxed);
     if (guarded) guarded_.fetch_add(guarded, std::memory_order_relaxed);
+    return nonFinite != 0;
 }
 
 template <typename Copy>

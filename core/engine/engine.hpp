@@ -179,7 +179,7 @@ private:
     // copy(deviceOffset, blockOffset, count).
     template <typename Copy>
     void deliver(int frames, Copy&& copy) noexcept;
-    void guardOutput() noexcept;
+    bool guardOutput() noexcept;  // true when it silenced NaN/Inf
     void gatherMidi(int frames) noexcept;
     void takePendingMidiMap() noexcept;
     void sendMidi() noexcept;
@@ -202,6 +202,9 @@ private:
     std::atomic<std::uint64_t> blocks_{0};
     std::atomic<std::uint64_t> planSwaps_{0};
     std::atomic<std::uint64_t> nonFinite_{0};
+    // Blocks left in which plans screen the outputs only guarded sinks read (audio thread).
+    static constexpr int kHuntBlocks = 8;
+    int huntBlocks_ = 0;
     std::atomic<std::uint64_t> guarded_{0};
     std::atomic<std::uint64_t> activeGeneration_{0};
 

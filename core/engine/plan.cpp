@@ -111,7 +111,7 @@ void Plan::runSteps(plan::Step* first, plan::Step* last, float* scratch) noexcep
 // would cost as much as the screening itself.
 inline bool Plan::screensFinite(const plan::Step& step, int frames) const noexcept {
     const plan::Screen* screen = screens_.data() + step.firstScreen;
-    const plan::Screen* const end = screen + step.screenCount;
+    const plan::Screen* const end = screen + (hunting_ ? step.huntCount : step.screenCount);
     const auto stride = static_cast<std::size_t>(stride_);
     if (frames == stride_) {  // every block but a shorter one: the channels are contiguous
         for (; screen != end; ++screen)

@@ -26,7 +26,10 @@
 // (Module::muted): its outputs are silenced at once, before any reader sees them, and from then on
 // it is not run and its outputs stay silent, until the user resets it (Module::requestReset). So a
 // blown-up filter or a runaway feedback loop costs one module, not the patch, and the modules
-// downstream never take NaN into their state. The engine's output guard stays behind this.
+// downstream never take NaN into their state. Outputs that only guarded sinks read (the device
+// output, Module::guardedSink: it keeps no signal state) are not screened every block: the
+// engine's output stage silences what reaches the device, and when it finds NaN or Inf there it
+// hunts (Plan::hunt): the next blocks screen those outputs too, which mutes the module.
 #pragma once
 
 #include <atomic>
@@ -116,7 +119,8 @@ struct Step {
     std::uint32_t firstMix, mixCount;
     std::uint32_t firstCopy, copyCount;
     std::uint32_t firstProbe, probeCount;
-    std::uint32_t firstScreen, screenCount;
+    std::uint32_t firstScreen, screenCount;  // screened every block
+    std::uint32_t huntCount;                 // screenCount plus those only guarded sinks read (while hunting)
 };
 
 }  // namespace plan
@@ -139,6 +143,10 @@ public:
     /// The threads this plan was split for (1: a serial plan).
     int threads() const noexcept { return threads_; }
     std::size_t waveCount() const noexcept { return waves_.size(); }
+
+    /// Audio thread, between blocks: while true, outputs that only guarded sinks read are
+    /// screened too (the engine hunts after its output stage found NaN or Inf).
+    void hunt(bool on) noexcept { hunting_ = on; }
 
     std::uint64_t generation() const noexcept { return generation_; }
     int maxFrames() const noexcept { return maxFrames_; }
@@ -163,6 +171,7 @@ private:
     int frames_ = 0;
     std::uint64_t blockStart_ = 0;
     bool profile_ = false;
+    bool hunting_ = false;
     int maxFrames_ = 0;
     int stride_ = 0;
     float fadeStepPerFrame_ = 1.0f;

@@ -164,6 +164,12 @@ public:
     /// In a parallel plan such modules run on the audio thread, in plan order (plan.hpp).
     virtual bool sharesState() const noexcept { return false; }
 
+    /// UI thread, at compile time: true if process() only passes its inputs on to the device
+    /// outputs and keeps no state a sample could poison (the Audio Out module). The engine's output
+    /// stage screens what reaches the device, so what such a module reads is screened for NaN/Inf
+    /// only while the engine hunts for its source (plan.hpp, "Containment").
+    virtual bool guardedSink() const noexcept { return false; }
+
     /// UI thread: the module's signal taps for the editor (a scope's traces), index 0, 1, ...;
     /// nullptr past the last. See signal_tap.hpp.
     virtual const SignalTap* tap(int index) const;

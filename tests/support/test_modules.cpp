@@ -103,6 +103,18 @@ public:
     }
 };
 
+// Like Out, but a guarded sink (as the real Audio Out is): see Module::guardedSink.
+class Device final : public Module {
+public:
+    using Module::Module;
+    bool guardedSink() const noexcept override { return true; }
+    void process(const ProcessContext& ctx) noexcept override {
+        for (int ch = 0; ch < ctx.host->outChannels; ++ch)
+            for (int c = 0; c < ctx.in[0].channels; ++c)
+                for (int n = 0; n < ctx.frames; ++n) ctx.host->out[ch][n] += ctx.in[0].channel(c)[n];
+    }
+};
+
 class Probe final : public Module {
 public:
     using Module::Module;
@@ -170,7 +182,7 @@ ParamDescriptor param(std::string id, float min, float max, float def, bool stru
 }
 
 struct Descriptors {
-    ModuleDescriptor constant, gain, sum, count, ramp, sine, nan, out, probe, file;
+    ModuleDescriptor constant, gain, sum, count, ramp, sine, nan, out, device, probe, file;
 };
 
 const Descriptors& descriptors() {
@@ -190,6 +202,7 @@ const Descriptors& descriptors() {
                  [] { return std::unique_ptr<Module>(new NotANumber(descriptors().nan)); }),
         describe("tout", {port("in")}, {}, {param("nan", 0.0f, 1.0f, 0.0f)},
                  [] { return std::unique_ptr<Module>(new Out(descriptors().out)); }),
+        describe("tdevice", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Device(descriptors().device)); }),
         describe("tprobe", {port("in")}, {}, {}, [] { return std::unique_ptr<Module>(new Probe(descriptors().probe)); }),
         describe("tfile", {}, {port("out")}, {}, [] { return std::unique_ptr<Module>(new FileValue(descriptors().file)); }),
     };
@@ -202,7 +215,8 @@ const Registry& testRegistry() {
     static const Registry registry = [] {
         Registry r;
         const Descriptors& d = descriptors();
-        for (const ModuleDescriptor* m : {&d.constant, &d.gain, &d.sum, &d.count, &d.ramp, &d.sine, &d.nan, &d.out, &d.probe, &d.file})
+        for (const ModuleDescriptor* m :
+             {&d.constant, &d.gain, &d.sum, &d.count, &d.ramp, &d.sine, &d.nan, &d.out, &d.device, &d.probe, &d.file})
             r.add(*m);
         return r;
     }();

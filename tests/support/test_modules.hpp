@@ -10,6 +10,7 @@
 //   tnan    out = 0.25 for `at` frames after creation or reset, then NaN (Inf with param inf = 1)
 //   tout    adds `in` to host channel 0 (and 1); with param nan = 1 it also writes a NaN into
 //           host channel 0 itself (for the output guard, behind the per-module containment)
+//   tdevice as tout, but a guarded sink (Module::guardedSink), as the real Audio Out is
 //   tprobe  records the channel count and first sample of its input (readable from the test)
 //   tfile   outputs the number in the text file its state names ({"file": "v.txt"}), loaded in
 //           the background (-1 before the first load); a bad file keeps the old value

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "core/engine/engine.hpp"
@@ -149,4 +150,29 @@ TEST_CASE("containment works in a parallel plan, on every thread", "[engine][con
     CHECK(parallel.session.instance("s7")->mutedAt() == 1984);
     CHECK_FALSE(parallel.session.instance("g7")->muted());
     CHECK(parallel.engine.stats().nonFiniteSamples == 0);
+}
+
+TEST_CASE("what only a guarded sink reads is found by the output stage, then muted", "[engine][containment]") {
+    // tdevice, like the real Audio Out, is a guarded sink: what it alone reads is not screened
+    // every block. The first bad block is silenced by the output stage; the engine then hunts and
+    // mutes the source in the next block.
+    Rig rig;
+    rig.session.load(withSine({moduleSpec("n", "tnan", {{"at", 640}}), moduleSpec("d", "tdevice")}, {{"n.out", "d.in"}}));
+    const auto out = runBlocks(rig.engine, &rig.session, 30);
+    REQUIRE(allFinite(out));
+    // The block with the NaN (frames 640..703) is silent: the output stage zeroes what it cannot
+    // screen apart (the sine summed with NaN). Before and after, the sine plays on.
+    for (std::size_t n = 0; n < out.size(); ++n)
+        REQUIRE(out[n] == Approx(n < 640 ? sineAt(n) + 0.25f : n < 704 ? 0.0f : sineAt(n)).margin(1e-5));
+    CHECK(rig.engine.stats().nonFiniteSamples == 64);  // one block of NaN reached the output stage
+    Module& bad = *rig.session.instance("n");
+    CHECK(bad.muted());
+    CHECK(bad.mutedAt() == 704);  // the block after
+}
+
+TEST_CASE("the real Audio Out is a guarded sink", "[engine][containment]") {
+    const std::unique_ptr<Module> out(Registry::global().find("out")->create());
+    CHECK(out->guardedSink());
+    const std::unique_ptr<Module> vca(Registry::global().find("vca")->create());
+    CHECK_FALSE(vca->guardedSink());
 }
