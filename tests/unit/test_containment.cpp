@@ -176,3 +176,15 @@ TEST_CASE("the real Audio Out is a guarded sink", "[engine][containment]") {
     const std::unique_ptr<Module> vca(Registry::global().find("vca")->create());
     CHECK_FALSE(vca->guardedSink());
 }
+
+TEST_CASE("denormals never reach the output: the engine flushes them to zero", "[engine][containment]") {
+    // 1e-38 x 1e-5 is 1e-43, a denormal; with FTZ/DAZ on (processBlock) it is exactly zero.
+    Rig rig;
+    rig.session.load(
+        makePatch({moduleSpec("c", "tconst", {{"value", 1e-38}}), moduleSpec("g", "tgain", {{"gain", 1e-5}}), moduleSpec("o", "tout")},
+                  {{"c.out", "g.in"}, {"g.out", "o.in"}}));
+    volatile float tiny = 1e-38f, scale = 1e-5f;
+    REQUIRE(tiny * scale != 0.0f);  // this thread does not flush: the product is a denormal
+    const auto out = runBlocks(rig.engine, &rig.session, 4);
+    for (float v : out) REQUIRE(v == 0.0f);
+}
