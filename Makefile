@@ -15,7 +15,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config \
 
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-sanitizers fuzz-build fuzz fuzz-short bench peers clean
+.PHONY: all deps build run test test-sanitizers fuzz-build fuzz fuzz-short soak bench peers clean
 
 all: build
 
@@ -73,6 +73,12 @@ fuzz-short: deps
 
 test: build test-sanitizers fuzz-short
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The soak test (issue 8) for SOAK_SECONDS (`make test` runs it for 60 s as ctest e2e_soak): a
+# random edit every 100 ms while the patch plays through JACK's dummy driver (tests/e2e/soak.sh).
+SOAK_SECONDS ?= 600
+soak: build
+	bash tests/e2e/soak.sh ./$(BUILD)/kabel_soak tests/e2e/patches/soak.kabel ../shared/corpus $(SOAK_SECONDS)
 
 bench: build
 	./$(BUILD)/kabel bench --peers

@@ -26,8 +26,10 @@
 //   than 2x both neighbourhoods: the signal's own edges (saw wraps, kick onsets every beat at
 //   132 BPM = 455 ms) appear in the neighbourhoods too; a step the edit adds does not. Judged
 //   only for smooth edits (SoakStep::smooth: audio-to-audio cables, modules coming and
-//   going, continuous knobs), whose changes the engine must fade; edits that legitimately
-//   change a signal at once (gates, pitches, choices, new samples) are counted apart.
+//   going, undo/redo of those), whose changes the engine must fade; jumps of continuous knobs
+//   (which each module smooths itself; a resonant filter whose Q jumps may ring) are judged the
+//   same way but counted apart (knob_clicks); edits that legitimately change a signal at once
+//   (gates, pitches, choices, new samples) are counted apart too.
 // - Xruns: JACK's (PortAudio's underflow flags) and Kabel's overruns (renders longer than the
 //   buffer lasts), as `kabel play` reports them.
 //
@@ -335,12 +337,14 @@ struct EditMark {
     std::uint64_t from = 0, to = 0;  // engine frames: before the edit, after the audio thread took it
     bool smooth = false;
     bool judged = true;   // false: an episode's undo/redo burst
+    bool knob = false;    // only parameter values changed
     char label[96] = {};  // what the edit was (fixed size: marks never allocate once reserved)
 };
 
 struct ClickStats {
     long judged = 0, clicks = 0, nonSmooth = 0, nonSmoothClicks = 0;
-    double maxRatio = 0.0;  // smooth edits: the largest edit-window / neighbourhood ratio
+    long knobJudged = 0, knobClicks = 0;  // smooth knob jumps (and their undo/redo), apart
+    double maxRatio = 0.0;                // smooth edits: the largest edit-window / neighbourhood ratio
 };
 
 constexpr float kClickFloor = 0.02f;
@@ -374,8 +378,8 @@ ClickStats judgeClicks(const std::vector<EditMark>& marks, const std::vector<flo
         const double ratio = edit / std::max(around, 1e-9f);
         const bool click = edit > kClickFloor && ratio > kClickRatio;
         if (m.smooth) {
-            ++s.judged;
-            if (click) ++s.clicks;
+            ++(m.knob ? s.knobJudged : s.judged);
+            if (click) ++(m.knob ? s.knobClicks : s.clicks);
             if (click || ratio > 1.5)
                 std::printf("%s at %.3f s: edit-window peak %.4f, neighbourhood %.4f (x%.2f): %s\n", click ? "CLICK" : "NEAR",
                             m.from / sampleRate, edit, around, ratio, m.label);
@@ -406,9 +410,9 @@ void warmCaches(const EngineConfig& config, const std::filesystem::path& corpus,
     };
     for (const ModuleDescriptor* d : Registry::global().all())
         if (std::find(excluded.begin(), excluded.end(), d->id) == excluded.end()) add(d->id, "");
-    for (const std::string& type : {"sampler", "wavetable", "convolver"})
+    for (const char* type : {"sampler", "wavetable", "convolver"})
         for (const std::string& f : files.samples) add(type, nlohmann::json{{"file", f}}.dump());
-    for (const std::string& type : {"tuner", "quantizer"}) {
+    for (const char* type : {"tuner", "quantizer"}) {
         for (const std::string& f : files.scales) add(type, nlohmann::json{{"file", f}}.dump());
         for (const std::string& f : files.kbms) add(type, nlohmann::json{{"file", files.scales.front()}, {"kbm", f}}.dump());
         add(type, nlohmann::json{{"scale", "maqam-rast-24edo"}}.dump());
@@ -645,6 +649,7 @@ int run(const Options& o) {
         ++inEpisode;
         if (!step.exact) ++inexactSteps;
         mark.smooth = step.smooth;
+        mark.knob = step.knob;
         std::snprintf(mark.label, sizeof mark.label, "%s", step.label.c_str());
         if (hook.control && step.smooth) hook.controlEdits.fetch_add(1, std::memory_order_relaxed);
         mark.to = waitTaken(compilesBefore, blocksBefore);
@@ -677,7 +682,8 @@ int run(const Options& o) {
         "edits=%ld stuck=%ld late_plans=%ld inexact_steps=%ld episodes=%ld restorations=%ld restore_failures=%ld redo_failures=%ld "
         "undone=%ld redone=%ld allocations=%ld locks=%ld pilot_discontinuities=%llu pilot_bad_samples=%llu pilot_max_error=%.3g "
         "nonfinite=%llu over_ceiling=%llu left_peak=%.4f guarded=%llu engine_nonfinite=%llu judged=%ld clicks=%ld max_ratio=%.2f "
-        "nonsmooth=%ld nonsmooth_clicks=%ld bad_states=%ld bad_states_reported=%ld xruns=%llu overruns=%llu max_render_ms=%.3f "
+        "knob_judged=%ld knob_clicks=%ld nonsmooth=%ld nonsmooth_clicks=%ld bad_states=%ld bad_states_reported=%ld xruns=%llu "
+        "overruns=%llu max_render_ms=%.3f "
         "period_ms=%.3f heap_first=%lld heap_warm=%lld heap_last=%lld heap_slope=%.1f rss_first=%lld rss_last=%lld rss_slope=%.1f "
         "d2_overflow=%d%s\n",
         seconds, static_cast<unsigned long long>(s.callbacks), hook.calls.load(), static_cast<unsigned long long>(analysis.frames),
@@ -686,8 +692,8 @@ int run(const Options& o) {
         hook.locks.load(), static_cast<unsigned long long>(analysis.pilotEvents), static_cast<unsigned long long>(analysis.pilotBadSamples),
         analysis.pilotMaxResidual, static_cast<unsigned long long>(analysis.nonFinite),
         static_cast<unsigned long long>(analysis.overCeiling), analysis.leftPeak, static_cast<unsigned long long>(e.guardedSamples),
-        static_cast<unsigned long long>(e.nonFiniteSamples), clicks.judged, clicks.clicks, clicks.maxRatio, clicks.nonSmooth,
-        clicks.nonSmoothClicks, badStates, badStatesReported, static_cast<unsigned long long>(s.xruns),
+        static_cast<unsigned long long>(e.nonFiniteSamples), clicks.judged, clicks.clicks, clicks.maxRatio, clicks.knobJudged,
+        clicks.knobClicks, clicks.nonSmooth, clicks.nonSmoothClicks, badStates, badStatesReported, static_cast<unsigned long long>(s.xruns),
         static_cast<unsigned long long>(s.overruns), s.maxRenderMs,
         1000.0 * static_cast<double>(hook.frame) / std::max<double>(1.0, static_cast<double>(s.callbacks)) / device.sampleRate,
         heaps.empty() ? 0LL : heaps.front(), heaps.size() > skip ? heaps[skip] : 0LL, heaps.empty() ? 0LL : heaps.back(),

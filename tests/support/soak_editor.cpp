@@ -40,6 +40,18 @@ const ModuleSpec* findModule(const Patch& p, const std::string& id) {
     return nullptr;
 }
 
+// Only parameter values differ between the two documents.
+bool paramsOnly(const Patch& a, const Patch& b) {
+    if (a.modules.size() != b.modules.size() || a.cables.size() != b.cables.size()) return false;
+    for (std::size_t i = 0; i < a.cables.size(); ++i)
+        if (!a.cables[i].sameEnds(b.cables[i])) return false;
+    for (std::size_t i = 0; i < a.modules.size(); ++i)
+        if (a.modules[i].id != b.modules[i].id || a.modules[i].type != b.modules[i].type ||
+            a.modules[i].stateJson != b.modules[i].stateJson)
+            return false;
+    return true;
+}
+
 }  // namespace
 
 const char* toString(SoakEdit kind) noexcept {
@@ -98,6 +110,7 @@ bool SoakEditor::step(SoakStep& out) {
         out.kind = kind;
         if (!tryStep(kind, out)) continue;
         if (out.smooth) out.smooth = smoothChange(before, session_.patch());
+        out.knob = paramsOnly(before, session_.patch());
         ++counts_[k];
         return true;
     }
@@ -315,6 +328,9 @@ bool SoakEditor::smoothChange(const Patch& before, const Patch& after) const {
         for (const PortDescriptor& x : input ? d->inputs : d->outputs)
             if (x.id == port.port) {
                 if (input && x.defaultValue != 0.0f) return SignalKind::Control;
+                // Hard sync restarts the oscillator's phase at each rising crossing of 0.5: an
+                // audio input that acts as a trigger, so patching it changes the wave at once.
+                if (input && x.id == "sync") return SignalKind::Gate;
                 return x.kind;
             }
         return std::nullopt;

@@ -67,11 +67,15 @@ struct SoakEditorOptions {
 struct SoakStep {
     SoakEdit kind = SoakEdit::AddModule;
     /// True when every change the edit made is one the engine must make without a click: cables
-    /// from audio outputs into audio inputs (unpatched 0) coming or going, modules added or removed, continuous
+    /// from audio outputs into audio inputs (unpatched 0; not an oscillator's hard-sync input,
+    /// which triggers a phase reset) coming or going, modules added or removed, continuous
     /// parameters jumping. False when the edit changes what a signal legitimately does at once: a
     /// gate, pitch or control port patched or unpatched (an envelope starts, a pitch moves), a
     /// choice/toggle/integer parameter, a module's state (a new sample or scale).
     bool smooth = true;
+    /// Only parameter values changed (a knob jump, or an undo/redo of one): the module's own
+    /// smoothing is what keeps it from clicking, not the engine's fades.
+    bool knob = false;
     /// Undo/redo: the Session's document equals the History's document byte for byte.
     bool exact = true;
     std::string label;
