@@ -149,7 +149,6 @@ CoefficientKernel pickKernel(bool fm) noexcept {
 // reference: a vector passed by value would have a different ABI with and without AVX-512
 // (-Wpsabi in builds for other -march values).
 typedef float Lanes16 __attribute__((vector_size(64)));
-typedef int LaneIndex16 __attribute__((vector_size(64)));
 
 inline void loadLanes(Lanes16& v, const float* p) noexcept {
     std::memcpy(&v, p, sizeof v);
@@ -161,23 +160,19 @@ inline void storeLanes(float* p, const Lanes16& v) noexcept {
 
 /// Lane i of `out` gets lane i - d of v (the first d lanes get `fill`'s).
 inline void shiftLanes(Lanes16& out, const Lanes16& v, const Lanes16& fill, int d) noexcept {
-    // __builtin_shuffle with two operands: indices 0..15 pick `fill`, 16..31 pick v.
-    constexpr LaneIndex16 k1{0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
-    constexpr LaneIndex16 k2{0, 1, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29};
-    constexpr LaneIndex16 k4{0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27};
-    constexpr LaneIndex16 k8{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    // Indices 0..15 pick `fill`, 16..31 pick v (__builtin_shufflevector: GCC 12 and clang).
     switch (d) {
         case 1:
-            out = __builtin_shuffle(fill, v, k1);
+            out = __builtin_shufflevector(fill, v, 0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30);
             return;
         case 2:
-            out = __builtin_shuffle(fill, v, k2);
+            out = __builtin_shufflevector(fill, v, 0, 1, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29);
             return;
         case 4:
-            out = __builtin_shuffle(fill, v, k4);
+            out = __builtin_shufflevector(fill, v, 0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
             return;
         default:
-            out = __builtin_shuffle(fill, v, k8);
+            out = __builtin_shufflevector(fill, v, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
             return;
     }
 }

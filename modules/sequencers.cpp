@@ -819,7 +819,9 @@ std::unique_ptr<Pattern> parsePattern(const nlohmann::json& state) {
             const std::string where = "steps[" + std::to_string(i) + "]";
             if (!s.is_object()) fail(where + " must be an object");
             Step& step = pattern->steps[static_cast<std::size_t>(i)];
-            for (const auto& [key, value] : s.items()) {
+            for (const auto& item : s.items()) {
+                const std::string& key = item.key();  // (not a structured binding: clang 14 cannot capture one)
+                const nlohmann::json& value = item.value();
                 auto number = [&](float lo, float hi) {
                     if (!value.is_number()) fail(where + "." + key + " must be a number");
                     const double v = value.get<double>();
