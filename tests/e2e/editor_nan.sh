@@ -17,7 +17,6 @@ cp "$PATCH" "$WORK/runaway.kabel" || fail "no patch at $PATCH"
 start_xvfb
 export XDG_CONFIG_HOME="$WORK/config" XDG_STATE_HOME="$WORK/state"
 cd "$WORK" || fail "cd $WORK"
-key() { xdotool keydown "$1"; sleep 0.05; xdotool keyup "$1"; sleep 0.15; }
 
 "$KABEL" --trace --no-audio "$WORK/runaway.kabel" >"$WORK/kabel.log" 2>&1 9<&- &
 KABEL_PID=$!

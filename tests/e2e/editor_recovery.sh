@@ -21,16 +21,9 @@ BEFORE=$(md5sum <"$ORIGINAL")
 DEFAULT_BEFORE=$(md5sum <"$DEFAULT")
 RECOVERY="$WORK/state/kabel/recovery"
 
-exec 3>"$WORK/xvfb.display"
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 9<&- &
-XVFB_PID=$!
-PIDS+=("$XVFB_PID")
-exec 3>&-
-for i in $(seq 100); do [ -s "$WORK/xvfb.display" ] && break; sleep 0.05; done
-[ -s "$WORK/xvfb.display" ] || fail "Xvfb did not start"
-export DISPLAY=":$(cat "$WORK/xvfb.display")" XDG_CONFIG_HOME="$WORK/config" XDG_STATE_HOME="$WORK/state"
+start_xvfb
+export XDG_CONFIG_HOME="$WORK/config" XDG_STATE_HOME="$WORK/state"
 cd "$WORK" || fail "cd $WORK"
-key() { xdotool keydown "$1"; sleep 0.05; xdotool keyup "$1"; sleep 0.15; }
 
 # 1. Edit, wait for the autosave, crash.
 "$KABEL" --trace --no-audio "$ORIGINAL" >"$WORK/kabel.log" 2>&1 9<&- &

@@ -113,17 +113,22 @@ wait_exit() {
   return 0
 }
 
-# start_xvfb: a private X server (1280x800, no TCP) for the editor; exports DISPLAY.
+# start_xvfb: a private X server (1280x800, no TCP; -displayfd picks a free display number) for
+# the editor; exports DISPLAY, sets XVFB_PID.
 start_xvfb() {
   local i
   exec 3>"$WORK/xvfb.display"
   Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 9<&- &
-  PIDS+=("$!")
+  XVFB_PID=$!
+  PIDS+=("$XVFB_PID")
   exec 3>&-
   for i in $(seq 100); do [ -s "$WORK/xvfb.display" ] && break; sleep 0.05; done
   [ -s "$WORK/xvfb.display" ] || fail "Xvfb did not start"
   export DISPLAY=":$(cat "$WORK/xvfb.display")"
 }
+
+# key NAME: one key press in the X server, held long enough for the editor to see it.
+key() { xdotool keydown "$1"; sleep 0.05; xdotool keyup "$1"; sleep 0.15; }
 
 # record SECONDS FILE PORT...: records the JACK ports with jack_capture into FILE (float WAV, one
 # channel per port), waited for interruptibly; fails the test when it fails. Sets CAPTURE_XRUNS
