@@ -25,21 +25,12 @@ cp "$PATCH" "$WORK/edit.kabel"
 lock_jack
 start_jackd 256
 
-# A private X server: -displayfd picks a free display number.
-exec 3>"$WORK/xvfb.display"
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 9<&- &
-PIDS+=("$!")
-XVFB_PID=$!
-exec 3>&-
-for i in $(seq 100); do [ -s "$WORK/xvfb.display" ] && break; sleep 0.05; done
-[ -s "$WORK/xvfb.display" ] || fail "Xvfb did not start"
-export DISPLAY=":$(cat "$WORK/xvfb.display")"
+start_xvfb
 
 cd "$WORK" || fail "cd $WORK"
 # The newest position the trace gave for a port or param: "x y" (params: the bar's left end).
 port_xy() { grep "^PORT $1 " "$WORK/kabel.log" | tail -n 1 | awk '{print $4, $5}'; }
 param_xy() { grep "^PARAM $1 " "$WORK/kabel.log" | tail -n 1 | awk '{print $3, $4}'; }
-key() { xdotool keydown "$1"; sleep 0.05; xdotool keyup "$1"; sleep 0.15; }
 drag() {  # drag X0 Y0 X1 Y1 in 10 steps
   xdotool mousemove "$1" "$2"; sleep 0.15; xdotool mousedown 1; sleep 0.15
   local s
@@ -127,8 +118,9 @@ stop_pid "$XVFB_PID"; forget "$XVFB_PID"
 stop_all
 RECOVERY_LEFT=$(find "$WORK/state" -type f 2>/dev/null | wc -l)
 
-CHECK=$(python3 - "$WORK/edit.kabel" "$RATE" "$WORK/kabel-screenshot.png" "$WORK/kabel.log" <<'EOF'
-import json, struct, sys, zlib
+CHECK=$(PYTHONPATH="$E2E_DIR" python3 - "$WORK/edit.kabel" "$RATE" "$WORK/kabel-screenshot.png" "$WORK/kabel.log" <<'EOF'
+import json, sys
+import png_pixels
 patch_path, rate, shot, log = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
 problems = []
 p = json.load(open(patch_path))
@@ -139,26 +131,8 @@ saved_rate = mods.get("lfo", {}).get("params", {}).get("rate")
 if saved_rate is None or abs(saved_rate - rate) > 1e-4 * max(1.0, abs(rate)): problems.append("lfo.rate saved %r, dragged to %r" % (saved_rate, rate))
 if mods["osc"]["params"].get("freq") != 440.0: problems.append("osc.freq saved %r, undo should leave 440" % mods["osc"]["params"].get("freq"))
 
-# The screenshot: a PNG (8-bit RGB, as the editor writes it), decoded here.
-data = open(shot, "rb").read()
-pos, idat, w = 8, b"", 0
-while pos < len(data):
-    n, kind = struct.unpack(">I4s", data[pos:pos + 8]); body = data[pos + 8:pos + 8 + n]; pos += 12 + n
-    if kind == b"IHDR": w, h = struct.unpack(">II", body[:8])
-    elif kind == b"IDAT": idat += body
-raw, rows, prev, i = zlib.decompress(idat), [], bytearray(w * 3), 0
-for y in range(h):
-    f, line = raw[i], bytearray(raw[i + 1:i + 1 + w * 3]); i += 1 + w * 3
-    for x in range(w * 3):
-        a = line[x - 3] if x >= 3 else 0; b = prev[x]; c = prev[x - 3] if x >= 3 else 0
-        if f == 1: line[x] = (line[x] + a) & 255
-        elif f == 2: line[x] = (line[x] + b) & 255
-        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
-        elif f == 4:
-            pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    rows.append(line); prev = line
-px = lambda x, y: tuple(rows[y][3 * x:3 * x + 3])
+# The screenshot (tests/e2e/png_pixels.py).
+w, h, px = png_pixels.load(shot)
 nodes = {}
 for line in open(log):
     if line.startswith("NODE "): _, mid, x, y, nw, nh = line.split(); nodes[mid] = (int(float(x)), int(float(y)), int(float(nw)), int(float(nh)))

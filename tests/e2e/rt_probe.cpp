@@ -31,6 +31,7 @@
 #include "core/io/audio_device.hpp"
 #include "core/module/registry.hpp"
 #include "core/patch/patch_file.hpp"
+#include "tests/support/probe_main.hpp"
 #include "tests/support/random_editor.hpp"
 #include "tests/support/rt_guard.hpp"
 
@@ -38,11 +39,6 @@ using namespace kabel;
 using kabel::test::RandomEditor;
 
 namespace {
-
-std::atomic<bool> gStop{false};
-extern "C" void onStopSignal(int) {
-    gStop.store(true);
-}
 
 struct GuardTotals {
     std::atomic<long> allocations{0};
@@ -149,7 +145,7 @@ int run(const Options& o) {
     std::fflush(stdout);
 
     int edits = 0;
-    for (int attempt = 0; edits < o.edits && attempt < o.edits * 20 && !gStop.load(); ++attempt) {
+    for (int attempt = 0; edits < o.edits && attempt < o.edits * 20 && !kabel::test::probeStopRequested().load(); ++attempt) {
         if (!editor.step()) continue;
         ++edits;
         // Let the callback take this plan before the next edit replaces it (bounded: a stalled
@@ -183,26 +179,8 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     Options options;
-    if (!parse(argc, argv, options)) {
-        std::fprintf(stderr, "usage: rt_probe PATCH [--edits N] [--interval-ms MS] [--seed N] [--types a,b,c] [--negative-control]\n");
-        return 1;
-    }
-    if (!kabel::test::kRtGuardActive) {
-        std::printf("SKIP: the allocation/lock counter is compiled out in sanitizer builds\n");
-        return 77;
-    }
-    struct sigaction sa {};
-    sa.sa_handler = &onStopSignal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    try {
-        return run(options);
-    } catch (const AudioDeviceError& e) {
-        std::fprintf(stderr, "rt_probe: %s\n", e.what());
-        return 2;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "rt_probe: %s\n", e.what());
-        return 1;
-    }
+    const bool parsed = parse(argc, argv, options);
+    return kabel::test::probeMain("rt_probe", parsed,
+                                  "rt_probe PATCH [--edits N] [--interval-ms MS] [--seed N] [--types a,b,c] [--negative-control]",
+                                  [&] { return run(options); });
 }

@@ -69,6 +69,7 @@
 #include "core/patch/patch_file.hpp"
 #include "core/util/spsc_queue.hpp"
 #include "gui/model/history.hpp"
+#include "tests/support/probe_main.hpp"
 #include "tests/support/rt_guard.hpp"
 #include "tests/support/soak_editor.hpp"
 
@@ -76,11 +77,6 @@ using namespace kabel;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::atomic<bool> gStop{false};
-extern "C" void onStopSignal(int) {
-    gStop.store(true);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The audio thread's side: render, count, copy out.
@@ -570,9 +566,9 @@ int run(const Options& o) {
         }
     };
 
-    while (!gStop.load() && Clock::now() < deadline) {
+    while (!kabel::test::probeStopRequested().load() && Clock::now() < deadline) {
         // Wait for the tick, polling like a UI frame loop.
-        while (Clock::now() < next && !gStop.load()) {
+        while (Clock::now() < next && !kabel::test::probeStopRequested().load()) {
             session.poll();
             std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(10), next - Clock::now()));
         }
@@ -707,28 +703,9 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     Options options;
-    if (!parse(argc, argv, options)) {
-        std::fprintf(stderr,
-                     "usage: kabel_soak PATCH --corpus DIR [--seconds S] [--interval-ms MS] [--seed N] [--pilot-hz HZ] [--pilot-amp A] "
-                     "[--negative-control]\n");
-        return 1;
-    }
-    if (!kabel::test::kRtGuardActive) {
-        std::printf("SKIP: the allocation/lock counter is compiled out in sanitizer builds\n");
-        return 77;
-    }
-    struct sigaction sa {};
-    sa.sa_handler = &onStopSignal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    try {
-        return run(options);
-    } catch (const AudioDeviceError& e) {
-        std::fprintf(stderr, "kabel_soak: %s\n", e.what());
-        return 2;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "kabel_soak: %s\n", e.what());
-        return 1;
-    }
+    const bool parsed = parse(argc, argv, options);
+    return kabel::test::probeMain(
+        "kabel_soak", parsed,
+        "kabel_soak PATCH --corpus DIR [--seconds S] [--interval-ms MS] [--seed N] [--pilot-hz HZ] [--pilot-amp A] [--negative-control]",
+        [&] { return run(options); });
 }
