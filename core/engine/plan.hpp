@@ -22,7 +22,8 @@
 // runs correctly on the audio thread alone, and gives the same bits.
 //
 // Containment. After a module runs, the outputs its cables read are screened for NaN and Inf
-// (one multiply-add per sample, on data still in L1). A module that produced one is muted
+// (dsp::allFinite: a few vector ops per 64 samples, on data still in L1; the plan keeps the
+// step's screened outputs in one array, screens_). A module that produced one is muted
 // (Module::muted): its outputs are silenced at once, before any reader sees them, and from then on
 // it is not run and its outputs stay silent, until the user resets it (Module::requestReset). So a
 // blown-up filter or a runaway feedback loop costs one module, not the patch, and the modules
