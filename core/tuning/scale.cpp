@@ -1,5 +1,6 @@
 // Scala .scl / Ableton .ascl parsing and export, with Kabel's `! @KABEL` lines.
 // The rules (and each decision where the formats leave room) are in docs/tuning.md.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -256,6 +257,10 @@ private:
             if (static_cast<int>(args->size()) != degrees)
                 lineFail("@ABL NOTE_NAMES lists " + std::to_string(args->size()) + " names, but the scale has " + std::to_string(degrees) +
                          " degrees (one name per degree, starting with the 1/1)");
+            for (std::size_t i = 0; i < args->size(); ++i)  // names are shown and written back: no control characters
+                if (std::any_of((*args)[i].begin(), (*args)[i].end(),
+                                [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+                    lineFail("@ABL NOTE_NAMES: name " + std::to_string(i + 1) + " holds a control character");
             scale_.noteNames = *args;
         } else if (d.name == "NOTE_RANGE_BY_FREQUENCY") {
             if (args->size() != 1 && args->size() != 2)

@@ -573,3 +573,10 @@ TEST_CASE("hostile input: limits give clear errors", "[tuning]") {
     CHECK_THROWS_AS(loadScale("/nonexistent/none.scl"), kabel::InputError);
     CHECK_THROWS_WITH(loadScale("/nonexistent/none.scl"), "none.scl: cannot open the file");
 }
+
+TEST_CASE("ascl note names with control characters are refused (they could not be written back)", "[tuning]") {
+    // Found by fuzz_tuning: a name holding a form feed and NULs did not survive export and re-parse.
+    const std::string text = std::string("Names\n 2\n 700.0\n 2/1\n! @ABL NOTE_NAMES C \"G") + '\f' + "x\"\n";
+    CHECK_THROWS_WITH(parseScale(text, "names.ascl"), Catch::Contains("names.ascl:5: @ABL NOTE_NAMES: name 2 holds a control character"));
+    CHECK(parseScale("Names\n 2\n 700.0\n 2/1\n! @ABL NOTE_NAMES C \"G x\"\n", "names.ascl").noteNames[1] == "G x");
+}
